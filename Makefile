@@ -1,0 +1,44 @@
+# Two commands do all set-up on a fresh Debian machine (Python 3.11, root):
+#   make demo   -- install what is missing, then run the main job on the embedded default
+#   make test   -- install what is missing, then run the whole test suite
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+APT_PACKAGES := espeak-ng sox
+STAMP := $(VENV)/.installed
+
+.PHONY: setup demo test lint apt clean
+
+setup: apt $(STAMP)
+
+apt:
+	@missing=""; for p in $(APT_PACKAGES); do \
+	  dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@
+
+demo: setup
+	$(BIN)/voicebot flow chat dialog_flows/support_line.yaml --clock 2026-11-24T10:00:00-05:00 \
+	  --env ACCOUNTS_API=http://accounts.demo --http-fixtures dialog_flows/support_line.test.yaml \
+	  < dialog_flows/demo/support_line.chat
+
+test: setup
+	$(BIN)/python -m pytest -q
+
+lint: setup
+	$(BIN)/ruff check voicebot tests bench
+	$(BIN)/ruff format --check voicebot tests bench
+
+clean:
+	rm -rf $(VENV)

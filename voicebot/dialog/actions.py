@@ -1,0 +1,74 @@
+"""Actions the dialog engine returns; the runtime (simulator, flow tests, SIP call) performs them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from voicebot.dialog.expectation import Expectation
+
+
+@dataclass(frozen=True)
+class Say:
+    """Speak `text`, or play `audio` (a path) when given; the text is the fallback/transcript."""
+
+    text: str
+    audio: str | None = None
+    barge_in: bool = True
+    prompt_id: str | None = None  # catalogue id when the prompt is static (cacheable)
+    voice: str | None = None
+    rate: int | None = None
+
+
+@dataclass(frozen=True)
+class Listen:
+    """Open the microphone (and keypad) for the caller's answer."""
+
+    expect: Expectation
+    timeout: float = 5.0  # no-input timeout, started when prompts finish playing
+    interdigit: float = 3.0
+    terminator: str = "#"
+    barge_in: bool = True
+
+
+@dataclass(frozen=True)
+class StartTimer:
+    name: str
+    seconds: float
+    after_playback: bool = True  # start counting when the prompts queued before it finish
+
+
+@dataclass(frozen=True)
+class CancelTimer:
+    name: str
+
+
+@dataclass(frozen=True)
+class HttpRequest:
+    method: str
+    url: str
+    timeout: float = 3.0
+    headers: dict[str, str] = field(default_factory=dict)
+    body: str | None = None
+
+
+@dataclass(frozen=True)
+class Transfer:
+    """Blind transfer; `headers` carry the flow's context as X- headers."""
+
+    to: str
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Record:
+    max_seconds: float = 120.0
+    silence: float = 5.0
+    beep: bool = True
+
+
+@dataclass(frozen=True)
+class HangUp:
+    reason: str = "flow"
+
+
+Action = Say | Listen | StartTimer | CancelTimer | HttpRequest | Transfer | Record | HangUp

@@ -1,0 +1,93 @@
+"""Events the dialog engine takes: plain frozen data, stamped with `now` by the caller."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+@dataclass(frozen=True)
+class CallStarted:
+    call_id: str
+    caller: str = ""
+    callee: str = ""
+    direction: str = "inbound"  # "inbound" | "outbound"
+    started_at: datetime | None = None
+    contact: dict[str, Any] = field(default_factory=dict)  # the campaign row, outbound only
+
+
+@dataclass(frozen=True)
+class AnswerDetected:
+    """Outbound only: who picked up, decided by answering-machine detection."""
+
+    kind: str  # "human" | "machine"
+
+
+@dataclass(frozen=True)
+class Utterance:
+    """Recognised speech (final result)."""
+
+    text: str
+    confidence: float = 1.0
+
+
+@dataclass(frozen=True)
+class Dtmf:
+    """One or more keys, in order (RFC 4733 or SIP INFO)."""
+
+    digits: str
+
+
+@dataclass(frozen=True)
+class TimerFired:
+    """A timer started by a `StartTimer` action ran out ("no_input", "interdigit", ...)."""
+
+    name: str
+
+
+@dataclass(frozen=True)
+class PlaybackDone:
+    """Everything the engine asked to say so far has been played (or barged into)."""
+
+    interrupted: bool = False
+
+
+@dataclass(frozen=True)
+class HttpResult:
+    status: int | None = None  # None on network error or timeout
+    json: Any = None
+    text: str = ""
+    error: str = ""  # "" | "timeout" | "error"
+
+
+@dataclass(frozen=True)
+class TransferResult:
+    outcome: str  # "ok" | "failed" | "busy" | "no_answer"
+
+
+@dataclass(frozen=True)
+class RecordingDone:
+    path: str = ""
+    seconds: float = 0.0  # speech captured; 0 means no audio
+
+
+@dataclass(frozen=True)
+class Hangup:
+    """The far end hung up."""
+
+    reason: str = "caller"
+
+
+Event = (
+    CallStarted
+    | AnswerDetected
+    | Utterance
+    | Dtmf
+    | TimerFired
+    | PlaybackDone
+    | HttpResult
+    | TransferResult
+    | RecordingDone
+    | Hangup
+)
