@@ -1,0 +1,55 @@
+"""Read and write mono PCM16 WAV files with the stdlib `wave` module.
+
+API::
+
+    read_wav(path: str | os.PathLike, rate: int | None = None) -> tuple[bytes, int]
+        # -> (PCM16 mono bytes, sample rate); stereo is averaged to mono; 8-bit and 32-bit
+        # integer PCM are converted; with `rate`, the audio is resampled (soxr) to it.
+    write_wav(path: str | os.PathLike, pcm: bytes, rate: int) -> None   # mono PCM16
+"""
+
+from __future__ import annotations
+
+import os
+import wave
+
+import numpy as np
+
+from voicebot.audio.resample import resample
+from voicebot.errors import SpeechError
+
+
+def _to_int16(raw: bytes, width: int) -> np.ndarray:
+    if width == 2:
+        return np.frombuffer(raw, dtype="<i2")
+    if width == 1:  # unsigned 8-bit
+        return ((np.frombuffer(raw, dtype=np.uint8).astype(np.int16) - 128) << 8).astype(np.int16)
+    if width == 4:
+        return (np.frombuffer(raw, dtype="<i4") >> 16).astype(np.int16)
+    raise SpeechError(f"{width * 8}-bit WAV samples are not supported: convert to 16-bit PCM")
+
+
+def read_wav(path: str | os.PathLike[str], rate: int | None = None) -> tuple[bytes, int]:
+    """Read a PCM WAV as mono PCM16; resample to `rate` when given. Returns (pcm, rate)."""
+    try:
+        with wave.open(os.fspath(path), "rb") as w:
+            channels, width, src_rate = w.getnchannels(), w.getsampwidth(), w.getframerate()
+            raw = w.readframes(w.getnframes())
+    except (wave.Error, EOFError) as exc:
+        raise SpeechError(f"{os.fspath(path)}: not a PCM WAV file ({exc})") from exc
+    samples = _to_int16(raw, width)
+    if channels > 1:
+        samples = samples.reshape(-1, channels).mean(axis=1).astype(np.int16)
+    pcm = samples.astype("<i2", copy=False).tobytes()
+    if rate is not None and rate != src_rate:
+        return resample(pcm, src_rate, rate), rate
+    return pcm, src_rate
+
+
+def write_wav(path: str | os.PathLike[str], pcm: bytes, rate: int) -> None:
+    """Write mono PCM16 bytes as a WAV file."""
+    with wave.open(os.fspath(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(pcm)
