@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from voicebot.dialog.matching import OptionMatch, match_option, normalize, score_phrase
+from voicebot.dialog.matching import (
+    OptionMatch,
+    match_option,
+    normalize,
+    option_for_keys,
+    score_phrase,
+)
 
 MAIN_MENU = {
     "balance": ["balance", "account balance", "how much do I owe"],
@@ -112,3 +118,16 @@ def test_clear_winner_beats_weak_runner_up() -> None:
 def test_phrases_with_fillers_compare_like_speech() -> None:
     match = match_option("um i want to pay please", {"pay": ["I want to pay"], "other": ["x"]})
     assert match is not None and match.name == "pay" and match.score == 1.0
+
+
+@pytest.mark.parametrize(
+    ("dtmf", "expected"),
+    [("1", "balance"), ("2#", "billing"), ("3", None), ("", None), ("12", None)],
+)
+def test_option_for_keys(dtmf: str, expected: str | None) -> None:
+    options = {"balance": ["balance", "1"], "billing": ["bill", "2"], "other": ["x"]}
+    assert option_for_keys(dtmf, options) == expected
+
+
+def test_keys_listed_by_two_options_select_neither() -> None:
+    assert option_for_keys("1", {"a": ["1"], "b": ["1"]}) is None

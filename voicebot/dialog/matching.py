@@ -17,13 +17,19 @@ each option's best phrase. A phrase scores:
   "account balance" beats "balance" in "my account balance";
 * otherwise 0.8 * the mean closeness of its content words (stop words such as "my", "do", "the"
   don't count unless the phrase has nothing else): each content word takes its closest word of
-  the utterance by rapidfuzz's `ratio`, and counts only if at least `WORD_CUTOFF` (85) close,
-  which tolerates ASR slips ("ballance", "invoices") but not different short words
-  ("bill"/"will" are 75 apart) or a word inside a longer one ("bill"/"billion").
+  the utterance by rapidfuzz's `ratio` (0..1), or 0 when none is at least `WORD_CUTOFF` (85)
+  close. That tolerates ASR slips ("ballance", "invoices": 93) but not different short words
+  ("bill"/"will": 75) or a word inside a longer one ("bill"/"billion": 73). The price: one
+  letter changed in a long word still passes ("billion"/"billing": 86), as ASR slips often are.
+  A fuzzy match scores at most 0.8, so below any phrase said whole.
 
 Each option's name is an implicit phrase too (underscores read as spaces). The best option
 wins if it reaches `threshold` and leads the runner-up by more than `AMBIGUITY_MARGIN`;
 otherwise nothing is matched, because asking again is better than guessing between two.
+
+Keys pressed select the one option that lists them among its phrases (`option_for_keys`), so
+the engine may add an option's DTMF key ("1") to its phrases; spoken "option 1" then matches
+too, while the word "one" does not.
 """
 
 from __future__ import annotations
@@ -38,6 +44,8 @@ from rapidfuzz import fuzz, process
 DEFAULT_THRESHOLD = 0.6
 AMBIGUITY_MARGIN = 0.05
 WORD_CUTOFF = 85.0
+CONTAINED = 0.85  # the lowest score of a phrase said whole; fuzzy matches score below it
+FUZZY_WEIGHT = 0.8
 
 # Longest first, so "i'd like to" wins over "i'd like". Matched at word boundaries.
 FILLERS = (
@@ -135,13 +143,13 @@ def score_phrase(text: str, phrase: str) -> float:
     if text == p.text:
         return 1.0
     if p.pattern.search(text):
-        return 0.85 + 0.15 * len(p.text) / len(text)
+        return CONTAINED + (1.0 - CONTAINED) * len(p.text) / len(text)
     words = text.split()
     total = 0.0
     for word in p.content:
         best = process.extractOne(word, words, scorer=fuzz.ratio, score_cutoff=WORD_CUTOFF)
         total += best[1] / 100.0 if best else 0.0  # a missing word counts as 0
-    return 0.8 * total / len(p.content)
+    return FUZZY_WEIGHT * total / len(p.content)
 
 
 def match_option(
@@ -168,3 +176,10 @@ def match_option(
     if len(ranked) > 1 and ranked[0].score - ranked[1].score <= AMBIGUITY_MARGIN:
         return None
     return ranked[0]
+
+
+def option_for_keys(dtmf: str, options: Mapping[str, Sequence[str]]) -> str | None:
+    """The one option that lists the keys pressed (without a "#" terminator) among its phrases."""
+    keys = dtmf.removesuffix("#")
+    chosen = [name for name, phrases in options.items() if keys in phrases]
+    return chosen[0] if len(chosen) == 1 else None

@@ -41,7 +41,7 @@ from typing import Any
 from dateparser.date import DateDataParser
 from text_to_num import alpha2digit
 
-from voicebot.dialog.matching import match_option, normalize
+from voicebot.dialog.matching import match_option, normalize, option_for_keys
 
 SLOT_KINDS = ("yes_no", "digits", "number", "money", "date", "choice", "text")
 
@@ -245,9 +245,8 @@ def _from_keys(
         units, _, cents = dtmf.removesuffix("#").partition("*")
         return parse_money(f"{units}.{cents}") if units.isdigit() and cents.isdigit() else None
     if kind == "choice":
-        keys = dtmf.removesuffix("#")
-        chosen = [name for name, phrases in options.items() if keys in phrases]
-        return SlotValue(chosen[0], chosen[0]) if len(chosen) == 1 else None
+        chosen = option_for_keys(dtmf, options)
+        return SlotValue(chosen, chosen) if chosen else None
     keys = _keys(dtmf)
     if keys is None:
         return None
