@@ -1,0 +1,691 @@
+"""The dialog engine: runs one call through a flow, sans-IO.
+
+    engine = DialogEngine(loaded_flow, env={...})
+    actions = engine.handle(CallStarted(...), now)
+    actions = engine.handle(Utterance("my balance please", 0.92), now)
+
+It never sleeps, reads a clock, opens a socket or plays audio: events come in with `now`, actions
+go out, and the runtime (text simulator, flow tests, a SIP call) performs them. Actions run in
+order; `HangUp`, `Transfer` and `Record` wait for the prompts queued before them to finish.
+
+How a listening step (ask/menu) goes:
+  prompt -> Listen + StartTimer(no_input) -> Utterance | Dtmf | TimerFired
+  - a strong match of a global phrase ("agent", "repeat") wins; then the step's own grammar;
+    then a weaker global match; else no-match.
+  - no-input / no-match play the step's escalation prompt for that attempt (lists taper), then
+    the main prompt again (`reprompt: false` turns that off). When `defaults.retries` runs out,
+    the flow goes to `on.exhausted`, else `defaults.retries.exhausted`.
+  - keys: a menu option's key selects it at once; digit strings end at max length, at the
+    terminator (#) or after the inter-digit timeout. Global keys (0, *) count only as a first key
+    and, for digit-collecting slots, only when they are not digits.
+Run-time failures (a template error, an HTTP error with no route) are logged with their reason
+and go to the flow's error handling (see flow/schema.py); they never raise out of `handle`.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from voicebot.dialog import hours as business_hours
+from voicebot.dialog.actions import (
+    Action,
+    CancelTimer,
+    HangUp,
+    HttpRequest,
+    Listen,
+    Record,
+    Say,
+    StartTimer,
+    Transfer,
+)
+from voicebot.dialog.events import (
+    AnswerDetected,
+    CallStarted,
+    Dtmf,
+    Event,
+    Hangup,
+    HttpResult,
+    PlaybackDone,
+    RecordingDone,
+    TimerFired,
+    TransferResult,
+    Utterance,
+)
+from voicebot.dialog.expectation import Expectation
+from voicebot.dialog.matching import match_option
+from voicebot.dialog.prompts import PromptResolver
+from voicebot.dialog.understanding import understand
+from voicebot.errors import TemplateError
+from voicebot.flow import templates
+from voicebot.flow.loader import LoadedFlow
+from voicebot.flow.schema import InputSettings, Step
+
+log = logging.getLogger(__name__)
+
+MAX_HOPS = 100  # steps entered without waiting for the caller: a loop in the flow
+STRONG_GLOBAL = 0.9  # a global phrase this close beats the step's own grammar
+APOLOGY = "Sorry, something went wrong. Please call again later."
+DEFAULT_NO_INPUT = "Sorry, I didn't hear anything."
+DEFAULT_NO_MATCH = "Sorry, I didn't understand."
+_ALIASES = {
+    "timeout": ("error",),
+    "busy": ("failed",),
+    "no_answer": ("failed",),
+    "holiday": ("closed",),
+}
+
+
+@dataclass
+class _Frame:
+    loaded: LoadedFlow
+    call_step: str | None = None  # the parent's `call` step this subflow returns to
+    prompts: PromptResolver | None = None
+
+
+@dataclass
+class Trace:
+    """What a call did, for flow-test coverage and call records."""
+
+    steps: list[tuple[str, str]] = field(default_factory=list)  # (flow name, step id)
+    transitions: list[tuple[str, str, str]] = field(default_factory=list)  # (flow, from, to)
+    said: list[str] = field(default_factory=list)
+    transfer: str | None = None
+    hangup: bool = False
+    errors: list[str] = field(default_factory=list)
+
+
+class DialogEngine:
+    def __init__(
+        self,
+        loaded: LoadedFlow,
+        *,
+        env: dict[str, str] | None = None,
+        audio_dir: Path | None = None,
+        currency: str = "USD",
+        call_id: str = "",
+    ):
+        self.audio_dir = audio_dir
+        self.stack = [_Frame(loaded, None, PromptResolver(loaded.flow, audio_dir))]
+        self.env = dict(env or {})
+        self.currency = currency
+        self.slots: dict[str, Any] = {}
+        self.vars: dict[str, Any] = {}
+        self.call: dict[str, Any] = {"id": call_id}
+        self.contact: dict[str, Any] = {}
+        self.turn: dict[str, Any] = {"text": "", "confidence": 0.0, "dtmf": ""}
+        self.step_id: str | None = None
+        self.waiting: str | None = None  # answer|input|confirm|http|transfer|record; None=idle
+        self.ended = False
+        self.no_input = 0
+        self.no_match = 0
+        self.keys = ""
+        self.last_prompts: list[Say] = []
+        self.now: datetime | None = None
+        self.trace = Trace()
+        self.log = logging.LoggerAdapter(log, {"call_id": call_id})
+
+    # -- state helpers -------------------------------------------------------------------------
+    @property
+    def loaded(self) -> LoadedFlow:
+        return self.stack[-1].loaded
+
+    @property
+    def step(self) -> Step:
+        assert self.step_id is not None
+        return self.loaded.flow.steps[self.step_id]
+
+    def names(self) -> dict[str, Any]:
+        return {
+            "slots": self.slots,
+            "vars": self.vars,
+            "call": self.call,
+            "contact": self.contact,
+            "env": self.env,
+            "turn": self.turn,
+        }
+
+    def _input(self, step: Step) -> InputSettings:
+        base = self.loaded.flow.defaults.input
+        override = (step.ask or step.menu).input if (step.ask or step.menu) else None
+        if override is None:
+            return base
+        return base.model_copy(update=override.model_dump(exclude_none=True))
+
+    def _barge_in(self, step: Step) -> bool:
+        if step.barge_in is not None:
+            return step.barge_in
+        return self._input(step).barge_in
+
+    def _says(self, value: Any, step: Step, attempt: int = 1) -> list[Say]:
+        resolver = self.stack[-1].prompts
+        assert resolver is not None
+        says = resolver.says(value, self.names(), attempt=attempt, barge_in=self._barge_in(step))
+        self.trace.said.extend(s.text for s in says)
+        return says
+
+    # -- the one entry point ---------------------------------------------------------------
+    def handle(self, event: Event, now: datetime) -> list[Action]:
+        self.now = now
+        if self.ended:
+            return []
+        actions: list[Action] = []
+        try:
+            self._dispatch(event, actions)
+        except TemplateError as exc:
+            self._fail(f"{self.step_id}: {exc}", actions)
+        return actions
+
+    def _dispatch(self, event: Event, out: list[Action]) -> None:
+        if isinstance(event, CallStarted):
+            self._call_started(event, out)
+        elif isinstance(event, Hangup):
+            self.ended, self.waiting = True, None
+        elif isinstance(event, AnswerDetected) and self.waiting == "answer":
+            on_answer = self.loaded.flow.on_answer
+            target = getattr(on_answer, event.kind, None) if on_answer else None
+            self.waiting = None
+            self._goto(target or self.loaded.flow.start, out)
+        elif isinstance(event, Utterance) and self.waiting in ("input", "confirm"):
+            self.turn = {"text": event.text, "confidence": event.confidence, "dtmf": ""}
+            out.append(CancelTimer("no_input"))
+            self._heard(event.text, None, out)
+        elif isinstance(event, Dtmf) and self.waiting in ("input", "confirm"):
+            for key in event.digits:
+                if self.waiting not in ("input", "confirm"):
+                    break
+                self._key(key, out)
+        elif isinstance(event, TimerFired) and self.waiting in ("input", "confirm"):
+            if event.name == "no_input":
+                self._no_input(out)
+            elif event.name == "interdigit" and self.keys:
+                self._keys_done(out)
+        elif isinstance(event, HttpResult) and self.waiting == "http":
+            self._http_result(event, out)
+        elif isinstance(event, TransferResult) and self.waiting == "transfer":
+            self._transfer_result(event, out)
+        elif isinstance(event, RecordingDone) and self.waiting == "record":
+            self.waiting = None
+            if event.seconds > 0 and self.step.record and self.step.record.save:
+                self.vars[self.step.record.save] = event.path
+            self._route(self.step, "done" if event.seconds > 0 else "no_audio", out)
+        elif isinstance(event, PlaybackDone):
+            pass  # timers with after_playback are started by the runtime
+        else:
+            self.log.debug("ignored %s while waiting for %s", type(event).__name__, self.waiting)
+
+    def _call_started(self, event: CallStarted, out: list[Action]) -> None:
+        started = event.started_at or self.now
+        self.call = {
+            "id": event.call_id,
+            "caller": event.caller,
+            "callee": event.callee,
+            "direction": event.direction,
+            "started_at": started,
+        }
+        self.contact = dict(event.contact)
+        self.log = logging.LoggerAdapter(log, {"call_id": event.call_id})
+        if event.direction == "outbound" and self.loaded.flow.on_answer is not None:
+            self.waiting = "answer"  # answering-machine detection decides where to start
+            return
+        self._goto(self.loaded.flow.start, out)
+
+    # -- moving between steps --------------------------------------------------------------------
+    def _goto(self, target: str | None, out: list[Action]) -> None:
+        hops = 0
+        while target is not None and not self.ended:
+            hops += 1
+            if hops > MAX_HOPS:
+                self._fail(
+                    f"more than {MAX_HOPS} steps without input: the flow loops",
+                    out,
+                    allow_route=False,
+                )
+                return
+            flow_name = self.loaded.flow.name
+            self.trace.transitions.append((flow_name, self.step_id or "<start>", target))
+            self.trace.steps.append((flow_name, target))
+            self.step_id = target
+            self.no_input = self.no_match = 0
+            self.keys = ""
+            try:
+                target = self._run(self.step, out)
+            except TemplateError as exc:
+                self.log.warning("template error in step %s: %s", self.step_id, exc)
+                self.trace.errors.append(f"{self.step_id}: {exc}")
+                target = self._error_target(self.step)
+                if target is None or target == self.step_id:
+                    target = None
+                    self._apologise(out)
+
+    def _run(self, step: Step, out: list[Action]) -> str | None:
+        """Perform a step; return the next step id, or None when waiting or ended."""
+        kind = step.kind
+        if kind == "say":
+            out.extend(self._says(step.say, step))
+            return self._next_or_end(step, out)
+        if kind in ("ask", "menu"):
+            self._prompt_and_listen(step, out)
+            return None
+        if kind == "set":
+            for key, value in (step.set or {}).items():
+                self._assign(key, value)
+            return self._next_or_end(step, out)
+        if kind == "hours":
+            assert step.hours is not None and self.now is not None
+            return self._target(step, business_hours.status(step.hours, self.now), out)
+        if kind == "http":
+            assert step.http is not None
+            out.append(self._http_request(step))
+            self.waiting = "http"
+            return None
+        if kind == "transfer":
+            assert step.transfer is not None
+            headers = self._context_headers(step.transfer.context)
+            self.trace.transfer = step.transfer.to
+            out.append(Transfer(templates.render(step.transfer.to, self.names()), headers))
+            self.waiting = "transfer"
+            return None
+        if kind == "record":
+            assert step.record is not None
+            out.append(Record(step.record.max, step.record.silence, step.record.beep))
+            self.waiting = "record"
+            return None
+        if kind == "call":
+            assert step.call is not None
+            sub = self.loaded.subflows[step.call]
+            self.stack.append(_Frame(sub, self.step_id, PromptResolver(sub.flow, self.audio_dir)))
+            self.step_id = None  # the subflow is entered at its start
+            return sub.flow.start
+        if kind == "return":
+            if len(self.stack) == 1:
+                return self._end(out, "return from main flow")
+            frame = self.stack.pop()
+            self.step_id = frame.call_step
+            return self._target(self.step, "done", out)
+        if kind == "hangup":
+            return self._end(out, (step.hangup.reason if step.hangup else None) or "flow")
+        raise AssertionError(kind)  # pragma: no cover
+
+    def _context_headers(self, context: dict[str, str]) -> dict[str, str]:
+        """Transfer context as X- headers. Best effort: a value that cannot be rendered (say the
+        caller asked for an agent before giving an account number) is left out and logged, so
+        that reaching a human never fails for want of metadata."""
+        headers = {}
+        for key, value in context.items():
+            try:
+                headers[f"X-Voicebot-{key.replace('_', '-').title()}"] = templates.render(
+                    value, self.names()
+                )
+            except TemplateError as exc:
+                self.log.info("transfer context %s left out: %s", key, exc.reason)
+        return headers
+
+    def _end(self, out: list[Action], reason: str) -> None:
+        out.append(HangUp(reason))
+        self.trace.hangup = True
+        self.ended, self.waiting = True, None
+        return None
+
+    def _next_or_end(self, step: Step, out: list[Action]) -> str | None:
+        target = self._next(step)
+        if target is None:
+            self.log.warning("step %s has no route onward: hanging up", self.step_id)
+            self._end(out, "dead end")
+        return target
+
+    def _next(self, step: Step) -> str | None:
+        if isinstance(step.next, str):
+            return step.next
+        for branch in step.next or []:
+            if branch.when is None or templates.evaluate(branch.when, self.names()):
+                return branch.goto
+        return None
+
+    def _target(self, step: Step, outcome: str, out: list[Action]) -> str | None:
+        """Where an outcome leads: on[outcome], on[alias], next, then error handling."""
+        for name in (outcome, *_ALIASES.get(outcome, ())):
+            if name in step.on:
+                return step.on[name]
+        target = self._next(step)
+        if target is not None:
+            return target
+        if outcome in ("done", "open", "ok", "matched"):
+            return self._next_or_end(step, out)
+        self.log.warning("step %s: outcome %s has no route", self.step_id, outcome)
+        target = self._error_target(step)
+        if target is None:
+            self._apologise(out)
+        return target
+
+    def _route(self, step: Step, outcome: str, out: list[Action]) -> None:
+        self._goto(self._target(step, outcome, out), out)
+
+    def _error_target(self, step: Step) -> str | None:
+        flow = self.loaded.flow
+        return step.on.get("error") or flow.defaults.on_error or flow.defaults.retries.exhausted
+
+    def _apologise(self, out: list[Action]) -> None:
+        out.append(Say(APOLOGY, barge_in=False))
+        self._end(out, "error")
+
+    def _fail(self, reason: str, out: list[Action], allow_route: bool = True) -> None:
+        self.log.warning("flow error: %s", reason)
+        self.trace.errors.append(reason)
+        target = self._error_target(self.step) if (allow_route and self.step_id) else None
+        if target is None or target == self.step_id:
+            self._apologise(out)
+        else:
+            self.waiting = None
+            self._goto(target, out)
+
+    def _assign(self, key: str, value: Any) -> None:
+        if isinstance(value, str) and templates.is_template(value):
+            inner = templates.single_expression(value)
+            value = (
+                templates.evaluate(inner, self.names())
+                if inner is not None
+                else templates.render(value, self.names())
+            )
+        space, _, name = key.rpartition(".")
+        target = self.slots if space == "slots" else self.vars
+        target[name or key] = value
+
+    # -- HTTP ------------------------------------------------------------------------------
+    def _http_request(self, step: Step) -> HttpRequest:
+        import json
+
+        spec = step.http
+        assert spec is not None
+        names = self.names()
+        body = None
+        if spec.json_body is not None:
+            body = json.dumps(_render_deep(spec.json_body, names), default=str)
+        headers = {k: templates.render(v, names) for k, v in spec.headers.items()}
+        return HttpRequest(
+            spec.method, templates.render(spec.url, names), spec.timeout, headers, body
+        )
+
+    def _http_result(self, result: HttpResult, out: list[Action]) -> None:
+        self.waiting = None
+        step = self.step
+        assert step.http is not None
+        if result.error == "timeout":
+            self._route(step, "timeout", out)
+            return
+        if result.status is None:
+            self._route(step, "error", out)
+            return
+        code = str(result.status)
+        if 200 <= result.status < 300:
+            for var, path in step.http.save.items():
+                found, value = _lookup(result.json, path)
+                if not found:
+                    self.log.warning("http save %s: no '%s' in the reply", var, path)
+                    self._route(step, "error", out)
+                    return
+                self.vars[var] = value
+            candidates = (code, f"{code[0]}xx", "ok")
+        else:
+            candidates = (code, f"{code[0]}xx", "error")
+        for name in candidates:
+            if name in step.on:
+                self._goto(step.on[name], out)
+                return
+        self._route(step, "ok" if candidates[-1] == "ok" else "error", out)
+
+    def _transfer_result(self, result: TransferResult, out: list[Action]) -> None:
+        self.waiting = None
+        if result.outcome == "ok":
+            self.ended = True  # the bot's part of the call is over
+            return
+        self.trace.transfer = None
+        self._route(self.step, result.outcome, out)
+
+    # -- listening -------------------------------------------------------------------------------
+    def expectation(self, step: Step | None = None) -> Expectation:
+        step = step or self.step
+        inp = self._input(step)
+        gl = tuple(p for g in self._globals(step).values() for p in g.say)
+        if self.waiting == "confirm":
+            return Expectation("yes_no", global_phrases=gl, modes=tuple(inp.modes))
+        if step.menu is not None:
+            options = tuple((n, tuple(o.say)) for n, o in step.menu.options.items())
+            return Expectation("menu", options, global_phrases=gl, modes=tuple(inp.modes))
+        assert step.ask is not None
+        slot = step.ask.slot
+        options = tuple((n, tuple(p)) for n, p in slot.option_map().items())
+        return Expectation(slot.type, options, slot.min, slot.max, gl, tuple(inp.modes))
+
+    def _globals(self, step: Step) -> dict[str, Any]:
+        return self.loaded.flow.globals if step.globals else {}
+
+    def _listen(self, step: Step, out: list[Action]) -> None:
+        inp = self._input(step)
+        out.append(
+            Listen(
+                self.expectation(step),
+                inp.timeout,
+                inp.interdigit,
+                inp.terminator,
+                self._barge_in(step),
+            )
+        )
+        out.append(StartTimer("no_input", inp.timeout))
+
+    def _prompt_and_listen(self, step: Step, out: list[Action], lead: list[Say] = ()) -> None:
+        spec = step.ask or step.menu
+        assert spec is not None
+        main = self._says(spec.prompt, step)
+        self.last_prompts = main
+        out.extend(lead)
+        out.extend(main)
+        self.waiting = "input"
+        self._listen(step, out)
+
+    def _escalate(self, kind: str, out: list[Action]) -> None:
+        step = self.step
+        spec = step.ask or step.menu
+        assert spec is not None
+        count = self.no_input if kind == "no_input" else self.no_match
+        limit = getattr(self.loaded.flow.defaults.retries, kind)
+        if count >= limit:
+            self.waiting = None
+            target = step.on.get("exhausted") or self.loaded.flow.defaults.retries.exhausted
+            if target is None:
+                self.log.warning("step %s: %s retries exhausted with no route", self.step_id, kind)
+                self._apologise(out)
+                return
+            self._goto(target, out)
+            return
+        value = getattr(spec, kind)
+        lead = (
+            self._says(value, step, attempt=count)
+            if value is not None
+            else [
+                Say(
+                    DEFAULT_NO_INPUT if kind == "no_input" else DEFAULT_NO_MATCH,
+                    barge_in=self._barge_in(step),
+                )
+            ]
+        )
+        if self.waiting == "confirm":
+            self.waiting = "input"
+        if step.reprompt or value is None:
+            self._prompt_and_listen(step, out, lead)
+        else:
+            out.extend(lead)
+            self.waiting = "input"
+            self._listen(step, out)
+
+    def _no_input(self, out: list[Action]) -> None:
+        self.keys = ""
+        self.no_input += 1
+        self._escalate("no_input", out)
+
+    def _no_match(self, out: list[Action]) -> None:
+        self.keys = ""
+        self.no_match += 1
+        self._escalate("no_match", out)
+
+    def _heard(self, text: str | None, keys: str | None, out: list[Action]) -> None:
+        step = self.step
+        today = self.now.date() if self.now else None
+        globals_ = self._globals(step)
+        phrases = {name: g.say for name, g in globals_.items() if g.say}
+        if text and phrases:
+            hit = match_option(text, phrases)
+            if hit is not None and hit.score >= STRONG_GLOBAL:
+                self._global(hit.name, out)
+                return
+        expect = self.expectation(step)
+        result = understand(expect, text, dtmf=keys, today=today)
+        if result.kind != "none":
+            if self.waiting == "confirm":
+                self._confirmed(bool(result.value), out)
+            elif result.kind == "option":
+                self._chose(result.name or "", out)
+            else:
+                self._filled(result.value, out)
+            return
+        if text and phrases:
+            hit = match_option(text, phrases)
+            if hit is not None:
+                self._global(hit.name, out)
+                return
+        self._no_match(out)
+
+    def _global(self, name: str, out: list[Action]) -> None:
+        command = self.loaded.flow.globals[name]
+        self.keys = ""
+        if command.goto:
+            self.waiting = None
+            self._goto(command.goto, out)
+            return
+        step = self.step
+        if command.action == "help":
+            help_prompt = step.help or self.loaded.flow.prompts.get("help")
+            lead = self._says(help_prompt, step) if help_prompt is not None else []
+            self._prompt_and_listen(step, out, lead)
+            return
+        out.extend(self.last_prompts)  # repeat: what was said last, as it was said
+        self._listen(step, out)
+
+    def _chose(self, option: str, out: list[Action]) -> None:
+        step = self.step
+        assert step.menu is not None
+        self.waiting = None
+        choice = step.menu.options[option]
+        self.vars["last_choice"] = option
+        self._goto(choice.goto or self._next(step), out)
+
+    def _filled(self, value: Any, out: list[Action]) -> None:
+        step = self.step
+        assert step.ask is not None
+        self.slots[step.ask.slot.name] = value
+        confirm = step.ask.confirm
+        if confirm is not None and templates.evaluate(confirm.when, self.names()):
+            self.waiting = "confirm"
+            says = self._says(confirm.prompt, step)
+            self.last_prompts = says
+            out.extend(says)
+            self._listen(step, out)
+            return
+        self.waiting = None
+        self._route(step, "matched", out)
+
+    def _confirmed(self, yes: bool, out: list[Action]) -> None:
+        step = self.step
+        assert step.ask is not None
+        if yes:
+            self.waiting = None
+            self._route(step, "matched", out)
+            return
+        self.slots.pop(step.ask.slot.name, None)
+        self.waiting = "input"
+        self._no_match(out)
+
+    # -- keys ------------------------------------------------------------------------------------
+    def _key(self, key: str, out: list[Action]) -> None:
+        step = self.step
+        inp = self._input(step)
+        if "dtmf" not in inp.modes:
+            return
+        self.turn = {"text": "", "confidence": 1.0, "dtmf": self.keys + key}
+        out.append(CancelTimer("no_input"))
+        collecting = (
+            self.waiting == "input"
+            and step.ask is not None
+            and step.ask.slot.type in ("digits", "number", "money", "date")
+        )
+        if not self.keys:
+            for name, command in self._globals(step).items():
+                if command.dtmf == key and not (collecting and key.isdigit()):
+                    self._global(name, out)
+                    return
+        if key == inp.terminator:
+            if self.keys:
+                self._keys_done(out)
+            else:
+                self._no_match(out)
+            return
+        self.keys += key
+        if self.waiting == "input" and step.menu is not None:
+            keys = [o.dtmf for o in step.menu.options.values() if o.dtmf]
+            if self.keys in keys:
+                self._keys_done(out)
+            elif not any(k.startswith(self.keys) for k in keys):
+                self._no_match(out)
+            else:
+                out.append(StartTimer("interdigit", inp.interdigit, after_playback=False))
+            return
+        if not collecting:  # yes/no, choice: one key is the whole answer
+            self._keys_done(out)
+            return
+        slot = step.ask.slot if step.ask else None
+        if slot is not None and slot.type == "digits" and slot.max and len(self.keys) >= slot.max:
+            self._keys_done(out)
+            return
+        out.append(StartTimer("interdigit", inp.interdigit, after_playback=False))
+
+    def _keys_done(self, out: list[Action]) -> None:
+        keys, self.keys = self.keys, ""
+        out.append(CancelTimer("interdigit"))
+        self.turn = {"text": "", "confidence": 1.0, "dtmf": keys}
+        step = self.step
+        if self.waiting == "input" and step.menu is not None:
+            for name, option in step.menu.options.items():
+                if option.dtmf == keys:
+                    self._chose(name, out)
+                    return
+            self._no_match(out)
+            return
+        self._heard(None, keys, out)
+
+
+def _lookup(data: Any, path: str) -> tuple[bool, Any]:
+    node = data
+    for part in path.split("."):
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        else:
+            return False, None
+    if isinstance(node, float):
+        node = Decimal(str(node))
+    return True, node
+
+
+def _render_deep(value: Any, names: dict[str, Any]) -> Any:
+    if isinstance(value, str):
+        return templates.render(value, names)
+    if isinstance(value, dict):
+        return {k: _render_deep(v, names) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_render_deep(v, names) for v in value]
+    return value

@@ -1,0 +1,333 @@
+"""The flow format (shared/FLOW_FORMAT.md) as pydantic v2 models: the designers' edge.
+
+Unknown keys are rejected everywhere (`extra="forbid"`), so a misspelt key is an error with a
+location rather than something silently ignored. Keys this implementation adds to the contract:
+
+- step `reprompt: false` (ask/menu): after a no-input/no-match prompt, skip the main prompt.
+- step `help:` prompt, played by a `help` global.
+- ask/menu `input:` overrides of `defaults.input` for one step.
+- `defaults.on_error: step`: where a run-time failure (template error, failed HTTP with no route)
+  goes; without it, `defaults.retries.exhausted`; without that, an apology and a hang-up.
+- `on_answer: {machine: step, human: step}` (human optional).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+
+ACTION_KEYS = (
+    "say",
+    "ask",
+    "menu",
+    "set",
+    "http",
+    "hours",
+    "transfer",
+    "record",
+    "call",
+    "return",
+    "hangup",
+)
+SLOT_TYPES = ("yes_no", "digits", "number", "choice", "date", "money", "text")
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
+_UNIT = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
+
+
+def parse_duration(value: Any) -> float:
+    """'300ms', '5s', '2m', '1h' or a number of seconds -> seconds (float)."""
+    if isinstance(value, bool):
+        raise ValueError("a duration is a number of seconds or text such as 300ms, 5s, 2m")
+    if isinstance(value, int | float):
+        if value < 0:
+            raise ValueError("a duration cannot be negative")
+        return float(value)
+    if isinstance(value, str):
+        m = _DURATION.match(value)
+        if m:
+            return float(m.group(1)) * _UNIT[m.group(2)]
+    raise ValueError(f"'{value}' is not a duration (use 300ms, 5s, 2m, or a number of seconds)")
+
+
+Duration = Annotated[float, BeforeValidator(parse_duration)]
+
+
+def _keys_as_text(value: Any) -> Any:
+    """DTMF keys and status codes may be written unquoted: 0, 1, 404 -> '0', '1', '404'."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return value
+
+
+Text = Annotated[str, BeforeValidator(_keys_as_text)]
+
+
+def _phrases(value: Any) -> Any:
+    return [value] if isinstance(value, str) else value
+
+
+Phrases = Annotated[list[Text], BeforeValidator(_phrases)]
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class AudioPrompt(Model):
+    audio: str = Field(description="file in audio_assets/")
+    text: str = Field("", description="spoken by TTS when the file is missing; also the transcript")
+
+
+PromptPiece = Text | AudioPrompt
+PromptValue = PromptPiece | list[PromptPiece] | dict[str, PromptPiece | list[PromptPiece]]
+
+
+class Voice(Model):
+    name: str = "en-us"
+    rate: int = Field(165, ge=50, le=400, description="words per minute")
+
+
+class InputSettings(Model):
+    modes: list[Literal["speech", "dtmf"]] = ["speech", "dtmf"]
+    timeout: Duration = 5.0
+    interdigit: Duration = 3.0
+    terminator: Text = "#"
+    barge_in: bool = True
+
+
+class InputOverride(Model):
+    modes: list[Literal["speech", "dtmf"]] | None = None
+    timeout: Duration | None = None
+    interdigit: Duration | None = None
+    terminator: Text | None = None
+    barge_in: bool | None = None
+
+
+class Retries(Model):
+    no_input: int = Field(3, ge=1, le=10)
+    no_match: int = Field(3, ge=1, le=10)
+    exhausted: str | None = Field(None, description="step to go to when a ladder runs out")
+
+
+class Defaults(Model):
+    input: InputSettings = InputSettings()
+    retries: Retries = Retries()
+    on_error: str | None = None
+
+
+class GlobalCommand(Model):
+    dtmf: Text | None = None
+    say: Phrases = []
+    goto: str | None = None
+    action: Literal["repeat", "help"] | None = None
+
+    @model_validator(mode="after")
+    def _one_effect(self) -> GlobalCommand:
+        if (self.goto is None) == (self.action is None):
+            raise ValueError("a global needs exactly one of goto: STEP or action: repeat|help")
+        if self.dtmf is None and not self.say:
+            raise ValueError("a global needs dtmf: KEY and/or say: [phrases]")
+        return self
+
+
+class Slot(Model):
+    name: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    type: Literal["yes_no", "digits", "number", "choice", "date", "money", "text"]
+    min: int | None = Field(None, ge=1)
+    max: int | None = Field(None, ge=1)
+    options: list[Text] | dict[str, Phrases] | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> Slot:
+        if self.type == "choice" and not self.options:
+            raise ValueError("a choice slot needs options: [phrases] or {name: [phrases]}")
+        if self.options and self.type != "choice":
+            raise ValueError(f"options only apply to choice slots, not {self.type}")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"min ({self.min}) is larger than max ({self.max})")
+        if (self.min is not None or self.max is not None) and self.type != "digits":
+            raise ValueError("min/max lengths only apply to digits slots")
+        return self
+
+    def option_map(self) -> dict[str, list[str]]:
+        if isinstance(self.options, dict):
+            return {k: list(v) for k, v in self.options.items()}
+        return {o: [o] for o in self.options or []}
+
+
+class Confirm(Model):
+    when: str = Field("true", description="condition; confirmation is asked when it holds")
+    prompt: PromptValue
+
+
+class Ask(Model):
+    slot: Slot
+    prompt: PromptValue
+    no_match: PromptValue | None = None
+    no_input: PromptValue | None = None
+    confirm: Confirm | None = None
+    input: InputOverride | None = None
+
+
+class MenuOption(Model):
+    dtmf: Text | None = None
+    say: Phrases = []
+    goto: str | None = None
+
+    @model_validator(mode="after")
+    def _selectable(self) -> MenuOption:
+        if self.dtmf is None and not self.say:
+            raise ValueError("an option needs dtmf: KEY and/or say: [phrases]")
+        return self
+
+
+class Menu(Model):
+    prompt: PromptValue
+    options: dict[str, MenuOption] = Field(min_length=1)
+    no_match: PromptValue | None = None
+    no_input: PromptValue | None = None
+    input: InputOverride | None = None
+
+
+class Http(Model):
+    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"] = "GET"
+    url: str
+    timeout: Duration = 3.0
+    headers: dict[str, str] = {}
+    json_body: Any = Field(None, alias="json")
+    save: dict[str, str] = Field({}, description="var name -> dotted path in the JSON reply")
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+_DAY_SPEC = re.compile(r"^(mon|tue|wed|thu|fri|sat|sun)(-(mon|tue|wed|thu|fri|sat|sun))?$")
+_RANGES = re.compile(r"^\d{1,2}:\d{2}-\d{1,2}:\d{2}(\s*,\s*\d{1,2}:\d{2}-\d{1,2}:\d{2})*$")
+
+
+class Hours(Model):
+    timezone: str
+    open: dict[str, str]
+    holidays: list[date] = []
+
+    @model_validator(mode="after")
+    def _check(self) -> Hours:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown timezone '{self.timezone}' (use an IANA name such as Europe/Paris)"
+            ) from None
+        for days, ranges in self.open.items():
+            for part in days.split(","):
+                if not _DAY_SPEC.match(part.strip().lower()):
+                    raise ValueError(f"'{days}' is not a day or day range (e.g. mon-fri, sat)")
+            if not _RANGES.match(ranges.strip()):
+                raise ValueError(f"'{ranges}' is not a time range such as 08:00-20:00")
+        return self
+
+
+class TransferTo(Model):
+    to: str
+    context: dict[str, str] = {}
+
+
+class RecordSpec(Model):
+    max: Duration = 120.0
+    silence: Duration = 5.0
+    beep: bool = True
+    save: str | None = Field(None, description="var that receives the recording's path")
+
+
+class Branch(Model):
+    when: str | None = None
+    goto: str
+
+
+class Hangup(Model):
+    reason: str | None = None
+
+
+class Empty(Model):
+    pass
+
+
+def _empty(value: Any) -> Any:
+    return {} if value is None else value
+
+
+class Step(Model):
+    say: PromptValue | None = None
+    ask: Ask | None = None
+    menu: Menu | None = None
+    set: dict[str, Any] | None = None
+    http: Http | None = None
+    hours: Hours | None = None
+    transfer: TransferTo | None = None
+    record: RecordSpec | None = None
+    call: str | None = None
+    return_: Annotated[Empty | None, BeforeValidator(_empty)] = Field(None, alias="return")
+    hangup: Annotated[Hangup | None, BeforeValidator(_empty)] = None
+
+    next: str | list[Branch] | None = None
+    on: dict[Text, str] = {}
+    barge_in: bool | None = None
+    globals: bool = True
+    reprompt: bool = True
+    help: PromptValue | None = None
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_action(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            raise ValueError("a step is a mapping with one action key, e.g. {say: welcome}")
+        present = [k for k in ACTION_KEYS if k in data]
+        if len(present) != 1:
+            which = ", ".join(present) if present else "none"
+            raise ValueError(
+                f"a step has exactly one action key ({', '.join(ACTION_KEYS)}); found {which}"
+            )
+        return data
+
+    @property
+    def kind(self) -> str:
+        for key in ACTION_KEYS:
+            attr = "return_" if key == "return" else key
+            if getattr(self, attr) is not None:
+                return key
+        raise AssertionError("validated steps have one action")  # pragma: no cover
+
+
+class OnAnswer(Model):
+    machine: str | None = None
+    human: str | None = None
+
+
+class Flow(Model):
+    version: Literal[1] = 1
+    name: str
+    description: str = ""
+    language: str = "en"
+    languages: list[str] | None = None
+    voice: Voice = Voice()
+    defaults: Defaults = Defaults()
+    globals: dict[str, GlobalCommand] = {}
+    prompts: dict[str, PromptValue] = {}
+    start: str
+    steps: dict[str, Step] = Field(min_length=1)
+    on_answer: OnAnswer | None = None
+
+
+def json_schema() -> dict[str, Any]:
+    """JSON Schema of the flow format, for editors (yaml-language-server)."""
+    schema = Flow.model_json_schema(by_alias=True)
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "voicebot dialog flow"
+    return schema

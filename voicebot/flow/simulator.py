@@ -1,0 +1,207 @@
+"""A call in text: drives the dialog engine the way a phone call would, with words instead of audio.
+
+`TextCall` performs the engine's actions itself: prompts become lines of text, HTTP requests go to
+an `HttpBackend` (mocked in flow tests, real in `flow chat`), transfers and recordings get the
+outcome the caller of `TextCall` chose, timers are kept so that `silence()` can fire the one that
+would run out first. Time is a value: it starts at `clock` and moves on a little with each turn.
+Used by `voicebot flow chat` and `voicebot flow test`.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from voicebot.dialog.actions import (
+    Action,
+    CancelTimer,
+    HangUp,
+    HttpRequest,
+    Listen,
+    Record,
+    Say,
+    StartTimer,
+    Transfer,
+)
+from voicebot.dialog.engine import DialogEngine
+from voicebot.dialog.events import (
+    AnswerDetected,
+    CallStarted,
+    Dtmf,
+    Event,
+    HttpResult,
+    RecordingDone,
+    TimerFired,
+    TransferResult,
+    Utterance,
+)
+from voicebot.flow.loader import LoadedFlow
+
+HttpBackend = Callable[[HttpRequest], HttpResult]
+
+
+@dataclass(frozen=True)
+class Line:
+    """One line of the conversation: who ("bot", "caller", "keys", "silence", "event") and what."""
+
+    who: str
+    text: str
+    step: str = ""
+
+
+def real_http(request: HttpRequest) -> HttpResult:
+    """Perform a request with the standard library (for `flow chat` against a real backend)."""
+    data = request.body.encode() if request.body is not None else None
+    headers = {"Accept": "application/json", **request.headers}
+    if data is not None:
+        headers.setdefault("Content-Type", "application/json")
+    req = urllib.request.Request(request.url, data=data, headers=headers, method=request.method)
+    try:
+        with urllib.request.urlopen(req, timeout=request.timeout) as resp:  # noqa: S310
+            return _result(resp.status, resp.read())
+    except urllib.error.HTTPError as exc:
+        return _result(exc.code, exc.read())
+    except TimeoutError:
+        return HttpResult(error="timeout")
+    except (urllib.error.URLError, OSError) as exc:
+        if "timed out" in str(exc):
+            return HttpResult(error="timeout")
+        return HttpResult(error="error", text=str(exc))
+
+
+def _result(status: int, body: bytes) -> HttpResult:
+    text = body.decode("utf-8", "replace")
+    try:
+        payload = json.loads(text) if text else None
+    except ValueError:
+        payload = None
+    return HttpResult(status=status, json=payload, text=text)
+
+
+@dataclass
+class TextCall:
+    loaded: LoadedFlow
+    http: HttpBackend = real_http
+    clock: datetime = field(default_factory=lambda: datetime.now().astimezone())
+    env: dict[str, str] = field(default_factory=dict)
+    audio_dir: Path | None = None
+    direction: str = "inbound"
+    caller: str = "+15555550100"
+    callee: str = "+15555550199"
+    contact: dict[str, Any] = field(default_factory=dict)
+    answered_by: str = "human"
+    transfer_outcome: str = "ok"
+    record_seconds: float = 3.0
+    on_line: Callable[[Line], None] | None = None
+
+    def __post_init__(self) -> None:
+        self.engine = DialogEngine(
+            self.loaded, env=self.env, audio_dir=self.audio_dir, call_id="sim-1"
+        )
+        self.now = self.clock
+        self.lines: list[Line] = []
+        self.said_since_input: list[str] = []
+        self.timers: dict[str, float] = {}
+        self.transfers: list[str] = []
+        self.hung_up = False
+        self.listening: Listen | None = None
+        self.recordings = 0
+
+    # -- what the caller does ------------------------------------------------------------------
+    def start(self) -> None:
+        self._send(
+            CallStarted("sim-1", self.caller, self.callee, self.direction, self.now, self.contact)
+        )
+        if self.engine.waiting == "answer":
+            self._line("event", f"answered by {self.answered_by}")
+            self._send(AnswerDetected(self.answered_by))
+
+    def say(self, text: str, confidence: float = 1.0) -> None:
+        self._input_line("caller", text)
+        self._advance(1.5)
+        self._send(Utterance(text, confidence))
+
+    def press(self, keys: str) -> None:
+        self._input_line("keys", keys)
+        for key in keys:
+            self._advance(0.3)
+            self._send(Dtmf(key))
+        if "interdigit" in self.timers and not self.ended:  # the caller stops typing
+            self._fire("interdigit")
+
+    def silence(self, times: int = 1) -> None:
+        for _ in range(times):
+            self._input_line("silence", "...")
+            name = "interdigit" if "interdigit" in self.timers else "no_input"
+            if name not in self.timers or self.ended:
+                break
+            self._fire(name)
+
+    @property
+    def ended(self) -> bool:
+        return self.engine.ended or self.hung_up
+
+    @property
+    def step(self) -> str | None:
+        return self.engine.step_id
+
+    # -- performing the engine's actions ------------------------------------------------------
+    def _fire(self, name: str) -> None:
+        self._advance(self.timers.pop(name))
+        self._send(TimerFired(name))
+
+    def _advance(self, seconds: float) -> None:
+        self.now = self.now + timedelta(seconds=seconds)
+
+    def _input_line(self, who: str, text: str) -> None:
+        self.said_since_input = []
+        self._line(who, text)
+
+    def _line(self, who: str, text: str) -> None:
+        line = Line(who, text, self.engine.step_id or "")
+        self.lines.append(line)
+        if self.on_line is not None:
+            self.on_line(line)
+
+    def _send(self, event: Event) -> None:
+        queue: list[Action] = list(self.engine.handle(event, self.now))
+        while queue:
+            action = queue.pop(0)
+            follow = self._perform(action)
+            if follow is not None:
+                queue.extend(self.engine.handle(follow, self.now))
+
+    def _perform(self, action: Action) -> Event | None:
+        if isinstance(action, Say):
+            self.said_since_input.append(action.text)
+            self._line("bot", action.text)
+        elif isinstance(action, Listen):
+            self.listening = action
+        elif isinstance(action, StartTimer):
+            self.timers[action.name] = action.seconds
+        elif isinstance(action, CancelTimer):
+            self.timers.pop(action.name, None)
+        elif isinstance(action, HttpRequest):
+            result = self.http(action)
+            shown = result.status if result.status is not None else result.error
+            self._line("event", f"http {action.method} {action.url} -> {shown}")
+            return result
+        elif isinstance(action, Transfer):
+            self.transfers.append(action.to)
+            self._line("event", f"transfer to {action.to} -> {self.transfer_outcome}")
+            return TransferResult(self.transfer_outcome)
+        elif isinstance(action, Record):
+            self.recordings += 1
+            self._line("event", f"recording ({self.record_seconds:g} s)")
+            return RecordingDone(f"recordings/sim-{self.recordings}.wav", self.record_seconds)
+        elif isinstance(action, HangUp):
+            self.hung_up = True
+            self.timers.clear()
+            self._line("event", f"hang up ({action.reason})")
+        return None

@@ -1,0 +1,164 @@
+"""Templates and conditions: Jinja2's sandboxed environment, never a hand-written evaluator.
+
+`render(source, names)` fills `{{ ... }}` text; `evaluate(expression, names)` computes a value
+(`when:` conditions, `set:` values written as one `{{ expr }}` keep their type). Undefined names
+are errors (StrictUndefined), so a misspelt `slots.acount` does not silently speak an empty
+string: it raises `TemplateError`, which the engine routes to the flow's error handling.
+
+Filters for speech: `spell` (digit by digit, "1234" -> "1 2 3 4"), `money` (locale currency,
+42.17 -> "$42.17"), `date` (a date or ISO text -> "Tuesday, November 24"). Formatting uses babel.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal, InvalidOperation
+from functools import lru_cache
+from typing import Any
+
+from babel.dates import format_date
+from babel.numbers import format_currency
+from jinja2 import StrictUndefined, TemplateSyntaxError, UndefinedError, nodes
+from jinja2.sandbox import SandboxedEnvironment, SecurityError
+
+from voicebot.errors import TemplateError
+
+NAMES = ("slots", "vars", "call", "contact", "env", "turn")
+
+
+def spell(value: Any) -> str:
+    """Say a value character by character: '12345678' -> '1 2 3 4 5 6 7 8'."""
+    return " ".join(ch for ch in str(value) if not ch.isspace())
+
+
+def _locale(value: str | None) -> str:
+    return (value or "en_US").replace("-", "_")
+
+
+def money(value: Any, currency: str = "USD", locale: str | None = None) -> str:
+    try:
+        amount = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        raise ValueError(f"money: {value!r} is not an amount") from None
+    return format_currency(amount, currency, locale=_locale(locale))
+
+
+def date(value: Any, fmt: str = "EEEE, MMMM d", locale: str | None = None) -> str:
+    if isinstance(value, str):
+        try:
+            value = dt.date.fromisoformat(value[:10])
+        except ValueError:
+            raise ValueError(f"date: {value!r} is not a date (YYYY-MM-DD)") from None
+    if isinstance(value, dt.datetime):
+        value = value.date()
+    if not isinstance(value, dt.date):
+        raise ValueError(f"date: {value!r} is not a date")
+    return format_date(value, fmt, locale=_locale(locale))
+
+
+def _environment() -> SandboxedEnvironment:
+    env = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
+    env.filters.update(spell=spell, money=money, date=date)
+    return env
+
+
+ENV = _environment()
+
+
+@lru_cache(maxsize=2048)
+def _template(source: str) -> Any:
+    return ENV.from_string(source)
+
+
+@lru_cache(maxsize=2048)
+def _expression(source: str) -> Any:
+    return ENV.compile_expression(source, undefined_to_none=False)
+
+
+def is_template(text: str) -> bool:
+    return "{{" in text or "{%" in text
+
+
+def single_expression(text: str) -> str | None:
+    """'{{ expr }}' alone -> 'expr' (so `set:` keeps the value's type), else None."""
+    stripped = text.strip()
+    if stripped.startswith("{{") and stripped.endswith("}}") and stripped.count("{{") == 1:
+        return stripped[2:-2].strip()
+    return None
+
+
+def _fail(source: str, exc: Exception) -> TemplateError:
+    if isinstance(exc, UndefinedError):
+        return TemplateError(source, f"undefined name: {exc.message}")
+    if isinstance(exc, TemplateSyntaxError):
+        return TemplateError(source, f"syntax error: {exc.message}")
+    if isinstance(exc, SecurityError):
+        return TemplateError(source, f"not allowed: {exc}")
+    return TemplateError(source, f"{type(exc).__name__}: {exc}")
+
+
+def render(source: str, names: dict[str, Any]) -> str:
+    """Fill a template; plain text is returned as it is, without touching Jinja2."""
+    if not is_template(source):
+        return source
+    try:
+        return str(_template(source).render(names))
+    except Exception as exc:  # any failure inside a template is the flow's, not the call's
+        raise _fail(source, exc) from None
+
+
+def evaluate(expression: str, names: dict[str, Any]) -> Any:
+    """Evaluate an expression (`slots.more`, `turn.confidence < 0.6`, `{{ x + 1 }}`)."""
+    inner = single_expression(expression)
+    source = inner if inner is not None else expression
+    try:
+        return _expression(source)(**names)
+    except Exception as exc:
+        raise _fail(expression, exc) from None
+
+
+def check_syntax(source: str, *, expression: bool = False) -> str | None:
+    """None when the template parses, else the reason (used by `flow check`)."""
+    try:
+        if expression:
+            _expression(single_expression(source) or source)
+        elif is_template(source):
+            _template(source)
+    except TemplateSyntaxError as exc:
+        return exc.message or "syntax error"
+    return None
+
+
+def references(source: str, *, expression: bool = False) -> set[tuple[str, str]]:
+    """(namespace, key) pairs a template reads, e.g. {('slots', 'account'), ('env', 'API')}."""
+    if expression:
+        source = "{{ " + (single_expression(source) or source) + " }}"
+    elif not is_template(source):
+        return set()
+    try:
+        tree = ENV.parse(source)
+    except TemplateSyntaxError:
+        return set()
+    found: set[tuple[str, str]] = set()
+    for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
+        base = node.node
+        if isinstance(base, nodes.Name) and base.name in NAMES:
+            if isinstance(node, nodes.Getattr):
+                found.add((base.name, node.attr))
+            elif isinstance(node.arg, nodes.Const) and isinstance(node.arg.value, str):
+                found.add((base.name, node.arg.value))
+    return found
+
+
+def undeclared_names(source: str, *, expression: bool = False) -> set[str]:
+    """Top-level names a template uses that are not among NAMES."""
+    from jinja2 import meta
+
+    if expression:
+        source = "{{ " + (single_expression(source) or source) + " }}"
+    elif not is_template(source):
+        return set()
+    try:
+        return set(meta.find_undeclared_variables(ENV.parse(source))) - set(NAMES)
+    except TemplateSyntaxError:
+        return set()
