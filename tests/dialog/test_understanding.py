@@ -1,4 +1,4 @@
-"""understand() and satisfies(): dispatch on the expectation, globals, and early completion."""
+"""understand() and satisfies(): dispatch on the expectation, and early completion."""
 
 from __future__ import annotations
 
@@ -43,15 +43,13 @@ def meaning(u: Understanding) -> tuple[str, str | None, Any]:
         (MENU, "i have a question about my bill", ("option", "billing", "billing")),
         (MENU, "ballance", ("option", "balance", "balance")),
         (MENU, "the weather today", ("none", None, None)),
-        (MENU, "let me talk to an agent", ("global", "agent", "agent")),
-        (MENU, "say that again please", ("global", "say that again", "say that again")),
+        (MENU, "let me talk to an agent", ("none", None, None)),  # globals: the engine's
         (YES_NO, "yeah", ("slot", None, True)),
         (YES_NO, "no thanks", ("slot", None, False)),
-        (YES_NO, "repeat that please", ("global", "repeat", "repeat")),
         (YES_NO, "the weather", ("none", None, None)),
         (ACCOUNT, "one two three four five six seven eight", ("slot", None, "12345678")),
         (ACCOUNT, "one two three", ("none", None, None)),
-        (ACCOUNT, "operator", ("global", "operator", "operator")),
+        (ACCOUNT, "operator", ("none", None, None)),
         (PIN, "four two oh seven", ("slot", None, "4207")),
         (NUMBER, "forty two", ("slot", None, 42)),
         (MONEY, "twenty bucks", ("slot", None, Decimal("20.00"))),
@@ -59,7 +57,6 @@ def meaning(u: Understanding) -> tuple[str, str | None, Any]:
         (COLOUR, "crimson", ("slot", None, "red")),
         (COLOUR, "purple", ("none", None, None)),
         (TEXT, "my router keeps dropping", ("slot", None, "my router keeps dropping")),
-        (TEXT, "agent", ("global", "agent", "agent")),  # a whole global is never free text
         (TEXT, "um", ("none", None, None)),
         (MENU, "", ("none", None, None)),
         (MENU, None, ("none", None, None)),
@@ -101,11 +98,6 @@ def test_scores_and_canonical_text() -> None:
     )
     assert understand(COLOUR, "crimson").text == "red"
     assert understand(MENU, "the weather") is NOTHING
-
-
-def test_global_beats_option_only_when_it_scores_higher() -> None:
-    assert understand(MENU, "bill or a representative").kind == "global"
-    assert understand(MENU, "my account balance agent").kind == "option"
 
 
 @pytest.mark.parametrize(

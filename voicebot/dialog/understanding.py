@@ -7,20 +7,17 @@ dispatches on `expect.kind`:
   list holds the keys pressed (the engine may list an option's DTMF key among its phrases);
 * a slot kind: `slots.parse_slot` with the expectation's length range and options.
 
-The step's global phrases ("agent", "repeat", ...) compete too, and a match comes back as
-kind "global" with `name` the global phrase as written, for the engine to map to its global
-command. At a menu, a global beats the options only with a higher score. At a slot, a global
-wins when it is the whole utterance ("repeat" is never a free-text answer), else only when the
-slot can't be filled from the utterance. Keys are never globals here: `Expectation` carries no
-global keys, so the engine resolves "0" / "*" itself before calling.
+Global commands ("agent", "repeat", ...) are not resolved here: the engine knows their names,
+keys and actions, and matches them (with `match_option`) before and after calling this.
 
 `satisfies(expect, text)` tells the speech listener, on every partial transcript, whether the
 caller has already given a whole answer, so it can end the utterance sooner. It errs on the
-side of waiting: a menu option or global must be said whole (not just fuzzily), digits must
-have reached `max_digits` (without a maximum, more could always follow), and numbers, money,
-dates and free text are never complete early, as a pause inside "forty... two" or "December
-third... twenty twenty seven" would change the answer. It costs ~10-60 µs a call on typical
-partials (measured on this project's CI machine; a test holds it under 1 ms).
+side of waiting: a menu option or a global phrase must be said whole (not just fuzzily),
+digits must have reached `max_digits` (without a maximum, more could always follow), and
+numbers, money, dates and free text are never complete early, as a pause inside "forty...
+two" or "December third... twenty twenty seven" would change the answer. It costs ~10-60 µs a
+call on typical partials (measured on a 2-core development machine; a test holds it under
+1 ms).
 """
 
 from __future__ import annotations
@@ -33,7 +30,6 @@ from typing import Any
 from voicebot.dialog.expectation import Expectation
 from voicebot.dialog.matching import (
     CONTAINED,
-    OptionMatch,
     match_option,
     normalize,
     option_for_keys,
@@ -43,8 +39,8 @@ from voicebot.dialog.slots import parse_digits, parse_slot, parse_yes_no
 
 @dataclass(frozen=True)
 class Understanding:
-    kind: str  # "option" | "slot" | "global" | "none"
-    name: str | None  # the option's name, the global phrase; None for slots and "none"
+    kind: str  # "option" | "slot" | "none"
+    name: str | None  # the option's name; None for slots and "none"
     value: Any  # the option's name, the slot value (bool, str, int, Decimal, date); None
     score: float  # 0..1: the option/global match score; 1.0 for parsed slots
     text: str | None = None  # slot value in canonical form ("4207", "12.50", "2026-12-03")
@@ -69,27 +65,18 @@ def understand(
         return _slot(expect, None, dtmf, options, today)
     if not text or not normalize(text):
         return NOTHING
-    heard = _global(expect.global_phrases, text)
     if expect.kind == "menu":
         match = match_option(text, options)
-        if heard and (match is None or heard.score > match.score):
-            return heard
-        return _option(match) if match else NOTHING
-    if heard and heard.score == 1.0:
-        return heard
-    slot = _slot(expect, text, None, options, today)
-    return heard if slot is NOTHING and heard else slot
+        return Understanding("option", match.name, match.name, match.score) if match else NOTHING
+    return _slot(expect, text, None, options, today)
 
 
-def _option(match: OptionMatch) -> Understanding:
-    return Understanding("option", match.name, match.name, match.score)
-
-
-def _global(phrases: Sequence[str], text: str) -> Understanding | None:
+def _says_global(phrases: Sequence[str], text: str) -> bool:
+    """True when `text` says one of the global phrases whole."""
     if not phrases:
-        return None
+        return False
     match = match_option(text, {phrase: () for phrase in phrases})
-    return Understanding("global", match.name, match.name, match.score) if match else None
+    return match is not None and match.score >= CONTAINED
 
 
 def _slot(
@@ -120,8 +107,7 @@ def satisfies(expect: Expectation, text: str) -> bool:
     """True when the (partial) transcript `text` is already a whole answer (see module doc)."""
     if not text:
         return False
-    heard = _global(expect.global_phrases, text)
-    if heard and heard.score >= CONTAINED:
+    if _says_global(expect.global_phrases, text):
         return True
     if expect.kind in ("menu", "choice"):
         match = match_option(text, dict(expect.options))
