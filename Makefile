@@ -30,7 +30,7 @@ $(STAMP): pyproject.toml
 
 demo: setup
 	$(BIN)/voicebot flow chat dialog_flows/support_line.yaml --clock 2026-11-24T10:00:00-05:00 \
-	  --env ACCOUNTS_API=http://accounts.demo --http-fixtures dialog_flows/support_line.test.yaml \
+	  --http-fixtures dialog_flows/support_line.test.yaml \
 	  < dialog_flows/demo/support_line.chat
 
 test: setup

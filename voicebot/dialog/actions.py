@@ -17,6 +17,7 @@ class Say:
     prompt_id: str | None = None  # catalogue id when the prompt is static (cacheable)
     voice: str | None = None
     rate: int | None = None
+    step: str | None = None  # the step that said it (transcripts, call records)
 
 
 @dataclass(frozen=True)

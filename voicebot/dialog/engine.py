@@ -25,7 +25,7 @@ and go to the flow's error handling (see flow/schema.py); they never raise out o
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -164,7 +164,12 @@ class DialogEngine:
     def _says(self, value: Any, step: Step, attempt: int = 1) -> list[Say]:
         resolver = self.stack[-1].prompts
         assert resolver is not None
-        says = resolver.says(value, self.names(), attempt=attempt, barge_in=self._barge_in(step))
+        says = [
+            replace(s, step=self.step_id)
+            for s in resolver.says(
+                value, self.names(), attempt=attempt, barge_in=self._barge_in(step)
+            )
+        ]
         self.trace.said.extend(s.text for s in says)
         return says
 
@@ -370,7 +375,7 @@ class DialogEngine:
         return step.on.get("error") or flow.defaults.on_error or flow.defaults.retries.exhausted
 
     def _apologise(self, out: list[Action]) -> None:
-        out.append(Say(APOLOGY, barge_in=False))
+        out.append(Say(APOLOGY, barge_in=False, step=self.step_id))
         self._end(out, "error")
 
     def _fail(self, reason: str, out: list[Action], allow_route: bool = True) -> None:

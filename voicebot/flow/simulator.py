@@ -163,8 +163,8 @@ class TextCall:
         self.said_since_input = []
         self._line(who, text)
 
-    def _line(self, who: str, text: str) -> None:
-        line = Line(who, text, self.engine.step_id or "")
+    def _line(self, who: str, text: str, step: str | None = None) -> None:
+        line = Line(who, text, step or self.engine.step_id or "")
         self.lines.append(line)
         if self.on_line is not None:
             self.on_line(line)
@@ -180,7 +180,7 @@ class TextCall:
     def _perform(self, action: Action) -> Event | None:
         if isinstance(action, Say):
             self.said_since_input.append(action.text)
-            self._line("bot", action.text)
+            self._line("bot", action.text, action.step)
         elif isinstance(action, Listen):
             self.listening = action
         elif isinstance(action, StartTimer):

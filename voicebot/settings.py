@@ -1,0 +1,87 @@
+"""Service settings: `config/voicebot.yaml`, overridden by environment variables.
+
+Precedence (highest first): constructor arguments, `VOICEBOT_*` environment variables (nested
+with `__`, e.g. `VOICEBOT_SPEECH__MODEL_DIR`), the YAML file (`VOICEBOT_CONFIG` names another
+one), then the defaults below. Every setting and its default is listed in README.md.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
+
+from voicebot.errors import ConfigError
+
+DEFAULT_CONFIG = Path("config/voicebot.yaml")
+
+
+class SpeechSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    model_dir: Path | None = Field(
+        None, description="CTranslate2 Whisper directory; empty = bundled tiny.en"
+    )
+    compute_type: str = Field("int8", description="CTranslate2 compute type")
+    cpu_threads: int = Field(2, ge=1, description="threads for the recogniser")
+    tts_voice: str = Field("en-us", description="espeak-ng voice when a flow sets none")
+    tts_rate: int = Field(165, description="words per minute when a flow sets none")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="VOICEBOT_", env_nested_delimiter="__", extra="forbid"
+    )
+
+    flows_dir: Path = Field(Path("dialog_flows"), description="where flow files live")
+    default_flow: str = Field("support_line.yaml", description="flow run when none is given")
+    audio_assets_dir: Path = Field(Path("audio_assets"), description="recorded prompts")
+    data_dir: Path = Field(Path("var"), description="call records, recordings, caches")
+    expose_env: list[str] = Field(
+        default_factory=list, description="environment variables flows may read as env.NAME"
+    )
+    flow_env: dict[str, str] = Field(
+        default_factory=dict, description="fixed env.NAME values for flows"
+    )
+    currency: str = Field("USD", description="currency of the money filter")
+    locale: str = Field("en_US", description="locale for money and date formatting")
+    log_level: str = Field("INFO", description="DEBUG, INFO, WARNING or ERROR")
+    speech: SpeechSettings = SpeechSettings()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        path = Path(os.environ.get("VOICEBOT_CONFIG", str(DEFAULT_CONFIG)))
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if path.is_file():
+            sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=path))
+        return tuple(sources)
+
+    def flow_environment(self) -> dict[str, str]:
+        """The `env` names a flow sees: exposed environment variables plus fixed values."""
+        out = {name: os.environ[name] for name in self.expose_env if name in os.environ}
+        out.update(self.flow_env)
+        return out
+
+
+def load_settings(**overrides: Any) -> Settings:
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        where = os.environ.get("VOICEBOT_CONFIG", str(DEFAULT_CONFIG))
+        lines = [f"{where}: {'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]
+        raise ConfigError("\n".join(lines)) from None
