@@ -1,0 +1,341 @@
+"""The listener, sans-IO: 20 ms frames with timestamps in, speech events out.
+
+It runs the VAD over every frame of the call and turns its decisions into the turn-taking
+events the runtime acts on. It never sleeps, starts no thread and reads no clock: every method
+takes `now` (seconds, any monotonic origin; for `feed`, the time the frame's last sample was
+captured). One `start_listening` yields at most one result: `EndOfUtterance`, `NoInput` or
+`MaxSpeech`; then the listener is idle until the next `start_listening`.
+
+Endpointing follows VoiceXML's ``completetimeout``/``incompletetimeout``: once the caller falls
+silent, the utterance ends after
+
+* `complete_timeout` (default 0.3 s) of silence when the latest partial transcript, covering all
+  the speech so far, already satisfies the dialog's `Expectation` ("yes", all 8 digits, an
+  option phrase). 300 ms is about the human turn gap (~200 ms) plus the VAD's own lag, and longer
+  than the gaps inside a word (stop closures, 50-150 ms), which the VAD hysteresis bridges anyway;
+* `incomplete_timeout` (default 0.8 s) otherwise: long enough for the pauses people make between
+  digit groups or while thinking (typically 300-700 ms), short enough that a caller who has
+  finished an answer we cannot yet recognise as complete does not wait a full second.
+
+A partial counts only when it covers the last voiced frame (`audio_end` >= end of the last
+voiced frame): speech after it makes it stale. `SpeechPaused` is emitted when the VAD declares
+a pause (120 ms after the last voiced frame), the moment to decode a partial so that it can
+arrive within the complete window.
+
+Barge-in: while a prompt started with ``barge_in=True`` plays and the listener is listening,
+speech that lasts `barge_in_min_speech` (0.2 s) yields `SpeechStarted` then `BargeIn` (the
+runtime stops the prompt); shorter bursts (coughs, line clicks) are dropped silently. While a
+prompt without barge-in plays, speech is ignored and detection restarts when it finishes.
+The no-input timer runs from the end of the prompts (or from `start_listening` without one).
+
+API::
+
+    Satisfies = Callable[[Expectation, str], bool]
+
+    @dataclass(frozen=True)
+    class ListenerSettings:
+        complete_timeout: float = 0.3
+        incomplete_timeout: float = 0.8
+        max_speech: float = 15.0           # cut an utterance this long (MaxSpeech)
+        pre_roll: float = 0.3              # audio kept from before speech started
+        tail: float = 0.2                  # silence kept after the last voiced frame
+        barge_in_min_speech: float = 0.2
+        vad: VadSettings = VadSettings()
+
+    events (frozen dataclasses; SpeechEvent is their union):
+        SpeechStarted(at: float, pre_roll: bytes, rate: int)
+        SpeechPaused(at: float)
+        EndOfUtterance(at: float, audio: bytes, rate: int, speech_start: float,
+                       speech_end: float, complete: bool, text: str)
+        BargeIn(at: float)
+        NoInput(at: float)
+        MaxSpeech(at: float, audio: bytes, rate: int, speech_start: float)
+
+    class Listener:
+        __init__(rate: int = 8000, settings: ListenerSettings = ListenerSettings(),
+                 satisfies: Satisfies | None = None,     # default: voicebot.dialog.understanding
+                 classifier: FrameClassifier | None = None)
+        listening -> bool;  in_utterance -> bool
+        feed(frame_pcm: bytes, now: float) -> list[SpeechEvent]
+        tick(now: float) -> list[SpeechEvent]            # timers, when no frame arrives
+        partial(text: str, now: float, audio_end: float | None = None) -> list[SpeechEvent]
+        start_listening(expect: Expectation, now: float, timeout: float = 5.0)
+            -> list[SpeechEvent]
+        stop_listening() -> None
+        prompt_started(now: float, barge_in: bool = True) -> list[SpeechEvent]
+        prompt_finished(now: float) -> list[SpeechEvent]
+        utterance_audio() -> bytes                       # the current utterance so far
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from voicebot.dialog.expectation import Expectation
+from voicebot.speech.vad import FrameClassifier, Vad, VadChange, VadSettings
+
+log = logging.getLogger(__name__)
+
+Satisfies = Callable[[Expectation, str], bool]
+
+
+@dataclass(frozen=True)
+class ListenerSettings:
+    complete_timeout: float = 0.3
+    incomplete_timeout: float = 0.8
+    max_speech: float = 15.0
+    pre_roll: float = 0.3
+    tail: float = 0.2
+    barge_in_min_speech: float = 0.2
+    vad: VadSettings = field(default_factory=VadSettings)
+
+
+@dataclass(frozen=True)
+class SpeechStarted:
+    at: float
+    pre_roll: bytes  # audio from `pre_roll` before speech to now; later frames follow in feed
+    rate: int
+
+
+@dataclass(frozen=True)
+class SpeechPaused:
+    at: float
+
+
+@dataclass(frozen=True)
+class EndOfUtterance:
+    at: float
+    audio: bytes  # pre-roll + speech + up to `tail` of silence
+    rate: int
+    speech_start: float
+    speech_end: float
+    complete: bool  # ended on the complete (short) window
+    text: str  # latest partial transcript ("" if none)
+
+
+@dataclass(frozen=True)
+class BargeIn:
+    at: float
+
+
+@dataclass(frozen=True)
+class NoInput:
+    at: float
+
+
+@dataclass(frozen=True)
+class MaxSpeech:
+    at: float
+    audio: bytes
+    rate: int
+    speech_start: float
+
+
+SpeechEvent = SpeechStarted | SpeechPaused | EndOfUtterance | BargeIn | NoInput | MaxSpeech
+
+
+def _understanding_satisfies(expect: Expectation, text: str) -> bool:
+    from voicebot.dialog.understanding import satisfies
+
+    return satisfies(expect, text)
+
+
+class Listener:
+    """VAD, endpointing and barge-in for one call leg (see the module docstring)."""
+
+    def __init__(
+        self,
+        rate: int = 8000,
+        settings: ListenerSettings = ListenerSettings(),
+        satisfies: Satisfies | None = None,
+        classifier: FrameClassifier | None = None,
+    ) -> None:
+        self.rate = rate
+        self.settings = settings
+        self._satisfies = satisfies if satisfies is not None else _understanding_satisfies
+        self._vad = Vad(settings.vad, classifier)
+        frames = round((settings.pre_roll + 0.02 * settings.vad.start_window) / 0.02) + 1
+        self._history: deque[tuple[bytes, float]] = deque(maxlen=frames)
+        self._expect: Expectation | None = None
+        self._timeout = 0.0
+        self._deadline: float | None = None
+        self._prompt = False
+        self._prompt_barge_in = False
+        self._reset_utterance()
+
+    def _reset_utterance(self) -> None:
+        self._utt: list[bytes] = []
+        self._utt_start = 0.0  # time of the first sample kept
+        self._speech_start = 0.0
+        self._confirmed = False  # SpeechStarted emitted (pending while a barge-in is unproven)
+        self._text = ""
+        self._satisfied_to: float | None = None  # audio_end of the latest satisfying partial
+
+    @property
+    def listening(self) -> bool:
+        return self._expect is not None
+
+    @property
+    def in_utterance(self) -> bool:
+        return bool(self._utt)
+
+    def utterance_audio(self) -> bytes:
+        return b"".join(self._utt)
+
+    # -- control -------------------------------------------------------------------------
+
+    def start_listening(
+        self, expect: Expectation, now: float, timeout: float = 5.0
+    ) -> list[SpeechEvent]:
+        """Listen for one answer to `expect`; the no-input timer starts when prompts end."""
+        self._expect = expect
+        self._timeout = timeout
+        self._deadline = None if self._prompt else now + timeout
+        self._reset_utterance()
+        if self._vad.speaking and not (self._prompt and not self._prompt_barge_in):
+            return self._begin(max(now - self.settings.pre_roll, 0.0), now)
+        return []
+
+    def stop_listening(self) -> None:
+        """Abandon the current turn (a DTMF answer came, the call ended, ...)."""
+        self._expect = None
+        self._deadline = None
+        self._reset_utterance()
+
+    def prompt_started(self, now: float, barge_in: bool = True) -> list[SpeechEvent]:
+        self._prompt = True
+        self._prompt_barge_in = barge_in
+        if self.listening and not self._utt:
+            self._deadline = None
+        return []
+
+    def prompt_finished(self, now: float) -> list[SpeechEvent]:
+        if not self._prompt:
+            return []
+        self._prompt = False
+        events: list[SpeechEvent] = []
+        if not self._prompt_barge_in:
+            self._vad.reset()  # speech heard under the prompt was ignored; detect afresh
+        elif self._utt and not self._confirmed:
+            events.append(self._confirm())
+        if self.listening and not self._utt:
+            self._deadline = now + self._timeout
+        return events
+
+    def partial(self, text: str, now: float, audio_end: float | None = None) -> list[SpeechEvent]:
+        """Record the recogniser's latest partial transcript of the current utterance."""
+        if not self._utt or self._expect is None:
+            return []
+        self._text = text
+        covered = now if audio_end is None else audio_end
+        self._satisfied_to = covered if text and self._satisfies(self._expect, text) else None
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("partial %r satisfied=%s", text, self._satisfied_to is not None)
+        return self._check(now)
+
+    # -- media ---------------------------------------------------------------------------
+
+    def feed(self, frame_pcm: bytes, now: float) -> list[SpeechEvent]:
+        """Take one frame whose last sample was captured at `now`; return what happened."""
+        change = self._vad.process(frame_pcm, self.rate, now)
+        if self._utt:
+            self._utt.append(frame_pcm)
+            return self._in_speech(change, now)
+        self._history.append((frame_pcm, now))
+        if self._expect is None or (self._prompt and not self._prompt_barge_in):
+            return []
+        if change is not None and change.speaking:
+            return self._begin(change.at, now)
+        return self._check(now)
+
+    def tick(self, now: float) -> list[SpeechEvent]:
+        """Run the timers at `now` (frames normally do this; call it when none arrive)."""
+        return self._check(now) if self._expect is not None else []
+
+    # -- internals -----------------------------------------------------------------------
+
+    def _begin(self, speech_start: float, now: float) -> list[SpeechEvent]:
+        keep_from = speech_start - self.settings.pre_roll
+        kept = [(pcm, end) for pcm, end in self._history if end > keep_from]
+        self._history.clear()
+        self._utt = [pcm for pcm, _ in kept]
+        first_pcm, first_end = kept[0] if kept else (b"", now)
+        self._utt_start = first_end - len(first_pcm) / (2 * self.rate)
+        self._speech_start = speech_start
+        self._deadline = None
+        if self._prompt:  # barge-in: wait until the speech proves long enough
+            return self._check(now)
+        return [self._confirm()]
+
+    def _confirm(self) -> SpeechStarted:
+        self._confirmed = True
+        log.debug("speech started at %.3f", self._speech_start)
+        return SpeechStarted(self._speech_start, b"".join(self._utt), self.rate)
+
+    def _in_speech(self, change: VadChange | None, now: float) -> list[SpeechEvent]:
+        events: list[SpeechEvent] = []
+        if change is not None and not self._vad.speaking:
+            if not self._confirmed:  # too short to be a barge-in: forget it
+                self._drop()
+                return []
+            events.append(SpeechPaused(now))
+        events.extend(self._check(now))
+        return events
+
+    def _drop(self) -> None:
+        self._reset_utterance()
+        log.debug("speech burst under the prompt dropped")
+
+    def _check(self, now: float) -> list[SpeechEvent]:
+        if self._expect is None:
+            return []
+        if not self._utt:
+            if self._deadline is not None and now >= self._deadline:
+                self._finish()
+                return [NoInput(now)]
+            return []
+        s = self.settings
+        if not self._confirmed:
+            voiced_to = self._vad.last_voiced_end or self._speech_start
+            if self._vad.speaking and voiced_to - self._speech_start >= s.barge_in_min_speech:
+                self._prompt = False
+                return [self._confirm(), BargeIn(now)]
+            return []
+        if now - self._speech_start >= s.max_speech:
+            event = MaxSpeech(now, self.utterance_audio(), self.rate, self._speech_start)
+            self._finish()
+            return [event]
+        last_voiced = self._vad.last_voiced_end
+        if self._vad.speaking or last_voiced is None:
+            return []
+        complete = self._satisfied_to is not None and self._satisfied_to >= last_voiced - 1e-6
+        window = s.complete_timeout if complete else s.incomplete_timeout
+        if now - last_voiced < window - 1e-9:
+            return []
+        audio = self.utterance_audio()
+        keep = int(round((last_voiced + s.tail - self._utt_start) * self.rate)) * 2
+        event = EndOfUtterance(
+            now,
+            audio[: max(keep, 0)],
+            self.rate,
+            self._speech_start,
+            last_voiced,
+            complete,
+            self._text,
+        )
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug(
+                "end of utterance at %.3f (%s window)",
+                now,
+                "complete" if complete else "incomplete",
+            )
+        self._finish()
+        return [event]
+
+    def _finish(self) -> None:
+        self._expect = None
+        self._deadline = None
+        self._reset_utterance()

@@ -1,0 +1,4 @@
+"""Fakes shipped with voicebot for tests (httpx's MockTransport habit): one module per boundary.
+
+speech   FakeSynthesizer, synthetic audio (silence, noise, voice-like tones), frame feeding
+"""
