@@ -147,7 +147,13 @@ def validation_problems(doc: source.Document, exc: ValidationError) -> list[Prob
         if dedupe_key in seen:
             continue
         seen.add(dedupe_key)
-        if _is_union_noise(err):
+        if _is_union_noise(err) and kind == "extra_forbidden" and path:
+            key = str(path[-1])
+            where = doc.where((*path, "<key>"))
+            msg = f"unknown key '{key}'"
+            hint = did_you_mean(key, ["audio", "text"]) or _UNION_HINT["prompt"]
+            path_for_msg = path[:-1]
+        elif _is_union_noise(err):
             field_name = next((p for p in reversed(path) if isinstance(p, str)), "")
             leaf = field_name.split(".")[-1]
             msg = f"unexpected value {_short(_get(doc.data, path))}"

@@ -82,8 +82,12 @@ class AudioPrompt(Model):
     text: str = Field("", description="spoken by TTS when the file is missing; also the transcript")
 
 
-PromptPiece = Text | AudioPrompt
-PromptValue = PromptPiece | list[PromptPiece] | dict[str, PromptPiece | list[PromptPiece]]
+# left to right: {audio, text} is an AudioPrompt before it could be read as a locale map
+PromptPiece = Annotated[AudioPrompt | Text, Field(union_mode="left_to_right")]
+PromptValue = Annotated[
+    AudioPrompt | Text | list[PromptPiece] | dict[str, PromptPiece | list[PromptPiece]],
+    Field(union_mode="left_to_right"),
+]
 
 
 class Voice(Model):
