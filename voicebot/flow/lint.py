@@ -1,0 +1,425 @@
+"""Lint: what `voicebot flow check` warns about once a flow has loaded.
+
+A flow that loads can run, but may still strand a caller or say something odd. `lint(loaded)`
+returns located `Problem`s (severity "warning" unless noted), for the flow and each subflow in
+its own file. Codes:
+
+    unreachable-step        no route from `start` (or `on_answer`, `defaults`) reaches the step
+    dead-end                nothing follows the step, so the engine hangs up there; or no route
+                            from the step ever reaches an end (hangup, transfer, record, return)
+    undefined-prompt        a prompt that looks like a catalogue id but is not in `prompts`
+    unused-prompt           a catalogue prompt no step uses
+    undefined-slot          `slots.x` that no `ask` (or `set`) in the call tree fills
+    undefined-var           `vars.x` that no `set`, `http save` or `record save` assigns
+    undefined-env           `env.X` not among `env_names` (only when they are given)
+    undefined-contact       `contact.x` not among `contact_fields` (only when they are given)
+    undefined-name          a top-level name other than slots/vars/call/contact/env/turn, or an
+                            unknown `call.x` / `turn.x`
+    template-syntax         (error) a template or condition that does not parse
+    no-exhausted-route      an ask/menu whose retries run out with nowhere to go
+    dtmf-collision          a key taken by a global, by another option, by a shorter option key
+                            or by the input terminator
+    unmatchable-dtmf        a global whose dtmf is more than one key (only one key is matched)
+    option-without-route    a menu option with no `goto` on a step with no `next`
+    set-target              a `set` key outside `vars.` / `slots.`
+    missing-audio           an `{audio: file}` prompt whose file is not in `audio_dir` (error
+                            when the prompt has no text: the file name would be spoken)
+    subflow-without-return  a `call:`ed subflow with no `return` step
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from voicebot.errors import Problem
+from voicebot.flow import graph, templates
+from voicebot.flow.loader import LoadedFlow, did_you_mean
+from voicebot.flow.schema import AudioPrompt, Flow, InputSettings, Step
+from voicebot.flow.source import PathKey, dotted
+
+CALL_FIELDS = ("caller", "callee", "id", "direction", "started_at")
+TURN_FIELDS = ("text", "confidence", "dtmf")
+_ENDS = ("hangup", "transfer", "record", "return")
+_PROMPT_ID = re.compile(r"^[A-Za-z][A-Za-z0-9]*(_[A-Za-z0-9]+)+$")  # ask_account, nm_account_2
+_WORD = re.compile(r"^[a-z][a-z0-9]*$")
+_NO_ROUTE = {
+    "say": "nothing follows this step: the engine hangs up after it",
+    "set": "nothing follows this step: the engine hangs up after it",
+    "ask": "nothing follows this step: the engine hangs up once the caller answers",
+    "call": "nothing follows this step: the engine hangs up when the subflow returns",
+    "http": "no route for a successful reply: the engine hangs up after it",
+    "hours": "no route for `open`: the engine hangs up during opening hours",
+}
+
+
+@dataclass(frozen=True)
+class _Defined:
+    """Slots and vars some step of the call tree fills (a subflow shares them with its caller)."""
+
+    slots: frozenset[str]
+    vars: frozenset[str]
+
+
+def lint(
+    loaded: LoadedFlow,
+    *,
+    audio_dir: Path | None = None,
+    env_names: Collection[str] | None = None,
+    contact_fields: Collection[str] | None = None,
+) -> list[Problem]:
+    """Warnings for a loaded flow and its subflows, each located in its own file."""
+    tree = _call_tree(loaded)
+    defined = _defined([f.flow for f in tree])
+    problems: list[Problem] = []
+    for flow in tree:
+        problems += _Linter(flow, defined, audio_dir, env_names, contact_fields).run()
+    return problems
+
+
+def _call_tree(root: LoadedFlow) -> list[LoadedFlow]:
+    out: dict[Path, LoadedFlow] = {}
+    todo = [root]
+    while todo:
+        loaded = todo.pop(0)
+        key = loaded.path.resolve()
+        if key not in out:
+            out[key] = loaded
+            todo += loaded.subflows.values()
+    return list(out.values())
+
+
+def _defined(flows: list[Flow]) -> _Defined:
+    slots: set[str] = set()
+    vars_: set[str] = set()
+    for flow in flows:
+        for step in flow.steps.values():
+            if step.ask is not None:
+                slots.add(step.ask.slot.name)
+            for key in step.set or {}:
+                space, _, name = key.rpartition(".")
+                (slots if space == "slots" else vars_).add(name)
+            if step.http is not None:
+                vars_.update(step.http.save)
+            if step.record is not None and step.record.save:
+                vars_.add(step.record.save)
+            if step.menu is not None:
+                vars_.add("last_choice")  # the engine records the chosen option's name
+    return _Defined(frozenset(slots), frozenset(vars_))
+
+
+def _pieces(path: PathKey, value: Any) -> Iterator[tuple[PathKey, Any]]:
+    """The texts and audio prompts inside a prompt value (lists, locale maps)."""
+    if isinstance(value, list):
+        for i, item in enumerate(value):
+            yield from _pieces((*path, i), item)
+    elif isinstance(value, dict) and _is_audio(value):  # the schema takes it for a locale map
+        yield path, AudioPrompt.model_validate(value)
+    elif isinstance(value, dict):
+        for locale, item in value.items():
+            yield from _pieces((*path, locale), item)
+    elif value is not None:
+        yield path, value
+
+
+def _step_prompts(step_id: str, step: Step) -> Iterator[tuple[PathKey, Any]]:
+    base = ("steps", step_id)
+    yield from _pieces((*base, "say"), step.say)
+    spec = step.ask or step.menu
+    if spec is not None:
+        for name in ("prompt", "no_match", "no_input"):
+            yield from _pieces((*base, step.kind, name), getattr(spec, name))
+    if step.ask is not None and step.ask.confirm is not None:
+        yield from _pieces((*base, "ask", "confirm", "prompt"), step.ask.confirm.prompt)
+    yield from _pieces((*base, "help"), step.help)
+
+
+def _is_audio(value: dict[str, Any]) -> bool:
+    return isinstance(value.get("audio"), str) and set(value) <= {"audio", "text"}
+
+
+def _strings(path: PathKey, value: Any) -> Iterator[tuple[PathKey, str]]:
+    """Every string in nested JSON-like data (an http body)."""
+    if isinstance(value, str):
+        yield path, value
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            yield from _strings((*path, k), v)
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            yield from _strings((*path, i), v)
+
+
+def _step_templates(step_id: str, step: Step) -> Iterator[tuple[PathKey, str, bool]]:
+    """(path, source, is_expression) for every template or condition outside prompts."""
+    base = ("steps", step_id)
+    if isinstance(step.next, list):
+        for i, branch in enumerate(step.next):
+            if branch.when is not None:
+                yield (*base, "next", i, "when"), branch.when, True
+    if step.ask is not None and step.ask.confirm is not None:
+        yield (*base, "ask", "confirm", "when"), step.ask.confirm.when, True
+    for key, value in (step.set or {}).items():
+        if isinstance(value, str):
+            yield (*base, "set", key), value, False
+    if step.http is not None:
+        yield (*base, "http", "url"), step.http.url, False
+        for path, text in _strings((*base, "http", "headers"), step.http.headers):
+            yield path, text, False
+        for path, text in _strings((*base, "http", "json"), step.http.json_body):
+            yield path, text, False
+    if step.transfer is not None:
+        yield (*base, "transfer", "to"), step.transfer.to, False
+        for path, text in _strings((*base, "transfer", "context"), step.transfer.context):
+            yield path, text, False
+
+
+def _routes_onward(step: Step) -> bool:
+    """Whether the step's ordinary outcome has somewhere to go."""
+    if step.next is not None or step.kind not in _NO_ROUTE:
+        return True
+    if step.kind == "http":
+        return any(o == "ok" or o.startswith("2") for o in step.on)
+    return step.kind == "hours" and "open" in step.on
+
+
+def _input(flow: Flow, step: Step) -> InputSettings:
+    spec = step.ask or step.menu
+    base = flow.defaults.input
+    if spec is None or spec.input is None:
+        return base
+    return base.model_copy(update=spec.input.model_dump(exclude_none=True))
+
+
+class _Linter:
+    def __init__(
+        self,
+        loaded: LoadedFlow,
+        defined: _Defined,
+        audio_dir: Path | None,
+        env_names: Collection[str] | None,
+        contact_fields: Collection[str] | None,
+    ):
+        self.loaded, self.flow, self.defined = loaded, loaded.flow, defined
+        self.audio_dir = audio_dir
+        self.known: dict[str, Collection[str] | None] = {
+            "slots": defined.slots,
+            "vars": defined.vars,
+            "env": env_names,
+            "contact": contact_fields,
+            "call": CALL_FIELDS,
+            "turn": TURN_FIELDS,
+        }
+        self.problems: list[Problem] = []
+
+    def warn(
+        self, code: str, path: PathKey, message: str, hint: str = "", error: bool = False
+    ) -> None:
+        """Record a finding: at the key for step/prompt-level codes, else at the value."""
+        where = self.loaded.key_where(*path) if code in _AT_KEY else self.loaded.where(*path)
+        severity = "error" if error else "warning"
+        hint = hint or _HINTS[code]
+        self.problems.append(Problem(where, dotted(path), message, hint, severity, code))
+
+    def run(self) -> list[Problem]:
+        self.routes()
+        self.prompts()
+        self.templates()
+        self.listening()
+        self.subflows()
+        return sorted(self.problems, key=lambda p: (p.location.line, p.location.column, p.code))
+
+    # -- routes ------------------------------------------------------------------------------
+    def routes(self) -> None:
+        flow = self.flow
+        succ = graph.successors(flow)
+        seen = graph.reachable(flow)
+        # a run-time error in any step may go to these, so they count as reachable
+        todo = [t for t in (flow.defaults.on_error, flow.defaults.retries.exhausted) if t]
+        while todo:
+            step_id = todo.pop()
+            if step_id not in seen:
+                seen.add(step_id)
+                todo += succ.get(step_id, ())
+        ends = {s for s, step in flow.steps.items() if step.kind in _ENDS or not succ[s]}
+        for step_id, step in flow.steps.items():
+            if step_id not in seen:
+                self.warn("unreachable-step", ("steps", step_id), "no route reaches this step")
+            if not _routes_onward(step):
+                ends.add(step_id)  # reported here; the steps leading to it are not dead ends
+                self.warn("dead-end", ("steps", step_id), _NO_ROUTE[step.kind])
+        can_end, grew = set(ends), True
+        while grew:
+            more = {s for s in flow.steps if succ[s] & can_end} - can_end
+            can_end |= more
+            grew = bool(more)
+        for step_id in flow.steps:
+            if step_id in seen and step_id not in can_end:
+                message = "no route from this step ever reaches the end of the call"
+                hint = "give the loop a way out to a hangup, transfer, record or return step"
+                self.warn("dead-end", ("steps", step_id), message, hint)
+
+    # -- prompts -----------------------------------------------------------------------------
+    def prompts(self) -> None:
+        catalogue = self.flow.prompts
+        used = {"help"} if any(g.action == "help" for g in self.flow.globals.values()) else set()
+        for step_id, step in self.flow.steps.items():
+            for path, piece in _step_prompts(step_id, step):
+                if isinstance(piece, str) and piece in catalogue:
+                    used.add(piece)
+                elif isinstance(piece, str) and self.looks_like_id(piece):
+                    hint = did_you_mean(piece, catalogue)
+                    self.warn("undefined-prompt", path, f"no prompt '{piece}' in `prompts`", hint)
+                else:
+                    self.prompt_piece(path, piece)
+        for pid, value in catalogue.items():
+            for path, piece in _pieces(("prompts", pid), value):
+                self.prompt_piece(path, piece)
+            if pid not in used:
+                self.warn("unused-prompt", ("prompts", pid), f"prompt '{pid}' is never used")
+
+    def looks_like_id(self, text: str) -> bool:
+        if _PROMPT_ID.match(text):
+            return True
+        return bool(_WORD.match(text) and did_you_mean(text, self.flow.prompts))
+
+    def prompt_piece(self, path: PathKey, piece: Any) -> None:
+        if isinstance(piece, str):
+            self.template(path, piece)
+            return
+        assert isinstance(piece, AudioPrompt)
+        self.template((*path, "text"), piece.text)
+        if self.audio_dir is None or (self.audio_dir / piece.audio).is_file():
+            return
+        missing = f"'{piece.audio}' is not in {self.audio_dir}"
+        if piece.text:
+            self.warn("missing-audio", (*path, "audio"), f"{missing}: TTS will speak the text")
+        else:
+            message = f"{missing} and there is no text: TTS would read the file name"
+            self.warn("missing-audio", (*path, "audio"), message, error=True)
+
+    # -- templates ---------------------------------------------------------------------------
+    def templates(self) -> None:
+        for step_id, step in self.flow.steps.items():
+            for path, text, expression in _step_templates(step_id, step):
+                self.template(path, text, expression=expression)
+            for key in step.set or {}:
+                space, _, name = key.rpartition(".")
+                if space not in ("", "vars", "slots"):
+                    message = f"'{key}' is stored as vars.{name}"
+                    self.warn("set-target", ("steps", step_id, "set", key), message)
+
+    def template(self, path: PathKey, text: str, *, expression: bool = False) -> None:
+        if not expression and not templates.is_template(text):
+            return
+        reason = templates.check_syntax(text, expression=expression)
+        if reason is not None:
+            self.warn("template-syntax", path, f"does not parse: {reason}", error=True)
+            return
+        for space, name in sorted(templates.references(text, expression=expression)):
+            known = self.known[space]
+            if known is not None and name not in known:
+                code, message, hint = _UNDEFINED[space]
+                hint = did_you_mean(name, known) or hint
+                self.warn(code, path, f"'{space}.{name}': {message}", hint)
+        names = templates.undeclared_names(text, expression=expression)
+        for name in sorted(names - set(templates.ENV.globals)):
+            hint = did_you_mean(name, templates.NAMES)
+            self.warn("undefined-name", path, f"unknown name '{name}'", hint)
+
+    # -- ask and menu ------------------------------------------------------------------------
+    def listening(self) -> None:
+        flow = self.flow
+        keys: dict[str, str] = {}  # global dtmf -> global name
+        for name, command in flow.globals.items():
+            path = ("globals", name, "dtmf")
+            if command.dtmf is None:
+                continue
+            if len(command.dtmf) != 1:
+                self.warn("unmatchable-dtmf", path, f"'{command.dtmf}' is more than one key")
+            elif command.dtmf in keys:
+                message = f"key '{command.dtmf}' is also the global '{keys[command.dtmf]}'"
+                self.warn("dtmf-collision", path, message, "give each global its own key")
+            keys.setdefault(command.dtmf, name)
+        for step_id, step in flow.steps.items():
+            if step.kind in ("ask", "menu") and not (
+                "exhausted" in step.on or flow.defaults.retries.exhausted
+            ):
+                message = "nowhere to go when retries run out: the engine apologises and hangs up"
+                self.warn("no-exhausted-route", ("steps", step_id), message)
+            if step.menu is not None:
+                self.menu(step_id, step, keys if step.globals else {})
+
+    def menu(self, step_id: str, step: Step, global_keys: dict[str, str]) -> None:
+        assert step.menu is not None
+        inp = _input(self.flow, step)
+        taken: dict[str, str] = {}  # option name -> dtmf
+        for name, option in step.menu.options.items():
+            path = ("steps", step_id, "menu", "options", name)
+            if option.goto is None and step.next is None:
+                message = f"option '{name}' has no goto and the step has no next"
+                self.warn("option-without-route", path, message)
+            key = option.dtmf if "dtmf" in inp.modes else None
+            if key is None:
+                continue
+            clash, hint = "", "give each option its own key, none the start of another"
+            if key[:1] in global_keys:  # globals are matched on the first key pressed
+                clash = f"the global '{global_keys[key[:1]]}' takes key '{key[:1]}' first"
+                hint = "choose another key, or set `globals: false` on this step"
+            elif inp.terminator and inp.terminator in key:
+                clash = f"'{inp.terminator}' ends key entry, so '{key}' cannot be keyed"
+                hint = "choose keys without the terminator"
+            for other, other_key in taken.items():
+                if clash:
+                    break
+                if key == other_key:
+                    clash = f"key '{key}' is also option '{other}'"
+                elif key.startswith(other_key) or other_key.startswith(key):
+                    short, long_ = sorted((key, other_key), key=len)
+                    clash = f"'{long_}' can never be keyed: '{short}' is taken at once"
+            if clash:
+                self.warn("dtmf-collision", (*path, "dtmf"), clash, hint)
+            taken[name] = key
+
+    # -- subflows ----------------------------------------------------------------------------
+    def subflows(self) -> None:
+        for step_id, step in self.flow.steps.items():
+            sub = self.loaded.subflows.get(step.call or "")
+            if sub is not None and not any(s.kind == "return" for s in sub.flow.steps.values()):
+                message = f"subflow '{step.call}' has no return step: this flow never resumes"
+                self.warn("subflow-without-return", ("steps", step_id, "call"), message)
+
+
+_AT_KEY = {
+    "unreachable-step",
+    "dead-end",
+    "unused-prompt",
+    "set-target",
+    "no-exhausted-route",
+    "option-without-route",
+}
+_HINTS = {
+    "unreachable-step": "route to it (next, on, goto) or delete it",
+    "dead-end": "add `next: STEP`, ending the call with a step such as `bye: {hangup: {}}`",
+    "undefined-prompt": "add it under `prompts:`; as it is, TTS would read the id aloud",
+    "unused-prompt": "use it in a step or delete it",
+    "undefined-name": f"templates can use {', '.join(templates.NAMES)}",
+    "template-syntax": "check the {{ }} braces, quotes and parentheses",
+    "no-exhausted-route": "add `on: {exhausted: STEP}` or `defaults: {retries: {exhausted: STEP}}`",
+    "unmatchable-dtmf": "a global is matched on the first key pressed: use a single key",
+    "option-without-route": "add `goto: STEP` to the option or `next: STEP` to the step",
+    "set-target": "set keys are vars.NAME or slots.NAME",
+    "missing-audio": "add the file to the audio directory, or fix the name",
+    "subflow-without-return": "end the subflow with a step such as `done: {return: {}}`",
+}
+_UNDEFINED = {  # namespace -> (code, what is wrong, how to fix it)
+    "slots": ("undefined-slot", "no ask fills it", "fill it with an `ask` or a `set`"),
+    "vars": ("undefined-var", "nothing assigns it", "assign it with `set`, `http` or `record`"),
+    "env": ("undefined-env", "not exposed to flows", "expose it to the service, or fix the name"),
+    "contact": ("undefined-contact", "not a contact field", "fix the name or add the column"),
+    "call": ("undefined-name", "no such call field", f"call has {', '.join(CALL_FIELDS)}"),
+    "turn": ("undefined-name", "no such turn field", f"turn has {', '.join(TURN_FIELDS)}"),
+}
