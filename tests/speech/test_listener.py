@@ -259,3 +259,13 @@ def test_resampled_16k_tone_behaves_like_8k():
     events = run_listener(lis, resample_array(tone8, 8000, 16000))
     _, eou = only(events, EndOfUtterance)
     assert eou.speech_end == pytest.approx(1.5, abs=2 * FRAME)
+
+
+def test_listening_that_starts_while_the_caller_speaks_catches_the_speech():
+    lis = listener()
+    run_listener(lis, np.concatenate([silence(0.3), voice_tone(0.4)]))
+    (started,) = lis.start_listening(YES_NO, now=0.7)
+    assert isinstance(started, SpeechStarted) and started.at == pytest.approx(0.3)
+    assert len(started.pre_roll) / 16000 > 0.4  # the speech so far, as far as history goes
+    events = run_listener(lis, np.concatenate([voice_tone(0.3), silence(1.0)]), start=0.7)
+    assert kinds(events) == ["SpeechPaused", "EndOfUtterance"]

@@ -196,7 +196,7 @@ class Listener:
         self._deadline = None if self._prompt else now + timeout
         self._reset_utterance()
         if self._vad.speaking and not (self._prompt and not self._prompt_barge_in):
-            return self._begin(max(now - self.settings.pre_roll, 0.0), now)
+            return self._begin(self._vad.segment_start or now, now)
         return []
 
     def stop_listening(self) -> None:
@@ -290,6 +290,7 @@ class Listener:
         log.debug("speech burst under the prompt dropped")
 
     def _check(self, now: float) -> list[SpeechEvent]:
+        """The timers: no-input, barge-in proof, max-speech, end of utterance."""
         if self._expect is None:
             return []
         if not self._utt:
@@ -305,9 +306,9 @@ class Listener:
                 return [self._confirm(), BargeIn(now)]
             return []
         if now - self._speech_start >= s.max_speech:
-            event = MaxSpeech(now, self.utterance_audio(), self.rate, self._speech_start)
+            cut = MaxSpeech(now, self.utterance_audio(), self.rate, self._speech_start)
             self._finish()
-            return [event]
+            return [cut]
         last_voiced = self._vad.last_voiced_end
         if self._vad.speaking or last_voiced is None:
             return []
@@ -315,25 +316,18 @@ class Listener:
         window = s.complete_timeout if complete else s.incomplete_timeout
         if now - last_voiced < window - 1e-9:
             return []
-        audio = self.utterance_audio()
-        keep = int(round((last_voiced + s.tail - self._utt_start) * self.rate)) * 2
-        event = EndOfUtterance(
-            now,
-            audio[: max(keep, 0)],
-            self.rate,
-            self._speech_start,
-            last_voiced,
-            complete,
-            self._text,
+        return [self._end(now, last_voiced, complete)]
+
+    def _end(self, now: float, last_voiced: float, complete: bool) -> EndOfUtterance:
+        keep = round((last_voiced + self.settings.tail - self._utt_start) * self.rate) * 2
+        audio = self.utterance_audio()[: max(keep, 0)]
+        eou = EndOfUtterance(
+            now, audio, self.rate, self._speech_start, last_voiced, complete, self._text
         )
         if log.isEnabledFor(logging.DEBUG):
-            log.debug(
-                "end of utterance at %.3f (%s window)",
-                now,
-                "complete" if complete else "incomplete",
-            )
+            log.debug("end of utterance at %.3f, complete=%s", now, complete)
         self._finish()
-        return [event]
+        return eou
 
     def _finish(self) -> None:
         self._expect = None

@@ -47,6 +47,7 @@ API::
     class Vad:
         __init__(settings: VadSettings = VadSettings(), classifier: FrameClassifier | None = None)
         speaking -> bool
+        segment_start -> float | None  # when the current (or last) speech segment started
         last_voiced_end -> float | None
         process(pcm: bytes, rate: int, end: float) -> VadChange | None   # one frame ending at `end`
         reset() -> None
@@ -163,6 +164,7 @@ class Vad:
         self._voiced_in_window = 0
         self._unvoiced_run = 0
         self.speaking = False
+        self.segment_start: float | None = None
         self.last_voiced_end: float | None = None
 
     def reset(self) -> None:
@@ -171,6 +173,7 @@ class Vad:
         self._voiced_in_window = 0
         self._unvoiced_run = 0
         self.speaking = False
+        self.segment_start = None
         self.last_voiced_end = None
 
     def process(self, pcm: bytes, rate: int, end: float) -> VadChange | None:
@@ -189,8 +192,8 @@ class Vad:
         if not self.speaking:
             if self._voiced_in_window >= self.settings.start_voiced:
                 self.speaking = True
-                first = next(t for v, t in self._recent if v)
-                return VadChange(True, first)
+                self.segment_start = next(t for v, t in self._recent if v)
+                return VadChange(True, self.segment_start)
         elif self._unvoiced_run >= self.settings.stop_unvoiced:
             self.speaking = False
             return VadChange(False, self.last_voiced_end if self.last_voiced_end else start)
