@@ -531,3 +531,17 @@ def test_locale_map_and_audio_prompt_fallback(tmp_path):
     assert [s.text for s in out] == ["Bonjour", "Hello (recorded)", "Spoken instead"]
     assert out[0].prompt_id == "hi"
     assert out[1].audio == str(tmp_path / "audio" / "hello.wav") and out[2].audio is None
+
+
+def test_menu_option_without_any_route_hangs_up_instead_of_leaving_silence(tmp_path):
+    engine = make(
+        tmp_path,
+        """
+        start: m
+        steps:
+          m: {menu: {prompt: "Pick.", options: {a: {dtmf: "1"}}}}
+    """,
+    )
+    start(engine)
+    out = engine.handle(Dtmf("1"), NOW)
+    assert out[-1] == HangUp("dead end") and engine.ended

@@ -1,4 +1,4 @@
-"""Actions the dialog engine returns; the runtime (simulator, flow tests, SIP call) performs them."""
+"""Actions the dialog engine returns; the runtime (simulator, flow test, SIP call) performs them."""
 
 from __future__ import annotations
 

@@ -586,7 +586,7 @@ class DialogEngine:
         self.waiting = None
         choice = step.menu.options[option]
         self.vars["last_choice"] = option
-        self._goto(choice.goto or self._next(step), out)
+        self._goto(choice.goto or self._next_or_end(step, out), out)
 
     def _filled(self, value: Any, out: list[Action]) -> None:
         step = self.step

@@ -19,7 +19,6 @@ its own file. Codes:
     no-exhausted-route      an ask/menu whose retries run out with nowhere to go
     dtmf-collision          a key taken by a global, by another option, by a shorter option key
                             or by the input terminator
-    unmatchable-dtmf        a global whose dtmf is more than one key (only one key is matched)
     option-without-route    a menu option with no `goto` on a step with no `next`
     set-target              a `set` key outside `vars.` / `slots.`
     missing-audio           an `{audio: file}` prompt whose file is not in `audio_dir` (error
@@ -338,9 +337,7 @@ class _Linter:
             path = ("globals", name, "dtmf")
             if command.dtmf is None:
                 continue
-            if len(command.dtmf) != 1:
-                self.warn("unmatchable-dtmf", path, f"'{command.dtmf}' is more than one key")
-            elif command.dtmf in keys:
+            if command.dtmf in keys:
                 message = f"key '{command.dtmf}' is also the global '{keys[command.dtmf]}'"
                 self.warn("dtmf-collision", path, message, "give each global its own key")
             keys.setdefault(command.dtmf, name)
@@ -409,7 +406,6 @@ _HINTS = {
     "undefined-name": f"templates can use {', '.join(templates.NAMES)}",
     "template-syntax": "check the {{ }} braces, quotes and parentheses",
     "no-exhausted-route": "add `on: {exhausted: STEP}` or `defaults: {retries: {exhausted: STEP}}`",
-    "unmatchable-dtmf": "a global is matched on the first key pressed: use a single key",
     "option-without-route": "add `goto: STEP` to the option or `next: STEP` to the step",
     "set-target": "set keys are vars.NAME or slots.NAME",
     "missing-audio": "add the file to the audio directory, or fix the name",

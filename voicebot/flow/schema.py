@@ -124,7 +124,7 @@ class Defaults(Model):
 
 
 class GlobalCommand(Model):
-    dtmf: Text | None = None
+    dtmf: Text | None = Field(None, pattern=r"^[0-9*#A-D]$", description="one key")
     say: Phrases = []
     goto: str | None = None
     action: Literal["repeat", "help"] | None = None
