@@ -39,6 +39,7 @@ test: setup
 lint: setup
 	$(BIN)/ruff check voicebot tests bench
 	$(BIN)/ruff format --check voicebot tests bench
+	$(BIN)/mypy voicebot
 
 clean:
 	rm -rf $(VENV)

@@ -138,6 +138,8 @@ def cmd_chat(args: argparse.Namespace) -> int:
         direction=args.direction,
         contact=_pairs(args.contact, "--contact"),
         answered_by=args.answer,
+        currency=settings.currency,
+        locale=settings.locale,
         on_line=show,
     )
     if interactive:

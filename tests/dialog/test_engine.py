@@ -545,3 +545,17 @@ def test_menu_option_without_any_route_hangs_up_instead_of_leaving_silence(tmp_p
     start(engine)
     out = engine.handle(Dtmf("1"), NOW)
     assert out[-1] == HangUp("dead end") and engine.ended
+
+
+def test_money_and_date_follow_the_service_currency_and_locale(tmp_path):
+    path = tmp_path / "flow.yaml"
+    path.write_text(
+        "version: 1\nname: t\nstart: a\nsteps:\n"
+        "  a: {say: \"{{ 1234.5 | money }} / {{ 3 | money('USD') }} / "
+        "{{ '2026-12-03' | date }}\", next: end}\n  end: {hangup: {}}\n"
+    )
+    engine = DialogEngine(load_flow(path), currency="EUR", locale="fr_FR")
+    text = said(start(engine))[0]
+    assert text.replace("\u202f", " ").replace("\xa0", " ") == (
+        "1 234,50 € / 3,00 $US / jeudi, décembre 3"
+    )

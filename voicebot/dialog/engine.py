@@ -25,6 +25,7 @@ and go to the flow's error handling (see flow/schema.py); they never raise out o
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
@@ -107,12 +108,13 @@ class DialogEngine:
         env: dict[str, str] | None = None,
         audio_dir: Path | None = None,
         currency: str = "USD",
+        locale: str = "en_US",
         call_id: str = "",
     ):
         self.audio_dir = audio_dir
         self.stack = [_Frame(loaded, None, PromptResolver(loaded.flow, audio_dir))]
         self.env = dict(env or {})
-        self.currency = currency
+        self.formatting = {templates.CURRENCY: currency, templates.LOCALE: locale}
         self.slots: dict[str, Any] = {}
         self.vars: dict[str, Any] = {}
         self.call: dict[str, Any] = {"id": call_id}
@@ -147,11 +149,13 @@ class DialogEngine:
             "contact": self.contact,
             "env": self.env,
             "turn": self.turn,
+            **self.formatting,
         }
 
     def _input(self, step: Step) -> InputSettings:
         base = self.loaded.flow.defaults.input
-        override = (step.ask or step.menu).input if (step.ask or step.menu) else None
+        spec = step.ask or step.menu
+        override = spec.input if spec is not None else None
         if override is None:
             return base
         return base.model_copy(update=override.model_dump(exclude_none=True))
@@ -308,12 +312,14 @@ class DialogEngine:
             return sub.flow.start
         if kind == "return":
             if len(self.stack) == 1:
-                return self._end(out, "return from main flow")
+                self._end(out, "return from main flow")
+                return None
             frame = self.stack.pop()
             self.step_id = frame.call_step
             return self._target(self.step, "done", out)
         if kind == "hangup":
-            return self._end(out, (step.hangup.reason if step.hangup else None) or "flow")
+            self._end(out, (step.hangup.reason if step.hangup else None) or "flow")
+            return None
         raise AssertionError(kind)  # pragma: no cover
 
     def _context_headers(self, context: dict[str, str]) -> dict[str, str]:
@@ -334,7 +340,6 @@ class DialogEngine:
         out.append(HangUp(reason))
         self.trace.hangup = True
         self.ended, self.waiting = True, None
-        return None
 
     def _next_or_end(self, step: Step, out: list[Action]) -> str | None:
         target = self._next(step)
@@ -482,7 +487,7 @@ class DialogEngine:
         )
         out.append(StartTimer("no_input", inp.timeout))
 
-    def _prompt_and_listen(self, step: Step, out: list[Action], lead: list[Say] = ()) -> None:
+    def _prompt_and_listen(self, step: Step, out: list[Action], lead: Sequence[Say] = ()) -> None:
         spec = step.ask or step.menu
         assert spec is not None
         main = self._says(spec.prompt, step)

@@ -98,11 +98,18 @@ class TextCall:
     answered_by: str = "human"
     transfer_outcome: str = "ok"
     record_seconds: float = 3.0
+    currency: str = "USD"
+    locale: str = "en_US"
     on_line: Callable[[Line], None] | None = None
 
     def __post_init__(self) -> None:
         self.engine = DialogEngine(
-            self.loaded, env=self.env, audio_dir=self.audio_dir, call_id="sim-1"
+            self.loaded,
+            env=self.env,
+            audio_dir=self.audio_dir,
+            currency=self.currency,
+            locale=self.locale,
+            call_id="sim-1",
         )
         self.now = self.clock
         self.lines: list[Line] = []

@@ -18,12 +18,14 @@ from typing import Any
 
 from babel.dates import format_date
 from babel.numbers import format_currency
-from jinja2 import StrictUndefined, TemplateSyntaxError, UndefinedError, nodes
+from jinja2 import StrictUndefined, TemplateSyntaxError, UndefinedError, nodes, pass_context
 from jinja2.sandbox import SandboxedEnvironment, SecurityError
 
 from voicebot.errors import TemplateError
 
 NAMES = ("slots", "vars", "call", "contact", "env", "turn")
+# formatting settings travel in the template context under names designers cannot type
+CURRENCY, LOCALE = "__currency", "__locale"
 
 
 def spell(value: Any) -> str:
@@ -35,7 +37,11 @@ def _locale(value: str | None) -> str:
     return (value or "en_US").replace("-", "_")
 
 
-def money(value: Any, currency: str = "USD", locale: str | None = None) -> str:
+@pass_context
+def money(ctx: Any, value: Any, currency: str | None = None, locale: str | None = None) -> str:
+    """An amount in the service's currency (settings), or the one given: `x | money('EUR')`."""
+    currency = currency or ctx.get(CURRENCY) or "USD"
+    locale = locale or ctx.get(LOCALE)
     try:
         amount = Decimal(str(value))
     except (InvalidOperation, ValueError):
@@ -43,7 +49,10 @@ def money(value: Any, currency: str = "USD", locale: str | None = None) -> str:
     return format_currency(amount, currency, locale=_locale(locale))
 
 
-def date(value: Any, fmt: str = "EEEE, MMMM d", locale: str | None = None) -> str:
+@pass_context
+def date(ctx: Any, value: Any, fmt: str = "EEEE, MMMM d", locale: str | None = None) -> str:
+    """A date as spoken: 'Tuesday, November 24' (babel pattern `fmt`, service locale)."""
+    locale = locale or ctx.get(LOCALE)
     if isinstance(value, str):
         try:
             value = dt.date.fromisoformat(value[:10])
@@ -141,6 +150,7 @@ def references(source: str, *, expression: bool = False) -> set[tuple[str, str]]
         return set()
     found: set[tuple[str, str]] = set()
     for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
+        assert isinstance(node, nodes.Getattr | nodes.Getitem)
         base = node.node
         if isinstance(base, nodes.Name) and base.name in NAMES:
             if isinstance(node, nodes.Getattr):
