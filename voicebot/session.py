@@ -1,0 +1,394 @@
+"""One phone call's turn-taking, sans-IO: the listener and the dialog engine, joined.
+
+    session = CallSession(engine, Listener(rate=8000))
+    outputs = session.start(CallStarted(...), now)
+    outputs = session.handle(AudioIn(frame_pcm, now), now)     # every 20 ms frame
+    outputs = session.handle(Recognized(turn, "yes", 0.93, final=True), now)
+
+Inputs are what happened on the call (caller audio, keys, recognition results, playback
+finished, HTTP and transfer results, hang-up); outputs are what to do (play a prompt, stop
+playing, recognise this audio, fetch, transfer, hang up, save a recording). The runner that owns
+the SIP call, the recogniser and the synthesiser performs them; this module does no I/O, starts
+no thread and reads no clock.
+
+Rules it keeps:
+- Prompts queue in order. `HangUp`, `Transfer` and `Record` wait for the queue to drain.
+- The listener knows when a prompt plays (barge-in) and starts the no-input timer when the
+  prompts finish; a barge-in stops playback and drops the prompts still queued.
+- An utterance goes to the recogniser when the listener ends it; while the caller pauses, a
+  partial is asked for so the listener can end a complete answer early. A final result with no
+  text (noise, a cough) re-opens listening without counting as an attempt.
+- Keys go straight to the engine and stop a barge-in prompt.
+- Turn latency is measured from the end of the caller's speech (the listener's estimate) to the
+  first bot audio the runner reports playing (`PlaybackStarted`).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from voicebot.dialog import actions as act
+from voicebot.dialog import events as ev
+from voicebot.dialog.engine import DialogEngine
+from voicebot.dialog.expectation import Expectation
+from voicebot.speech import listener as lis
+from voicebot.speech.vad import Vad
+
+log = logging.getLogger(__name__)
+
+
+# -- inputs --------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class AudioIn:
+    pcm: bytes  # one 20 ms frame of caller audio, PCM16 at the listener's rate
+
+
+@dataclass(frozen=True)
+class KeyIn:
+    digits: str
+
+
+@dataclass(frozen=True)
+class Recognized:
+    turn: int
+    text: str
+    confidence: float
+    final: bool
+    audio_end: float | None = None  # for partials: the end of the audio they cover
+
+
+@dataclass(frozen=True)
+class PlaybackStarted:
+    """The first frame of a prompt went out on the wire."""
+
+
+@dataclass(frozen=True)
+class PlaybackFinished:
+    """Everything queued has been played (or stopped)."""
+
+
+@dataclass(frozen=True)
+class Saved:
+    path: str
+    seconds: float
+
+
+@dataclass(frozen=True)
+class Tick:
+    """Time passed with no audio (timers)."""
+
+
+SessionInput = (
+    AudioIn
+    | KeyIn
+    | Recognized
+    | PlaybackStarted
+    | PlaybackFinished
+    | Saved
+    | Tick
+    | ev.HttpResult
+    | ev.TransferResult
+    | ev.Hangup
+    | ev.AnswerDetected
+)
+
+
+# -- outputs -------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Play:
+    say: act.Say
+
+
+@dataclass(frozen=True)
+class StopPlayback:
+    pass
+
+
+@dataclass(frozen=True)
+class Recognize:
+    turn: int
+    pcm: bytes
+    rate: int
+    expect: Expectation
+    final: bool
+
+
+@dataclass(frozen=True)
+class Beep:
+    """Play the record tone (before a `record` step listens)."""
+
+
+@dataclass(frozen=True)
+class SaveRecording:
+    pcm: bytes  # empty when the caller said nothing
+    rate: int
+
+
+@dataclass(frozen=True)
+class Perform:
+    """An engine action the runner performs as it is: HttpRequest, Transfer, HangUp."""
+
+    action: act.HttpRequest | act.Transfer | act.HangUp
+
+
+SessionOutput = Play | StopPlayback | Beep | Recognize | SaveRecording | Perform
+
+
+@dataclass
+class Turn:
+    """One caller turn, for call records: what was heard and how long the bot took."""
+
+    index: int
+    speech_start: float
+    speech_end: float
+    text: str = ""
+    confidence: float = 0.0
+    dtmf: str = ""
+    recognized_at: float | None = None
+    replied_at: float | None = None
+
+    @property
+    def latency(self) -> float | None:
+        if self.replied_at is None:
+            return None
+        return self.replied_at - self.speech_end
+
+
+@dataclass
+class _Recording:
+    spec: act.Record
+    started: float | None = None  # None while the beep/prompts still play
+    frames: list[bytes] = field(default_factory=list)
+    heard_speech: bool = False
+    last_voice: float = 0.0
+    saving: bool = False
+
+
+class CallSession:
+    def __init__(
+        self,
+        engine: DialogEngine,
+        listener: lis.Listener,
+        *,
+        partials: bool = True,
+        wall_clock_origin: datetime | None = None,
+    ):
+        self.engine = engine
+        self.listener = listener
+        self.rate = listener.rate
+        self.partials = partials
+        self.origin = wall_clock_origin  # datetime at monotonic 0, for the engine's `now`
+        self.playing = 0  # prompts queued and not yet finished
+        self.deferred: list[act.Action] = []  # waits for playback to drain
+        self.timers: dict[str, float] = {}  # name -> deadline
+        self.expect: Expectation | None = None
+        self.listen_timeout = 5.0
+        self.turn = 0
+        self.awaiting_final = False
+        self.partial_pending = False
+        self.turns: list[Turn] = []
+        self.recording: _Recording | None = None
+        self.ended = False
+        self.now = 0.0
+
+    # -- time ------------------------------------------------------------------------------------
+    def _wall(self, now: float) -> datetime:
+        origin = self.origin or datetime.now().astimezone()
+        return origin + timedelta(seconds=now)
+
+    # -- entry points ---------------------------------------------------------------------------
+    def start(self, call: ev.CallStarted, now: float) -> list[SessionOutput]:
+        self.now = now
+        if self.origin is None:
+            self.origin = (call.started_at or datetime.now().astimezone()) - timedelta(seconds=now)
+        return self._engine(call, now)
+
+    def handle(self, item: SessionInput, now: float) -> list[SessionOutput]:
+        self.now = now
+        if self.ended:
+            return []
+        out: list[SessionOutput] = []
+        if isinstance(item, AudioIn):
+            if self.recording is not None:
+                return self._record_frame(item.pcm, now)
+            out += self._listener_events(self.listener.feed(item.pcm, now), now)
+            out += self._timers(now)
+        elif isinstance(item, Tick):
+            out += self._listener_events(self.listener.tick(now), now)
+            out += self._timers(now)
+        elif isinstance(item, Recognized):
+            out += self._recognized(item, now)
+        elif isinstance(item, KeyIn):
+            out += self._keys(item.digits, now)
+        elif isinstance(item, PlaybackStarted):
+            for turn in reversed(self.turns):
+                if turn.replied_at is None and turn.recognized_at is not None:
+                    turn.replied_at = now
+                break
+        elif isinstance(item, PlaybackFinished):
+            out += self._drained(now)
+        elif isinstance(item, Saved):
+            self.recording = None
+            out += self._engine(ev.RecordingDone(item.path, item.seconds), now)
+        elif isinstance(item, ev.Hangup):
+            self.engine.handle(item, self._wall(now))
+            self.ended = True
+        else:  # HttpResult, TransferResult, AnswerDetected go to the engine as they are
+            out += self._engine(item, now)
+        return out
+
+    # -- engine ----------------------------------------------------------------------------------
+    def _engine(self, event: ev.Event, now: float) -> list[SessionOutput]:
+        return self._perform(self.engine.handle(event, self._wall(now)), now)
+
+    def _perform(self, actions: list[act.Action], now: float) -> list[SessionOutput]:
+        out: list[SessionOutput] = []
+        for action in actions:
+            if self.deferred:  # something already waits for playback: keep the order
+                self.deferred.append(action)
+                continue
+            if isinstance(action, act.Say):
+                if self.playing == 0:
+                    self.listener.stop_listening()
+                    self.expect = None
+                    self.listener.prompt_started(now, action.barge_in)
+                self.playing += 1
+                out.append(Play(action))
+            elif isinstance(action, act.Listen):
+                self.expect = action.expect
+                self.listen_timeout = action.timeout
+                self.turn += 1
+                out += self._listener_events(
+                    self.listener.start_listening(action.expect, now, action.timeout), now
+                )
+            elif isinstance(action, act.StartTimer):
+                if action.name != "no_input":  # the listener times no-input from prompt end
+                    self.timers[action.name] = now + action.seconds
+            elif isinstance(action, act.CancelTimer):
+                self.timers.pop(action.name, None)
+            elif isinstance(action, act.HttpRequest):
+                out.append(Perform(action))
+            elif isinstance(action, act.HangUp | act.Transfer | act.Record):
+                if self.playing:
+                    self.deferred.append(action)
+                else:
+                    out += self._final_action(action, now)
+        return out
+
+    def _final_action(self, action: act.Action, now: float) -> list[SessionOutput]:
+        if isinstance(action, act.Record):
+            self.listener.stop_listening()
+            self.recording = _Recording(action, started=now)
+            self._recorder_vad = Vad()
+            return [Beep()] if action.beep else []
+        if isinstance(action, act.HangUp):
+            self.ended = True
+        assert isinstance(action, act.HangUp | act.Transfer)
+        return [Perform(action)]
+
+    def _drained(self, now: float) -> list[SessionOutput]:
+        self.playing = 0
+        out = self._listener_events(self.listener.prompt_finished(now), now)
+        self.engine.handle(ev.PlaybackDone(), self._wall(now))
+        pending, self.deferred = self.deferred, []
+        while pending and not self.ended:
+            action = pending.pop(0)
+            if isinstance(action, act.HangUp | act.Transfer | act.Record):
+                out += self._final_action(action, now)
+                if self.recording is not None or self.ended:
+                    self.deferred = pending
+                    break
+            else:
+                out += self._perform([action], now)
+                if self.deferred:  # a new Say queued: the rest waits for it
+                    self.deferred += pending
+                    break
+        return out
+
+    # -- listening ------------------------------------------------------------------------------
+    def _listener_events(self, events: list[lis.SpeechEvent], now: float) -> list[SessionOutput]:
+        out: list[SessionOutput] = []
+        for e in events:
+            if isinstance(e, lis.BargeIn):
+                self.deferred = [a for a in self.deferred if not isinstance(a, act.Say)]
+                out.append(StopPlayback())
+            elif isinstance(e, lis.SpeechPaused) and self.partials and self.expect is not None:
+                if not self.partial_pending and not self.awaiting_final:
+                    self.partial_pending = True
+                    out.append(
+                        Recognize(
+                            self.turn,
+                            self.listener.utterance_audio(),
+                            self.rate,
+                            self.expect,
+                            final=False,
+                        )
+                    )
+            elif isinstance(e, lis.EndOfUtterance | lis.MaxSpeech):
+                if self.expect is None:
+                    continue
+                end = e.speech_end if isinstance(e, lis.EndOfUtterance) else e.at
+                self.turns.append(Turn(self.turn, e.speech_start, end))
+                self.awaiting_final = True
+                out.append(Recognize(self.turn, e.audio, e.rate, self.expect, final=True))
+            elif isinstance(e, lis.NoInput):
+                out += self._engine(ev.TimerFired("no_input"), now)
+        return out
+
+    def _recognized(self, result: Recognized, now: float) -> list[SessionOutput]:
+        if result.turn != self.turn:
+            return []  # an answer to a question no longer asked
+        if not result.final:
+            self.partial_pending = False
+            if self.awaiting_final:
+                return []
+            return self._listener_events(
+                self.listener.partial(result.text, now, result.audio_end), now
+            )
+        self.awaiting_final = False
+        turn = self.turns[-1] if self.turns else None
+        if turn is not None:
+            turn.text, turn.confidence, turn.recognized_at = (result.text, result.confidence, now)
+        if not result.text.strip() or self.expect is None:
+            if self.expect is not None:  # noise: listen again, no attempt counted
+                return self._listener_events(
+                    self.listener.start_listening(self.expect, now, self.listen_timeout), now
+                )
+            return []
+        return self._engine(ev.Utterance(result.text, result.confidence), now)
+
+    def _keys(self, digits: str, now: float) -> list[SessionOutput]:
+        out: list[SessionOutput] = []
+        if self.playing and self.expect is not None:
+            out.append(StopPlayback())  # keys barge in on a prompt the caller may answer
+        self.turns.append(Turn(self.turn, now, now, dtmf=digits, recognized_at=now))
+        out += self._engine(ev.Dtmf(digits), now)
+        return out
+
+    def _timers(self, now: float) -> list[SessionOutput]:
+        out: list[SessionOutput] = []
+        for name, deadline in list(self.timers.items()):
+            if now >= deadline:
+                del self.timers[name]
+                out += self._engine(ev.TimerFired(name), now)
+        return out
+
+    # -- recording ------------------------------------------------------------------------------
+    def _record_frame(self, pcm: bytes, now: float) -> list[SessionOutput]:
+        rec = self.recording
+        assert rec is not None and rec.started is not None
+        if rec.saving:
+            return []
+        rec.frames.append(pcm)
+        change = self._recorder_vad.process(pcm, self.rate, now)
+        if self._recorder_vad.speaking or (change is not None and change.speaking):
+            rec.heard_speech = True
+            rec.last_voice = now
+        silent_for = now - (rec.last_voice if rec.heard_speech else rec.started)
+        if now - rec.started >= rec.spec.max_seconds or silent_for >= rec.spec.silence:
+            rec.saving = True
+            audio = b"".join(rec.frames) if rec.heard_speech else b""
+            return [SaveRecording(audio, self.rate)]
+        return []
