@@ -44,7 +44,8 @@ class Settings(BaseSettings):
     flows_dir: Path = Field(Path("dialog_flows"), description="where flow files live")
     default_flow: str = Field("support_line.yaml", description="flow run when none is given")
     audio_assets_dir: Path = Field(Path("audio_assets"), description="recorded prompts")
-    data_dir: Path = Field(Path("var"), description="call records, recordings, caches")
+    data_dir: Path = Field(Path("var"), description="recordings, caches")
+    call_records: Path = Field(Path("var/calls.db"), description="SQLite file of call records")
     expose_env: list[str] = Field(
         default_factory=list, description="environment variables flows may read as env.NAME"
     )

@@ -1,0 +1,109 @@
+"""Call records on a real SQLite file, written by several processes."""
+
+from __future__ import annotations
+
+import multiprocessing
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from voicebot.records import CallStore, TurnRecord, format_call, format_list
+
+
+def _writer(path: str, worker: str, n: int) -> None:
+    store = CallStore(path)
+    for i in range(n):
+        call_id = f"{worker}-{i}"
+        store.call_started(call_id, direction="inbound", from_uri="sip:a@x", worker=worker)
+        store.add_turn(call_id, TurnRecord("bot", "Hello", step="welcome"))
+        store.add_turn(call_id, TurnRecord("caller", "yes", confidence=0.9))
+        store.call_ended(call_id, outcome="completed")
+    store.close()
+
+
+def test_a_call_with_turns_round_trips(tmp_path):
+    store = CallStore(tmp_path / "calls.db")
+    t0 = datetime(2026, 11, 24, 15, 0, tzinfo=UTC)
+    store.call_started(
+        "c1",
+        direction="inbound",
+        from_uri="sip:+1555@pbx",
+        to_uri="sip:bot@x",
+        flow="support_line",
+        worker="w1",
+        at=t0,
+    )
+    store.call_answered("c1", at=t0)
+    store.add_turn("c1", TurnRecord("bot", "Thanks for calling", step="welcome", at=t0))
+    store.add_turn("c1", TurnRecord("caller", "my balance", confidence=0.91, at=t0))
+    store.add_turn("c1", TurnRecord("caller", dtmf="12345678", at=t0))
+    store.add_turn("c1", TurnRecord("bot", "Ann, your balance is", latency_ms=412.0, at=t0))
+    store.call_ended(
+        "c1",
+        outcome="transferred",
+        steps=["welcome", "main_menu", "agent"],
+        slots={"account": "12345678", "amount": Decimal("12.50")},
+        transfer_target="sip:agent@pbx",
+        dtmf="12345678",
+        at=t0.replace(second=42),
+    )
+    record = store.get("c1")
+    assert record is not None
+    assert record.outcome == "transferred" and record.duration == 42.0
+    assert record.slots == {"account": "12345678", "amount": "12.50"}
+    assert [t["who"] for t in record.turns] == ["bot", "caller", "caller", "bot"]
+    assert record.turns[3]["latency_ms"] == 412.0
+    shown = format_call(record)
+    assert "transferred to sip:agent@pbx" in shown and "[keys 12345678]" in shown
+    assert "412 ms" in shown and "welcome > main_menu > agent" in shown
+    assert "c1" in format_list(store.list())
+
+
+def test_unfinished_calls_of_a_dead_worker_are_failed(tmp_path):
+    store = CallStore(tmp_path / "calls.db")
+    store.call_started("a", direction="inbound", worker="w1")
+    store.call_started("b", direction="inbound", worker="w2")
+    assert store.fail_unfinished(worker="w1") == ["a"]
+    assert store.get("a").outcome == "failed" and store.get("a").reason == "worker crashed"
+    assert store.get("b").outcome == "in_progress"
+
+
+def test_several_processes_write_without_losing_anything(tmp_path):
+    path = str(tmp_path / "calls.db")
+    CallStore(path).close()
+    ctx = multiprocessing.get_context("spawn")
+    procs = [ctx.Process(target=_writer, args=(path, f"w{i}", 25)) for i in range(3)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+        assert p.exitcode == 0
+    store = CallStore(path)
+    records = store.list(limit=1000)
+    assert len(records) == 75 and {r.outcome for r in records} == {"completed"}
+    assert all(len(store.get(r.id).turns) == 2 for r in records)
+
+
+def test_calls_commands(tmp_path):
+    import subprocess
+    import sys
+
+    db = tmp_path / "calls.db"
+    store = CallStore(db)
+    store.call_started("call-77", direction="outbound", to_uri="sip:+1555@trunk")
+    store.add_turn("call-77", TurnRecord("bot", "Hello Maria"))
+    store.call_ended("call-77", outcome="completed")
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "voicebot", "calls", *args, "--db", str(db)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    listed = run("list")
+    assert listed.returncode == 0 and "call-77" in listed.stdout and "completed" in listed.stdout
+    shown = run("show", "call-77")
+    assert shown.returncode == 0 and "Hello Maria" in shown.stdout
+    missing = run("show", "nope")
+    assert missing.returncode == 1 and "no call 'nope'" in missing.stderr

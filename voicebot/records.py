@@ -1,0 +1,325 @@
+"""Call records in SQLite: one row per call, one per turn; what `voicebot calls` shows.
+
+Several worker processes write to one database file: it runs in WAL mode with a busy timeout,
+each writer holds its own connection, and every change is one short transaction. A call is
+written when it starts (so a worker that dies mid-call leaves a row `failed_unfinished()` can
+close), updated when answered and ended, and its turns are appended as they happen.
+
+Outcomes: `completed` (the flow hung up), `caller_hangup`, `transferred`, `rejected` (refused
+before answer), `failed` (an error or a crashed worker), `in_progress` (not ended yet).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS calls (
+    id TEXT PRIMARY KEY,
+    direction TEXT NOT NULL,
+    from_uri TEXT NOT NULL DEFAULT '',
+    to_uri TEXT NOT NULL DEFAULT '',
+    flow TEXT NOT NULL DEFAULT '',
+    worker TEXT NOT NULL DEFAULT '',
+    started_at TEXT NOT NULL,
+    answered_at TEXT,
+    ended_at TEXT,
+    outcome TEXT NOT NULL DEFAULT 'in_progress',
+    reason TEXT NOT NULL DEFAULT '',
+    transfer_target TEXT,
+    recording_path TEXT,
+    steps TEXT NOT NULL DEFAULT '[]',
+    slots TEXT NOT NULL DEFAULT '{}',
+    vars TEXT NOT NULL DEFAULT '{}',
+    dtmf TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS calls_started ON calls (started_at);
+CREATE TABLE IF NOT EXISTS turns (
+    call_id TEXT NOT NULL REFERENCES calls (id),
+    seq INTEGER NOT NULL,
+    at TEXT NOT NULL,
+    who TEXT NOT NULL,          -- caller | bot
+    text TEXT NOT NULL DEFAULT '',
+    dtmf TEXT NOT NULL DEFAULT '',
+    confidence REAL,
+    latency_ms REAL,            -- bot turns: end of caller speech to first bot audio
+    step TEXT NOT NULL DEFAULT '',
+    PRIMARY KEY (call_id, seq)
+);
+"""
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+def _iso(at: datetime | None) -> str | None:
+    return at.isoformat(timespec="milliseconds") if at else None
+
+
+def _json(value: Any) -> str:
+    def default(v: Any) -> Any:
+        if isinstance(v, Decimal):
+            return str(v)
+        return str(v)
+
+    return json.dumps(value, default=default, sort_keys=True)
+
+
+@dataclass(frozen=True)
+class TurnRecord:
+    who: str  # "caller" | "bot"
+    text: str = ""
+    dtmf: str = ""
+    confidence: float | None = None
+    latency_ms: float | None = None
+    step: str = ""
+    at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class CallRecord:
+    id: str
+    direction: str
+    from_uri: str
+    to_uri: str
+    flow: str
+    worker: str
+    started_at: str
+    answered_at: str | None
+    ended_at: str | None
+    outcome: str
+    reason: str
+    transfer_target: str | None
+    recording_path: str | None
+    steps: list[str]
+    slots: dict[str, Any]
+    vars: dict[str, Any]
+    dtmf: str
+    turns: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def duration(self) -> float | None:
+        if not self.ended_at:
+            return None
+        start = datetime.fromisoformat(self.started_at)
+        return (datetime.fromisoformat(self.ended_at) - start).total_seconds()
+
+
+class CallStore:
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(
+            self.path, timeout=10.0, isolation_level=None, check_same_thread=False
+        )
+        self._db.row_factory = sqlite3.Row
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA busy_timeout=10000")
+        self._db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        self._db.close()
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._db
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    # -- writing ---------------------------------------------------------------------------------
+    def call_started(
+        self,
+        call_id: str,
+        *,
+        direction: str,
+        from_uri: str = "",
+        to_uri: str = "",
+        flow: str = "",
+        worker: str = "",
+        at: datetime | None = None,
+    ) -> None:
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO calls (id, direction, from_uri, to_uri, flow, worker, started_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (call_id, direction, from_uri, to_uri, flow, worker, _iso(at) or _now()),
+            )
+
+    def call_answered(self, call_id: str, at: datetime | None = None) -> None:
+        with self._tx() as db:
+            db.execute(
+                "UPDATE calls SET answered_at = ? WHERE id = ?", (_iso(at) or _now(), call_id)
+            )
+
+    def add_turn(self, call_id: str, turn: TurnRecord) -> None:
+        with self._tx() as db:
+            seq = db.execute(
+                "SELECT COALESCE(MAX(seq), 0) + 1 FROM turns WHERE call_id = ?", (call_id,)
+            ).fetchone()[0]
+            db.execute(
+                "INSERT INTO turns (call_id, seq, at, who, text, dtmf, confidence, latency_ms,"
+                " step) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    call_id,
+                    seq,
+                    _iso(turn.at) or _now(),
+                    turn.who,
+                    turn.text,
+                    turn.dtmf,
+                    turn.confidence,
+                    turn.latency_ms,
+                    turn.step,
+                ),
+            )
+
+    def call_ended(
+        self,
+        call_id: str,
+        *,
+        outcome: str,
+        reason: str = "",
+        steps: list[str] | None = None,
+        slots: dict[str, Any] | None = None,
+        vars: dict[str, Any] | None = None,
+        dtmf: str = "",
+        transfer_target: str | None = None,
+        recording_path: str | None = None,
+        at: datetime | None = None,
+    ) -> None:
+        with self._tx() as db:
+            db.execute(
+                "UPDATE calls SET ended_at = ?, outcome = ?, reason = ?, steps = ?, slots = ?,"
+                " vars = ?, dtmf = ?, transfer_target = ?, recording_path = ? WHERE id = ?",
+                (
+                    _iso(at) or _now(),
+                    outcome,
+                    reason,
+                    _json(steps or []),
+                    _json(slots or {}),
+                    _json(vars or {}),
+                    dtmf,
+                    transfer_target,
+                    recording_path,
+                    call_id,
+                ),
+            )
+
+    def fail_unfinished(
+        self, *, worker: str | None = None, reason: str = "worker crashed"
+    ) -> list[str]:
+        """Close every call still in progress (of one worker): its process died."""
+        with self._tx() as db:
+            query = "SELECT id FROM calls WHERE outcome = 'in_progress'"
+            args: tuple[Any, ...] = ()
+            if worker is not None:
+                query += " AND worker = ?"
+                args = (worker,)
+            ids = [row[0] for row in db.execute(query, args)]
+            for call_id in ids:
+                db.execute(
+                    "UPDATE calls SET outcome = 'failed', reason = ?, ended_at = ? WHERE id = ?",
+                    (reason, _now(), call_id),
+                )
+        return ids
+
+    # -- reading ---------------------------------------------------------------------------------
+    def _record(self, row: sqlite3.Row, turns: list[dict[str, Any]] | None = None) -> CallRecord:
+        d = dict(row)
+        return CallRecord(
+            **{
+                k: d[k]
+                for k in (
+                    "id",
+                    "direction",
+                    "from_uri",
+                    "to_uri",
+                    "flow",
+                    "worker",
+                    "started_at",
+                    "answered_at",
+                    "ended_at",
+                    "outcome",
+                    "reason",
+                    "transfer_target",
+                    "recording_path",
+                    "dtmf",
+                )
+            },
+            steps=json.loads(d["steps"]),
+            slots=json.loads(d["slots"]),
+            vars=json.loads(d["vars"]),
+            turns=turns or [],
+        )
+
+    def list(self, limit: int = 50, outcome: str | None = None) -> list[CallRecord]:
+        query = "SELECT * FROM calls"
+        args: tuple[Any, ...] = ()
+        if outcome:
+            query += " WHERE outcome = ?"
+            args = (outcome,)
+        query += " ORDER BY started_at DESC LIMIT ?"
+        return [self._record(r) for r in self._db.execute(query, (*args, limit))]
+
+    def get(self, call_id: str) -> CallRecord | None:
+        row = self._db.execute("SELECT * FROM calls WHERE id = ?", (call_id,)).fetchone()
+        if row is None:
+            return None
+        turns = [
+            dict(t)
+            for t in self._db.execute(
+                "SELECT * FROM turns WHERE call_id = ? ORDER BY seq", (call_id,)
+            )
+        ]
+        return self._record(row, turns)
+
+
+def format_list(records: list[CallRecord]) -> str:
+    lines = [f"{'id':<24} {'started':<23} {'dir':<8} {'from':<22} {'outcome':<14} {'secs':>6}"]
+    for r in records:
+        secs = f"{r.duration:.1f}" if r.duration is not None else "-"
+        lines.append(
+            f"{r.id:<24} {r.started_at[:23]:<23} {r.direction:<8} "
+            f"{r.from_uri[:22]:<22} {r.outcome:<14} {secs:>6}"
+        )
+    return "\n".join(lines)
+
+
+def format_call(r: CallRecord) -> str:
+    lines = [
+        f"call {r.id} ({r.direction}) {r.from_uri} -> {r.to_uri}",
+        f"  flow {r.flow}  worker {r.worker}",
+        f"  started {r.started_at}  answered {r.answered_at or '-'}  ended {r.ended_at or '-'}",
+        f"  outcome {r.outcome}" + (f" ({r.reason})" if r.reason else ""),
+    ]
+    if r.transfer_target:
+        lines.append(f"  transferred to {r.transfer_target}")
+    if r.recording_path:
+        lines.append(f"  recording {r.recording_path}")
+    lines.append(f"  steps {' > '.join(r.steps) or '-'}")
+    lines.append(f"  slots {_json(r.slots)}")
+    if r.vars:
+        lines.append(f"  vars {_json(r.vars)}")
+    lines.append("  turns:")
+    for t in r.turns:
+        what = t["text"] or (f"[keys {t['dtmf']}]" if t["dtmf"] else "")
+        extra = []
+        if t["confidence"] is not None:
+            extra.append(f"conf {t['confidence']:.2f}")
+        if t["latency_ms"] is not None:
+            extra.append(f"{t['latency_ms']:.0f} ms")
+        tail = f"  ({', '.join(extra)})" if extra else ""
+        lines.append(f"    {t['at'][11:23]} {t['who']:<6} {what}{tail}")
+    return "\n".join(lines)
