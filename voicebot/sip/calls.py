@@ -1,0 +1,218 @@
+"""The pjsua2 side of calls: `Account` and `Call` subclasses whose callbacks only emit events.
+
+Internal to `voicebot.sip`; everything here lives on the endpoint's thread (pjsua2 runs with
+`mainThreadOnly`, so its SIP callbacks arrive inside `libHandleEvents` on that thread). Each
+callback reads what it needs from pjsua2, builds a frozen event (`voicebot.sip.events`) and
+hands it to `Registry.emit`; the only pjsua2 calls made here are the ones a callback must make
+on the spot (180 Ringing, 403 to a caller outside the allow-list, connecting the media port).
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import os
+import time
+from collections.abc import Callable
+
+import pjsua2 as pj
+
+from voicebot.sip.config import AllowList
+from voicebot.sip.events import (
+    CallAnswered,
+    CallEnded,
+    CallProgress,
+    CallRefused,
+    DtmfReceived,
+    IncomingCall,
+    MediaReady,
+    Registered,
+    SipEvent,
+    TransferOutcome,
+    TransferRequested,
+)
+from voicebot.sip.media import CallMedia, MediaPort
+
+log = logging.getLogger(__name__)
+
+_ids = itertools.count(1)
+
+
+def new_call_id() -> str:
+    """A process-unique call id: pid, a counter and a little randomness ('4711-3-9f2c')."""
+    return f"{os.getpid()}-{next(_ids)}-{os.urandom(2).hex()}"
+
+
+def x_headers(message: str) -> dict[str, str]:
+    """The X- headers of a SIP message's header block (first occurrence of each name wins)."""
+    headers: dict[str, str] = {}
+    for line in message.split("\r\n\r\n", 1)[0].splitlines()[1:]:
+        name, sep, value = line.partition(":")
+        if sep and name[:2].lower() == "x-":
+            headers.setdefault(name.strip(), value.strip())
+    return headers
+
+
+class Registry:
+    """What the pjsua2 objects share: live calls by id, the allow-list, the event sink."""
+
+    def __init__(self, emit: Callable[[SipEvent], None], allow: AllowList, rate: int) -> None:
+        self.emit = emit
+        self.allow = allow
+        self.rate = rate
+        self.calls: dict[str, SipCall] = {}
+        self.ended: list[SipCall] = []  # disconnected; dropped on the next loop turn
+        self.account: SipAccount | None = None
+
+    def reap(self) -> None:
+        """Drop calls that ended (never inside their own callback: pjsua2 is still using them)."""
+        while self.ended:
+            call = self.ended.pop()
+            self.calls.pop(call.call_id, None)
+            call.release()
+
+
+class SipAccount(pj.Account):
+    def __init__(self, registry: Registry) -> None:
+        super().__init__()
+        self.registry = registry
+
+    def onIncomingCall(self, prm: pj.OnIncomingCallParam) -> None:
+        reg = self.registry
+        source = prm.rdata.srcAddress
+        call = SipCall(reg, self, "inbound", prm.callId)
+        reg.calls[call.call_id] = call
+        info = call.getInfo()
+        if not reg.allow.allows(source):
+            log.warning("refusing call from %s (%s): not in allow_from", source, info.remoteUri)
+            call.refused = True
+            _hangup(call, 403)
+            reg.emit(CallRefused(info.remoteUri, source, 403, at=time.monotonic()))
+            return
+        op = pj.CallOpParam()
+        op.statusCode = 180
+        call.answer(op)
+        log.info("incoming call %s from %s (%s)", call.call_id, info.remoteUri, source)
+        reg.emit(
+            IncomingCall(
+                call.call_id,
+                info.remoteUri,
+                info.localUri,
+                source,
+                sip_call_id=info.callIdString,
+                headers=x_headers(prm.rdata.wholeMsg),
+                at=time.monotonic(),
+            )
+        )
+
+    def onRegState(self, prm: pj.OnRegStateParam) -> None:
+        log.info("registration: %s %s (expires %s)", prm.code, prm.reason, prm.expiration)
+        self.registry.emit(Registered(prm.code, prm.reason, prm.expiration, at=time.monotonic()))
+
+
+class SipCall(pj.Call):
+    def __init__(
+        self,
+        registry: Registry,
+        account: pj.Account,
+        direction: str,
+        pj_call_id: int = pj.PJSUA_INVALID_ID,
+    ) -> None:
+        super().__init__(account, pj_call_id)
+        self.registry = registry
+        self.account = account
+        self.call_id = new_call_id()
+        self.direction = direction
+        self.media: CallMedia | None = None
+        self.port: MediaPort | None = None
+        self.hung_up_here = False
+        self.refused = False
+        self.disconnected = False
+
+    def onCallState(self, prm: pj.OnCallStateParam) -> None:
+        info = self.getInfo()
+        now = time.monotonic()
+        emit = self.registry.emit
+        if info.state == pj.PJSIP_INV_STATE_CONFIRMED:
+            emit(CallAnswered(self.call_id, self.direction, at=now))
+        elif info.state in (pj.PJSIP_INV_STATE_EARLY, pj.PJSIP_INV_STATE_CALLING):
+            if self.direction == "outbound" and info.lastStatusCode:
+                emit(CallProgress(self.call_id, info.lastStatusCode, info.lastReason, at=now))
+        elif info.state == pj.PJSIP_INV_STATE_DISCONNECTED and not self.disconnected:
+            self.disconnected = True
+            if self.media is not None:
+                self.media._close()
+            self.registry.ended.append(self)
+            if self.refused:
+                return
+            by = "local" if self.hung_up_here else "remote"
+            log.info(
+                "call %s ended by %s: %s %s",
+                self.call_id,
+                by,
+                info.lastStatusCode,
+                info.lastReason,
+            )
+            emit(CallEnded(self.call_id, info.lastReason, info.lastStatusCode, by, at=now))
+
+    def onCallMediaState(self, prm: pj.OnCallMediaStateParam) -> None:
+        info = self.getInfo()
+        for mi in info.media:
+            if mi.type != pj.PJMEDIA_TYPE_AUDIO or mi.status != pj.PJSUA_CALL_MEDIA_ACTIVE:
+                continue
+            audio = self.getAudioMedia(mi.index)
+            first = self.port is None
+            if first:
+                self.media = CallMedia(self.call_id, self.registry.rate, self.registry.emit)
+                self.port = MediaPort(self.media)
+            assert self.port is not None and self.media is not None
+            audio.startTransmit(self.port)
+            self.port.startTransmit(audio)
+            if first:
+                stream = self.getStreamInfo(mi.index)
+                codec = f"{stream.codecName}/{stream.codecClockRate}"
+                log.info("call %s media ready (%s)", self.call_id, codec)
+                self.registry.emit(MediaReady(self.call_id, self.media, codec, at=time.monotonic()))
+            return
+
+    def onDtmfDigit(self, prm: pj.OnDtmfDigitParam) -> None:
+        method = "info" if prm.method == pj.PJSUA_DTMF_METHOD_SIP_INFO else "rfc4733"
+        duration = prm.duration if prm.duration < 60_000 else 0  # (unsigned)-1 = unknown
+        self.registry.emit(
+            DtmfReceived(self.call_id, prm.digit, method, duration, at=time.monotonic())
+        )
+
+    def onCallTransferStatus(self, prm: pj.OnCallTransferStatusParam) -> None:
+        log.info(
+            "call %s transfer: %s %s%s",
+            self.call_id,
+            prm.statusCode,
+            prm.reason,
+            " (final)" if prm.finalNotify else "",
+        )
+        self.registry.emit(
+            TransferOutcome(
+                self.call_id, prm.statusCode, prm.reason, prm.finalNotify, at=time.monotonic()
+            )
+        )
+        prm.cont = not prm.finalNotify
+
+    def onCallTransferRequest(self, prm: pj.OnCallTransferRequestParam) -> None:
+        # we are the transferee: pjsua2 places the new call through the object we hand it
+        new = SipCall(self.registry, self.account, "outbound")
+        self.registry.calls[new.call_id] = new
+        prm.newCall = new
+        log.info("call %s transferred to %s as %s", self.call_id, prm.dstUri, new.call_id)
+        self.registry.emit(
+            TransferRequested(self.call_id, prm.dstUri, new.call_id, at=time.monotonic())
+        )
+
+    def release(self) -> None:
+        """Disconnect and drop the media port (endpoint thread, after the call ended)."""
+        self.port = None
+
+
+def _hangup(call: pj.Call, status_code: int) -> None:
+    op = pj.CallOpParam()
+    op.statusCode = status_code
+    call.hangup(op)

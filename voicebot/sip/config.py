@@ -1,0 +1,121 @@
+"""How a `SipEndpoint` listens, registers and whom it lets call in.
+
+API::
+
+    @dataclass(frozen=True)
+    class SipConfig:
+        port: int = 5060                 # UDP and TCP (0 = any free port)
+        host: str = "127.0.0.1"          # address to bind and put in Contact/SDP ("0.0.0.0": all)
+        transports: tuple[str, ...] = ("udp", "tcp")
+        rtp_port: int = 4000             # first RTP port tried (+2 per call, next free one)
+        public_host: str = ""            # address to advertise instead of `host` (NAT)
+        allow_from: tuple[str, ...] = () # IPs / CIDRs allowed to call in; () = anyone
+        codecs: tuple[str, ...] = ("G722/16000", "PCMU/8000", "PCMA/8000")  # first = preferred
+        audio_rate: int = 16000          # rate of the PCM in `CallMedia` (8000 or 16000)
+        max_calls: int = 4               # pjsua2-python is built with PJSUA_MAX_CALLS = 4
+        user: str = "voicebot"           # user part of our SIP URI
+        registrar: str = ""              # e.g. "sip:pbx.example.com"; "" = no REGISTER
+        domain: str = ""                 # for the AOR when registering (default: registrar host)
+        username: str = ""               # digest auth
+        password: str = ""
+        realm: str = "*"
+        register_expires: int = 300
+        user_agent: str = "voicebot"
+        pjsip_log_level: int = 2         # pjsip's own log (1 errors .. 5 everything) -> logging
+
+    class AllowList:
+        __init__(entries: Iterable[str])     # "10.0.0.5", "10.0.0.0/24", "::1"
+        allows(source: str) -> bool          # "host:port", "[v6]:port" or a bare address
+
+Codecs not named in `codecs` are disabled, so the SDP offers/accepts only those.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from voicebot.audio.frames import SAMPLE_RATES
+
+MAX_CALLS = 4  # PJSUA_MAX_CALLS of the pjsua2-python wheel; more is clamped silently
+
+
+@dataclass(frozen=True)
+class SipConfig:
+    port: int = 5060
+    host: str = "127.0.0.1"
+    transports: tuple[str, ...] = ("udp", "tcp")
+    rtp_port: int = 4000
+    public_host: str = ""
+    allow_from: tuple[str, ...] = ()
+    codecs: tuple[str, ...] = ("G722/16000", "PCMU/8000", "PCMA/8000")
+    audio_rate: int = 16000
+    max_calls: int = MAX_CALLS
+    user: str = "voicebot"
+    registrar: str = ""
+    domain: str = ""
+    username: str = ""
+    password: str = ""
+    realm: str = "*"
+    register_expires: int = 300
+    user_agent: str = "voicebot"
+    pjsip_log_level: int = 2
+
+    def __post_init__(self) -> None:
+        if self.audio_rate not in SAMPLE_RATES:
+            raise ValueError(f"audio_rate {self.audio_rate}: use one of {SAMPLE_RATES}")
+        if not 1 <= self.max_calls <= MAX_CALLS:
+            raise ValueError(
+                f"max_calls {self.max_calls}: pjsua2 handles 1 to {MAX_CALLS} calls per "
+                "process; run more workers for more calls"
+            )
+        unknown = set(self.transports) - {"udp", "tcp"}
+        if unknown or not self.transports:
+            raise ValueError(f"transports {self.transports}: use 'udp' and/or 'tcp'")
+        AllowList(self.allow_from)  # fail early on a malformed entry
+
+    @property
+    def uri(self) -> str:
+        """Our SIP address, e.g. ``sip:voicebot@127.0.0.1:5060`` (the registered AOR if any)."""
+        if self.registrar:
+            domain = self.domain or self.registrar.split(":", 1)[-1].split(";")[0]
+            return f"sip:{self.username or self.user}@{domain}"
+        return f"sip:{self.user}@{_host_for_uri(self.host)}:{self.port}"
+
+
+class AllowList:
+    """Source addresses allowed to place calls; an empty list allows everyone."""
+
+    def __init__(self, entries: Iterable[str]) -> None:
+        self._nets = []
+        for entry in entries:
+            try:
+                self._nets.append(ipaddress.ip_network(entry.strip(), strict=False))
+            except ValueError as exc:
+                raise ValueError(
+                    f"allow_from entry {entry!r}: use an IP address or a CIDR like 10.0.0.0/24"
+                ) from exc
+
+    def allows(self, source: str) -> bool:
+        if not self._nets:
+            return True
+        try:
+            addr = ipaddress.ip_address(_strip_port(source))
+        except ValueError:
+            return False
+        return any(addr in net for net in self._nets)
+
+
+def _strip_port(source: str) -> str:
+    """'1.2.3.4:5060' -> '1.2.3.4'; '[::1]:5060' -> '::1'; a bare address is returned as is."""
+    source = source.strip()
+    if source.startswith("["):
+        return source[1 : source.index("]")]
+    if source.count(":") == 1:
+        return source.split(":", 1)[0]
+    return source
+
+
+def _host_for_uri(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
