@@ -5,7 +5,7 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-APT_PACKAGES := espeak-ng sox
+APT_PACKAGES := espeak-ng sox kamailio sip-tester
 STAMP := $(VENV)/.installed
 
 .PHONY: setup demo test lint apt clean

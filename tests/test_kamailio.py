@@ -1,0 +1,356 @@
+"""`voicebot kamailio-config` and the config it writes, run for real.
+
+The config must pass `kamailio -c`; then a real Kamailio on loopback sits in front of sipp
+stand-ins for workers (tests/data/kamailio/*.xml), a sipp caller places calls through it, and
+the workers' own logs tell where the calls went: spread by load, never past a worker's limit,
+BYEs along the Record-Route, and failover past a dead worker and past one that refuses.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from voicebot import kamailio
+from voicebot.errors import ConfigError
+from voicebot.kamailio import Destination, KamailioConfig, render_config
+
+DATA = Path(__file__).parent / "data" / "kamailio"
+ANSWER = DATA / "worker_answer.xml"
+HOST = "127.0.0.1"
+
+
+def _tool(name: str) -> str:
+    path = shutil.which(name) or shutil.which(name, path="/usr/sbin:/usr/bin")
+    assert path, f"{name} is missing: `make setup` installs it (Debian kamailio, sip-tester)"
+    return path
+
+
+def _free_port() -> int:
+    """A port free for both UDP and TCP on 127.0.0.1 (Kamailio listens on both)."""
+    for _ in range(50):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
+            u.bind((HOST, 0))
+            port = u.getsockname()[1]
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as t:
+                try:
+                    t.bind((HOST, port))
+                except OSError:
+                    continue
+        return port
+    raise RuntimeError("no free port")
+
+
+def _options_ok(port: int, timeout: float = 0.2) -> bool:
+    """Does something on HOST:port answer an OPTIONS with 200?"""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind((HOST, 0))
+        s.settimeout(timeout)
+        me = s.getsockname()[1]
+        msg = (
+            f"OPTIONS sip:{HOST}:{port} SIP/2.0\r\n"
+            f"Via: SIP/2.0/UDP {HOST}:{me};branch=z9hG4bK{time.monotonic_ns()}\r\n"
+            f"From: <sip:probe@{HOST}>;tag=1\r\nTo: <sip:{HOST}:{port}>\r\n"
+            f"Call-ID: probe-{time.monotonic_ns()}\r\nCSeq: 1 OPTIONS\r\n"
+            "Max-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
+        )
+        s.sendto(msg.encode(), (HOST, port))
+        try:
+            return s.recv(4096).startswith(b"SIP/2.0 200")
+        except OSError:
+            return False
+
+
+class Processes:
+    """Starts processes in their own process groups; `stop_all` ends each group."""
+
+    def __init__(self) -> None:
+        self.procs: list[subprocess.Popen[bytes]] = []
+
+    def start(self, args: list[str], log: Path) -> subprocess.Popen[bytes]:
+        with open(log, "wb") as out:
+            p = subprocess.Popen(
+                args, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )  # fmt: skip
+        self.procs.append(p)
+        return p
+
+    def stop_all(self) -> None:
+        for p in self.procs:
+            if p.poll() is None:
+                os.killpg(p.pid, signal.SIGTERM)
+        deadline = time.monotonic() + 5
+        for p in self.procs:
+            try:
+                p.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                os.killpg(p.pid, signal.SIGKILL)
+                p.wait(5)
+
+
+@pytest.fixture
+def procs() -> Iterator[Processes]:
+    ps = Processes()
+    try:
+        yield ps
+    finally:
+        ps.stop_all()
+
+
+class Worker:
+    """A sipp UAS standing in for a voicebot worker; `calls()` reads its own log."""
+
+    def __init__(self, procs: Processes, tmp: Path, scenario: Path, port: int = 0) -> None:
+        self.port = port or _free_port()
+        self.uri = f"sip:{HOST}:{self.port}"
+        self.log = tmp / f"worker_{self.port}.log"
+        args = [_tool("sipp"), "-sf", str(scenario), "-i", HOST, "-p", str(self.port)]
+        args += ["-mp", str(_free_port()), "-cp", str(_free_port()), "-nostdin"]
+        args += ["-trace_logs", "-log_file", str(self.log)]
+        self.proc = procs.start(args, tmp / f"sipp_{self.port}.out")
+
+    def lines(self, word: str) -> list[str]:
+        text = self.log.read_text() if self.log.exists() else ""
+        return [line for line in text.splitlines() if line.startswith(word + " ")]
+
+
+def start_kamailio(procs: Processes, tmp: Path, settings: KamailioConfig) -> Path:
+    cfg, dispatcher_list = render_config(settings)
+    (tmp / "dispatcher.list").write_text(dispatcher_list)
+    (tmp / "kamailio.cfg").write_text(cfg)
+    run_dir = tmp / "run"
+    run_dir.mkdir()
+    log = tmp / "kamailio.log"
+    args = [_tool("kamailio"), "-f", str(tmp / "kamailio.cfg"), "-DD", "-E"]
+    args += ["-Y", str(run_dir), "-P", str(run_dir / "kamailio.pid"), "-m", "32", "-M", "4"]
+    proc = procs.start(args, log)
+    deadline = time.monotonic() + 10
+    while not _options_ok(settings.listen_port):
+        assert proc.poll() is None, f"kamailio exited: {log.read_text()[-2000:]}"
+        assert time.monotonic() < deadline, f"kamailio not answering: {log.read_text()[-2000:]}"
+    return log
+
+
+def place_calls(
+    tmp: Path, kamailio_port: int, calls: int, rate: int, length_ms: int, limit: int
+) -> subprocess.CompletedProcess[bytes]:
+    """`calls` calls through Kamailio, at most `limit` at once."""
+    args = [_tool("sipp"), "-sf", str(DATA / "caller.xml"), f"{HOST}:{kamailio_port}"]
+    args += ["-i", HOST, "-p", str(_free_port()), "-mp", str(_free_port())]
+    args += ["-cp", str(_free_port()), "-nostdin", "-m", str(calls), "-r", str(rate)]
+    args += ["-l", str(limit), "-d", str(length_ms), "-timeout", "20s", "-timeout_error"]
+    args += ["-trace_err", "-error_file", str(tmp / "caller_errors.log")]
+    return subprocess.run(args, stdin=subprocess.DEVNULL, capture_output=True, timeout=30)
+
+
+def assert_all_passed(tmp: Path, done: subprocess.CompletedProcess[bytes]) -> None:
+    errors = tmp / "caller_errors.log"
+    detail = errors.read_text()[-3000:] if errors.exists() else done.stdout.decode()[-3000:]
+    assert done.returncode == 0, f"sipp caller: exit {done.returncode}, a call failed:\n{detail}"
+
+
+def wait_workers(workers: list[Worker]) -> None:
+    deadline = time.monotonic() + 5
+    for w in workers:
+        while not _options_ok(w.port):
+            assert w.proc.poll() is None, f"sipp worker on {w.port} exited"
+            assert time.monotonic() < deadline, f"sipp worker on {w.port} not answering"
+
+
+def settings_for(port: int, uris: list[str], **kw: object) -> KamailioConfig:
+    dests = tuple(Destination(u) for u in uris)
+    return KamailioConfig(dests, listen_host=HOST, listen_port=port, **kw)  # type: ignore[arg-type]
+
+
+# -- rendering ---------------------------------------------------------------------------------
+def test_dispatcher_list_interleaves_machines_and_caps_calls() -> None:
+    uris = ["sip:10.0.0.1:5071", "sip:10.0.0.1:5072", "sip:10.0.0.2:5071"]
+    settings = KamailioConfig(tuple(Destination(u) for u in uris), transport="tcp")
+    _, dispatcher_list = render_config(settings)
+    rows = [line.split() for line in dispatcher_list.splitlines() if not line.startswith("#")]
+    assert rows == [
+        ["1", "sip:10.0.0.1:5071;transport=tcp", "0", "3", "duid=w1;maxload=4"],
+        ["1", "sip:10.0.0.2:5071;transport=tcp", "0", "2", "duid=w2;maxload=4"],
+        ["1", "sip:10.0.0.1:5072;transport=tcp", "0", "1", "duid=w3;maxload=4"],
+    ]
+
+
+@pytest.mark.parametrize(
+    "uri", ["10.0.0.1:5071", "sip:user@10.0.0.1:5071", "sip:10.0.0.1:99999", "sips:h:1"]
+)
+def test_bad_worker_uri_is_refused(uri: str) -> None:
+    with pytest.raises(ConfigError, match="sip:HOST:PORT"):
+        Destination(uri)
+
+
+def test_cli_writes_both_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    parser = argparse.ArgumentParser()
+    kamailio.add_arguments(parser)
+    argv = ["--workers", "2", "--worker", "sip:10.0.0.2:5071", "--out", str(tmp_path)]
+    assert kamailio.run(parser.parse_args(argv)) == 0
+    cfg = (tmp_path / "kamailio.cfg").read_text()
+    assert f'"list_file", "{tmp_path.resolve() / "dispatcher.list"}"' in cfg
+    assert "port=5060" in cfg and "listen=" not in cfg  # 0.0.0.0: every interface
+    listed = (tmp_path / "dispatcher.list").read_text()
+    assert "sip:127.0.0.1:5071" in listed and "sip:127.0.0.1:5072" in listed
+    assert "sip:10.0.0.2:5071" in listed
+    with pytest.raises(ConfigError, match="no workers"):
+        kamailio.run(parser.parse_args([]))
+
+
+# -- real Kamailio -----------------------------------------------------------------------------
+@pytest.mark.sip
+@pytest.mark.parametrize("listen_host,transport", [(HOST, "udp"), ("0.0.0.0", "tcp")])
+def test_config_passes_kamailio_check(tmp_path: Path, listen_host: str, transport: str) -> None:
+    uris = ["sip:127.0.0.1:5071", "sip:192.0.2.10:5071"]
+    settings = KamailioConfig(
+        tuple(Destination(u) for u in uris),
+        listen_host=listen_host,
+        transport=transport,  # type: ignore[arg-type]
+        list_file=str(tmp_path / "dispatcher.list"),
+    )
+    cfg, dispatcher_list = render_config(settings)
+    (tmp_path / "kamailio.cfg").write_text(cfg)
+    (tmp_path / "dispatcher.list").write_text(dispatcher_list)
+    check = subprocess.run(
+        [_tool("kamailio"), "-c", "-f", str(tmp_path / "kamailio.cfg")],
+        capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert "config file ok" in check.stdout + check.stderr
+
+
+@pytest.mark.sip
+def test_calls_spread_by_load_and_byes_follow_record_route(
+    tmp_path: Path, procs: Processes
+) -> None:
+    workers = [Worker(procs, tmp_path, ANSWER) for _ in range(3)]
+    wait_workers(workers)
+    port = _free_port()
+    settings = settings_for(
+        port, [w.uri for w in workers], list_file=str(tmp_path / "dispatcher.list")
+    )
+    start_kamailio(procs, tmp_path, settings)
+
+    # 24 calls of 0.6 s, 12 at once: exactly the 3 x 4 slots, 8 calls per worker over the
+    # run, so every call passes only if each BYE frees its worker's slot in time
+    assert_all_passed(tmp_path, place_calls(tmp_path, port, 24, rate=40, length_ms=600, limit=12))
+    time.sleep(0.3)  # the last BYE's log line
+
+    invites = [len(w.lines("INVITE")) for w in workers]
+    byes = [len(w.lines("BYE")) for w in workers]
+    assert sum(invites) == 24, invites
+    assert byes == invites  # every BYE reached the worker that took the call
+    assert min(invites) >= 4, f"calls not spread over the workers: {invites}"
+
+
+@pytest.mark.sip
+def test_failover_past_a_dead_worker(tmp_path: Path, procs: Processes) -> None:
+    dead = f"sip:{HOST}:{_free_port()}"  # nothing listens there
+    workers = [Worker(procs, tmp_path, ANSWER) for _ in range(2)]
+    wait_workers(workers)
+    port = _free_port()
+    settings = settings_for(
+        port,
+        [dead] + [w.uri for w in workers],  # listed first: the first call goes there
+        list_file=str(tmp_path / "dispatcher.list"),
+        reply_timeout_ms=1000,
+        ping_interval=30,  # so it is the failed call, not a keepalive, that finds it dead
+    )
+    log = start_kamailio(procs, tmp_path, settings)
+
+    assert_all_passed(tmp_path, place_calls(tmp_path, port, 8, rate=20, length_ms=300, limit=8))
+    time.sleep(0.3)
+
+    invites = [len(w.lines("INVITE")) for w in workers]
+    assert sum(invites) == 8 and min(invites) >= 1, invites
+    text = log.read_text()
+    assert f"worker {dead} sent nothing" in text, text[-3000:]
+    assert "worker replied 408, trying" in text
+
+
+@pytest.mark.sip
+@pytest.mark.parametrize("reply", ["486 Busy Here", "503 Service Unavailable"])
+def test_failover_past_a_worker_that_refuses(tmp_path: Path, procs: Processes, reply: str) -> None:
+    scenario = tmp_path / "worker_reject.xml"
+    scenario.write_text((DATA / "worker_reject.xml").read_text().replace("486 Busy Here", reply))
+    refusing = Worker(procs, tmp_path, scenario)
+    workers = [Worker(procs, tmp_path, ANSWER) for _ in range(2)]
+    wait_workers([refusing, *workers])
+    port = _free_port()
+    settings = settings_for(
+        port,
+        [refusing.uri] + [w.uri for w in workers],
+        list_file=str(tmp_path / "dispatcher.list"),
+        ping_interval=1,  # it answers OPTIONS, so it stays active: failover per call
+    )
+    log = start_kamailio(procs, tmp_path, settings)
+
+    assert_all_passed(tmp_path, place_calls(tmp_path, port, 8, rate=20, length_ms=300, limit=8))
+    time.sleep(0.3)
+
+    assert len(refusing.lines("INVITE")) >= 1  # it was tried, and refused
+    invites = [len(w.lines("INVITE")) for w in workers]
+    assert sum(invites) == 8 and min(invites) >= 1, invites
+    assert f"worker replied {reply.split()[0]}, trying" in log.read_text()
+
+
+@pytest.mark.sip
+def test_all_workers_full_gives_486(tmp_path: Path, procs: Processes) -> None:
+    workers = [Worker(procs, tmp_path, ANSWER) for _ in range(2)]
+    wait_workers(workers)
+    port = _free_port()
+    dests = tuple(Destination(w.uri, max_calls=2) for w in workers)
+    list_file = str(tmp_path / "dispatcher.list")
+    start_kamailio(procs, tmp_path, KamailioConfig(dests, HOST, port, list_file=list_file))
+
+    # 6 calls of 1.5 s at once, 4 slots: 4 answered, 2 refused by Kamailio itself
+    done = place_calls(tmp_path, port, 6, rate=50, length_ms=1500, limit=6)
+    time.sleep(0.3)
+
+    assert done.returncode != 0
+    assert (tmp_path / "caller_errors.log").read_text().count("486 All Workers Busy") == 2
+    assert [len(w.lines("INVITE")) for w in workers] == [2, 2]
+
+
+def _wait_for(log: Path, text: str, seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while text not in log.read_text():
+        assert time.monotonic() < deadline, f"no {text!r} in kamailio's log:\n{log.read_text()}"
+        time.sleep(0.1)
+
+
+@pytest.mark.sip
+def test_keepalives_take_a_dead_worker_out_and_back(tmp_path: Path, procs: Processes) -> None:
+    worker = Worker(procs, tmp_path, ANSWER)
+    wait_workers([worker])
+    dead_port = _free_port()
+    port = _free_port()
+    settings = settings_for(
+        port,
+        [f"sip:{HOST}:{dead_port}", worker.uri],
+        list_file=str(tmp_path / "dispatcher.list"),
+        ping_interval=1,
+        reply_timeout_ms=500,
+    )
+    log = start_kamailio(procs, tmp_path, settings)
+    _wait_for(log, f"worker sip:{HOST}:{dead_port} is down", seconds=8)
+    assert_all_passed(tmp_path, place_calls(tmp_path, port, 4, rate=50, length_ms=200, limit=4))
+    assert "sent nothing" not in log.read_text()  # no call was tried on the dead one
+    assert f"to sip:{HOST}:{dead_port}" not in log.read_text()
+
+    revived = Worker(procs, tmp_path, ANSWER, port=dead_port)  # back to life
+    _wait_for(log, f"worker sip:{HOST}:{dead_port} is up again", seconds=8)
+    assert_all_passed(tmp_path, place_calls(tmp_path, port, 4, rate=50, length_ms=500, limit=4))
+    time.sleep(0.3)
+    assert len(revived.lines("INVITE")) == 2 and len(worker.lines("INVITE")) == 4 + 2

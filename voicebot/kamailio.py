@@ -1,0 +1,375 @@
+"""Kamailio in front of the workers: one SIP address for many 4-call worker processes.
+
+`voicebot serve --workers N` runs N pjsua2 processes, each on its own SIP port and each holding
+at most 4 calls (the fifth INVITE gets 486). `render_config` writes a `kamailio.cfg` and a
+`dispatcher.list` (Kamailio 5.6, Debian's; base `kamailio` package only) that put one address in
+front of such workers, on this machine and on others. What the generated script does:
+
+    in-dialog request     ACK, BYE, re-INVITE, REFER, INFO follow the Record-Route set
+      (To tag)            (loose_route); a BYE also frees the worker's slot (ds_load_update)
+    initial INVITE        record_route, pick a worker: ds_select_dst(1, 10), relay statefully
+    OPTIONS               200 from Kamailio itself (a trunk's keepalive)
+    anything else         405 (workers take calls, nothing else)
+    every request         Max-Forwards (483 when exhausted) and sanity checks first
+
+Choosing a worker: dispatcher algorithm 10, "call load". Calls last minutes and a worker holds 4,
+so what counts is how many calls each worker holds *now*: round-robin counts calls started, and
+would hand a fifth call to a worker still busy with four while another sits idle. Algorithm 10
+counts each call from INVITE to BYE (by Call-ID, no dialog module), sends a new call to the
+worker holding fewest, and never past a worker's `maxload` (its `max_calls`, 4 by default).
+`max_calls` is thus a worker's weight: give a slow machine's workers 2, or run more workers on a
+big machine. On a tie the first listed worker wins; workers are listed round-robin across
+machines, so two concurrent calls land on two machines before any machine takes a second.
+
+Failover: a worker that answers 408/480/486/5xx (full, draining, crashed) or does not answer
+within `reply_timeout_ms` (local 408) gets the call passed on to the next worker (failure_route,
+ds_next_dst, which moves the call's load too); a worker that sent no reply at all is marked
+inactive at once. Every `ping_interval` seconds each worker gets an OPTIONS; two missed replies
+mark it inactive (skipped), one answer brings it back. When every worker is full the caller gets
+486, when none is reachable 503.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from voicebot.errors import ConfigError
+
+MAX_CALLS_PER_WORKER = 4  # PJSUA_MAX_CALLS of the pjsua2-python wheel
+_URI = re.compile(r"^sip:(?P<host>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(?::(?P<port>\d{1,5}))?$")
+
+
+@dataclass(frozen=True)
+class Destination:
+    """One worker: `sip:host:port` (no user part, no parameters) and the calls it may hold."""
+
+    uri: str
+    max_calls: int = MAX_CALLS_PER_WORKER
+
+    def __post_init__(self) -> None:
+        m = _URI.match(self.uri)
+        if not m or not 0 < int(m["port"] or 5060) < 65536:
+            raise ConfigError(f"worker {self.uri!r}: write it as sip:HOST:PORT")
+        if self.max_calls < 1:
+            raise ConfigError(f"worker {self.uri}: max_calls must be at least 1")
+
+    @property
+    def host(self) -> str:
+        return _URI.match(self.uri)["host"]  # type: ignore[index]
+
+
+@dataclass(frozen=True)
+class KamailioConfig:
+    destinations: tuple[Destination, ...]
+    listen_host: str = "0.0.0.0"  # "0.0.0.0": every interface (one socket per address)
+    listen_port: int = 5060  # UDP and TCP, for callers
+    transport: Literal["udp", "tcp"] = "udp"  # towards the workers
+    list_file: str = "/etc/kamailio/dispatcher.list"  # where kamailio.cfg finds the list
+    ping_interval: int = 5  # seconds between OPTIONS keepalives to each worker
+    reply_timeout_ms: int = 2000  # no reply from a worker by then: try the next one
+    children: int = 4  # Kamailio receiver processes per UDP socket (and TCP workers)
+
+    def __post_init__(self) -> None:
+        if not self.destinations:
+            raise ConfigError("no workers: give at least one sip:HOST:PORT")
+        uris = [d.uri for d in self.destinations]
+        if len(set(uris)) != len(uris):
+            raise ConfigError(f"a worker is listed twice in {', '.join(uris)}")
+        if self.transport not in ("udp", "tcp"):
+            raise ConfigError(f"transport {self.transport!r}: use udp or tcp")
+        if not 0 < self.listen_port < 65536:
+            raise ConfigError(f"listen port {self.listen_port}: use 1-65535")
+        if self.ping_interval < 1 or self.reply_timeout_ms < 100:
+            raise ConfigError("ping_interval must be >= 1 s and reply_timeout_ms >= 100 ms")
+
+
+def _interleave_by_host(dests: tuple[Destination, ...]) -> tuple[Destination, ...]:
+    """First worker of each machine, then the second of each, ... (ties go to the first)."""
+    by_host: dict[str, list[Destination]] = {}
+    for d in dests:
+        by_host.setdefault(d.host, []).append(d)
+    rounds = max(len(v) for v in by_host.values())
+    return tuple(v[i] for i in range(rounds) for v in by_host.values() if i < len(v))
+
+
+def render_dispatcher_list(settings: KamailioConfig) -> str:
+    lines = [
+        "# Generated by `voicebot kamailio-config`: the voicebot workers, dispatcher set 1.",
+        "# setid uri flags priority attrs  (higher priority = listed first = wins a tie;",
+        "# duid = id for call counting, maxload = most concurrent calls sent to it)",
+    ]
+    ordered = _interleave_by_host(settings.destinations)
+    for i, d in enumerate(ordered):
+        uri = d.uri + (";transport=tcp" if settings.transport == "tcp" else "")
+        lines.append(f"1 {uri} 0 {len(ordered) - i} duid=w{i + 1};maxload={d.max_calls}")
+    return "\n".join(lines) + "\n"
+
+
+def render_config(settings: KamailioConfig) -> tuple[str, str]:
+    """The text of kamailio.cfg and of dispatcher.list, in that order."""
+    if settings.listen_host in ("0.0.0.0", "*", ""):
+        listen = (
+            f"port={settings.listen_port}  # every interface address, UDP and TCP\n"
+            "mhomed=1  # several interfaces: send from the one that routes to the peer"
+        )
+    else:
+        host = settings.listen_host
+        listen = (
+            f"listen=udp:{host}:{settings.listen_port}\nlisten=tcp:{host}:{settings.listen_port}"
+        )
+    head = _HEAD.format(
+        listen=listen,
+        children=settings.children,
+        list_file=settings.list_file,
+        ping_interval=settings.ping_interval,
+        fr_timer=settings.reply_timeout_ms,
+    )
+    return head + _ROUTES, render_dispatcher_list(settings)
+
+
+# -- voicebot kamailio-config ------------------------------------------------------------------
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.description = "Write a Kamailio config putting one SIP address in front of workers."
+    add = parser.add_argument
+    add("--listen", default="0.0.0.0:5060", metavar="HOST:PORT", help="callers' address (UDP+TCP)")
+    add("--worker", action="append", default=[], metavar="URI", help="sip:HOST:PORT (repeat)")
+    add("--workers", type=int, default=0, metavar="N", help="and N workers at --host:--base-port+i")
+    add("--base-port", type=int, default=5071, metavar="PORT", help="default %(default)s")
+    add("--host", default="127.0.0.1", help="host of the --workers (default %(default)s)")
+    add("--max-calls", type=int, default=MAX_CALLS_PER_WORKER, metavar="N", help="per worker")
+    add("--transport", choices=("udp", "tcp"), default="udp", help="towards the workers")
+    add("--ping-interval", type=int, default=5, metavar="S", help="OPTIONS keepalive period")
+    add("--out", metavar="DIR", help="write DIR/kamailio.cfg, DIR/dispatcher.list (else print)")
+
+
+def run(args: argparse.Namespace) -> int:
+    host, _, port = args.listen.rpartition(":")
+    if not port.isdigit():
+        raise ConfigError(f"--listen {args.listen!r}: write it as HOST:PORT, e.g. 0.0.0.0:5060")
+    if args.workers < 0 or not 0 < args.base_port < 65536 - args.workers:
+        raise ConfigError("--workers must be >= 0 and --base-port + workers a valid port")
+    uris = list(args.worker)
+    uris += [f"sip:{args.host}:{args.base_port + i}" for i in range(args.workers)]
+    if not uris:
+        raise ConfigError("no workers: give --worker sip:HOST:PORT (repeat) or --workers N")
+    out = Path(args.out) if args.out else None
+    list_file = str((out / "dispatcher.list").resolve()) if out else KamailioConfig.list_file
+    settings = KamailioConfig(
+        destinations=tuple(Destination(u, max_calls=args.max_calls) for u in uris),
+        listen_host=host or "0.0.0.0",
+        listen_port=int(port),
+        transport=args.transport,
+        list_file=list_file,
+        ping_interval=args.ping_interval,
+    )
+    cfg, dispatcher_list = render_config(settings)
+    if out is None:
+        sys.stdout.write(f"# ---- kamailio.cfg ----\n{cfg}\n# ---- {list_file} ----\n")
+        sys.stdout.write(dispatcher_list)
+        return 0
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "kamailio.cfg").write_text(cfg)
+    (out / "dispatcher.list").write_text(dispatcher_list)
+    print(f"wrote {out / 'kamailio.cfg'} and {list_file} ({len(uris)} workers)")
+    print(f"check: kamailio -c -f {out / 'kamailio.cfg'}")
+    return 0
+
+
+_HEAD = """\
+#!KAMAILIO
+# Generated by `voicebot kamailio-config` (Kamailio 5.6): one SIP address in front of the
+# voicebot workers listed in the dispatcher list. Check with: kamailio -c -f kamailio.cfg
+
+####### Global parameters #########
+debug=2                 # 2 = info (a line per call), 1 = notices, 3 = debug
+log_stderror=no         # -E on the command line logs to stderr instead of syslog
+log_facility=LOG_LOCAL0
+log_prefix="{{$mt $hdr(CSeq) $ci}} "
+{listen}
+children={children}
+tcp_children={children}
+dns=no
+rev_dns=no
+auto_aliases=no
+server_signature=no
+tcp_connection_lifetime=3605  # a little over the REGISTER/keepalive hour of SIP clients
+
+####### Modules #########
+loadmodule "kex.so"
+loadmodule "tm.so"
+loadmodule "tmx.so"
+loadmodule "sl.so"
+loadmodule "rr.so"
+loadmodule "pv.so"
+loadmodule "maxfwd.so"
+loadmodule "textops.so"
+loadmodule "siputils.so"
+loadmodule "xlog.so"
+loadmodule "sanity.so"
+loadmodule "dispatcher.so"
+
+# tm: how long a worker may take to send its first reply (then local 408 and failover), and
+# to answer after it; failure_reply_mode 3 relays only the last worker's reply upstream
+modparam("tm", "fr_timer", {fr_timer})
+modparam("tm", "fr_inv_timer", 30000)
+modparam("tm", "failure_reply_mode", 3)
+
+# rr: cookie-free Record-Route with ;lr, two headers when in and out sockets differ
+modparam("rr", "enable_full_lr", 0)
+modparam("rr", "append_fromtag", 0)
+
+# dispatcher: set 1 = the workers; flags 2 = keep the other workers for failover
+modparam("dispatcher", "list_file", "{list_file}")
+modparam("dispatcher", "flags", 2)
+modparam("dispatcher", "xavp_dst", "_dsdst_")
+modparam("dispatcher", "xavp_ctx", "_dsctx_")
+# call load tracking for algorithm 10 (2^9 slots); a call whose BYE never came stops
+# counting after an hour, an INVITE never answered after a minute
+modparam("dispatcher", "ds_hash_size", 9)
+modparam("dispatcher", "ds_hash_expire", 3600)
+modparam("dispatcher", "ds_hash_initexpire", 60)
+# keepalives: OPTIONS to every worker (probing mode 1); 2 misses = inactive, 1 reply = active
+# again; 404/405 still prove that a SIP stack is alive there
+modparam("dispatcher", "ds_ping_method", "OPTIONS")
+modparam("dispatcher", "ds_ping_from", "sip:kamailio@voicebot.invalid")
+modparam("dispatcher", "ds_ping_interval", {ping_interval})
+modparam("dispatcher", "ds_probing_mode", 1)
+modparam("dispatcher", "ds_probing_threshold", 2)
+modparam("dispatcher", "ds_inactive_threshold", 1)
+modparam("dispatcher", "ds_ping_reply_codes", "class=2;code=404;code=405")
+"""
+
+_ROUTES = """
+####### Routing logic #########
+request_route {
+	# sanity first: loops and malformed requests never reach a worker
+	if (!mf_process_maxfwd_header("10")) {
+		sl_send_reply("483", "Too Many Hops");
+		exit;
+	}
+	if (!sanity_check("17895", "7")) {
+		xlog("L_WARN", "malformed $rm from $si:$sp dropped\\n");
+		exit;
+	}
+
+	# CANCEL of a pending INVITE: relay it to the worker that has the INVITE
+	if (is_method("CANCEL")) {
+		if (t_check_trans()) {
+			t_relay();
+		}
+		exit;
+	}
+
+	# retransmission of a request in progress: tm resends the last reply
+	if (!is_method("ACK")) {
+		if (t_precheck_trans()) {
+			t_check_trans();
+			exit;
+		}
+		t_check_trans();
+	}
+
+	if (has_totag()) {
+		route(WITHINDLG);
+		exit;
+	}
+
+	# initial requests: Route headers preloaded by the caller are ignored
+	remove_hf("Route");
+	if (is_method("OPTIONS")) {
+		sl_send_reply("200", "OK");
+		exit;
+	}
+	if (!is_method("INVITE")) {
+		append_to_reply("Allow: INVITE, ACK, BYE, CANCEL, OPTIONS\\r\\n");
+		sl_send_reply("405", "Method Not Allowed");
+		exit;
+	}
+	route(DISPATCH);
+}
+
+# ACK, BYE, re-INVITE, REFER, INFO, UPDATE: along the Route set our Record-Route built
+route[WITHINDLG] {
+	if (loose_route()) {
+		if (is_method("BYE")) {
+			ds_load_update();  # the call no longer counts against its worker
+		}
+		route(RELAY);
+		exit;
+	}
+	if (is_method("ACK")) {
+		# ACK of a negative reply (hop by hop) is absorbed by tm; others are stray
+		if (t_check_trans()) {
+			route(RELAY);
+		}
+		exit;
+	}
+	sl_send_reply("404", "Not Here");
+}
+
+# a new call: the worker holding fewest calls (algorithm 10), others kept for failover
+route[DISPATCH] {
+	record_route();
+	if (!ds_select_dst("1", "10")) {
+		if (ds_is_active("1")) {
+			send_reply("486", "All Workers Busy");
+		} else {
+			send_reply("503", "No Worker Available");
+		}
+		exit;
+	}
+	xlog("L_INFO", "call $ci to $du\\n");
+	t_on_failure("FAILOVER");
+	t_on_reply("ANSWERED");
+	route(RELAY);
+}
+
+route[RELAY] {
+	if (!t_relay()) {
+		if (is_method("INVITE") && !has_totag()) {
+			ds_load_unset();
+		}
+		sl_reply_error();
+	}
+	exit;
+}
+
+onreply_route[ANSWERED] {
+	if (is_method("INVITE") && $rs =~ "^2") {
+		ds_load_update();  # confirmed: counts until BYE
+	}
+}
+
+failure_route[FAILOVER] {
+	if (t_is_canceled()) {
+		ds_load_unset();
+		exit;
+	}
+	if (t_branch_timeout() && !t_branch_replied()) {
+		xlog("L_WARN", "worker $du sent nothing for $ci: marked inactive\\n");
+		ds_mark_dst("ip");  # inactive, probing: back when it answers an OPTIONS
+	}
+	if (t_check_status("408|477|480|486|5[0-9][0-9]") && ds_next_dst()) {
+		xlog("L_INFO", "call $ci: worker replied $T_reply_code, trying $du\\n");
+		t_on_failure("FAILOVER");
+		t_on_reply("ANSWERED");
+		if (t_relay()) {
+			exit;
+		}
+	}
+	ds_load_unset();  # the call is over before it began: release its slot
+}
+
+# keepalive verdicts (OPTIONS every ds_ping_interval)
+event_route[dispatcher:dst-down] {
+	xlog("L_WARN", "worker $ru is down: no calls until it answers OPTIONS again\n");
+}
+event_route[dispatcher:dst-up] {
+	xlog("L_NOTICE", "worker $ru is up again\n");
+}
+"""
