@@ -110,14 +110,26 @@ def procs() -> Iterator[Processes]:
 class Worker:
     """A sipp UAS standing in for a voicebot worker; `calls()` reads its own log."""
 
-    def __init__(self, procs: Processes, tmp: Path, scenario: Path, port: int = 0) -> None:
+    def __init__(
+        self, procs: Processes, tmp: Path, scenario: Path, port: int = 0, *extra: str
+    ) -> None:
         self.port = port or _free_port()
+        self.tcp = "t1" in extra  # -t t1: SIP over TCP
         self.uri = f"sip:{HOST}:{self.port}"
         self.log = tmp / f"worker_{self.port}.log"
         args = [_tool("sipp"), "-sf", str(scenario), "-i", HOST, "-p", str(self.port)]
         args += ["-mp", str(_free_port()), "-cp", str(_free_port()), "-nostdin"]
-        args += ["-trace_logs", "-log_file", str(self.log)]
+        args += ["-trace_logs", "-log_file", str(self.log), *extra]
         self.proc = procs.start(args, tmp / f"sipp_{self.port}.out")
+
+    def ready(self) -> bool:
+        if not self.tcp:
+            return _options_ok(self.port)
+        try:
+            socket.create_connection((HOST, self.port), timeout=0.2).close()
+        except OSError:
+            return False
+        return True
 
     def lines(self, word: str) -> list[str]:
         text = self.log.read_text() if self.log.exists() else ""
@@ -142,10 +154,16 @@ def start_kamailio(procs: Processes, tmp: Path, settings: KamailioConfig) -> Pat
 
 
 def place_calls(
-    tmp: Path, kamailio_port: int, calls: int, rate: int, length_ms: int, limit: int
+    tmp: Path,
+    kamailio_port: int,
+    calls: int,
+    rate: int,
+    length_ms: int,
+    limit: int,
+    scenario: str = "caller.xml",
 ) -> subprocess.CompletedProcess[bytes]:
     """`calls` calls through Kamailio, at most `limit` at once."""
-    args = [_tool("sipp"), "-sf", str(DATA / "caller.xml"), f"{HOST}:{kamailio_port}"]
+    args = [_tool("sipp"), "-sf", str(DATA / scenario), f"{HOST}:{kamailio_port}"]
     args += ["-i", HOST, "-p", str(_free_port()), "-mp", str(_free_port())]
     args += ["-cp", str(_free_port()), "-nostdin", "-m", str(calls), "-r", str(rate)]
     args += ["-l", str(limit), "-d", str(length_ms), "-timeout", "20s", "-timeout_error"]
@@ -162,7 +180,7 @@ def assert_all_passed(tmp: Path, done: subprocess.CompletedProcess[bytes]) -> No
 def wait_workers(workers: list[Worker]) -> None:
     deadline = time.monotonic() + 5
     for w in workers:
-        while not _options_ok(w.port):
+        while not w.ready():
             assert w.proc.poll() is None, f"sipp worker on {w.port} exited"
             assert time.monotonic() < deadline, f"sipp worker on {w.port} not answering"
 
@@ -231,14 +249,17 @@ def test_config_passes_kamailio_check(tmp_path: Path, listen_host: str, transpor
 
 
 @pytest.mark.sip
+@pytest.mark.parametrize("transport", ["udp", "tcp"])
 def test_calls_spread_by_load_and_byes_follow_record_route(
-    tmp_path: Path, procs: Processes
+    tmp_path: Path, procs: Processes, transport: str
 ) -> None:
-    workers = [Worker(procs, tmp_path, ANSWER) for _ in range(3)]
+    extra = ("-t", "t1") if transport == "tcp" else ()
+    workers = [Worker(procs, tmp_path, ANSWER, 0, *extra) for _ in range(3)]
     wait_workers(workers)
     port = _free_port()
+    list_file = str(tmp_path / "dispatcher.list")
     settings = settings_for(
-        port, [w.uri for w in workers], list_file=str(tmp_path / "dispatcher.list")
+        port, [w.uri for w in workers], list_file=list_file, transport=transport
     )
     start_kamailio(procs, tmp_path, settings)
 
@@ -354,3 +375,23 @@ def test_keepalives_take_a_dead_worker_out_and_back(tmp_path: Path, procs: Proce
     assert_all_passed(tmp_path, place_calls(tmp_path, port, 4, rate=50, length_ms=500, limit=4))
     time.sleep(0.3)
     assert len(revived.lines("INVITE")) == 2 and len(worker.lines("INVITE")) == 4 + 2
+
+
+@pytest.mark.sip
+def test_worker_hangup_follows_record_route_and_frees_its_slot(
+    tmp_path: Path, procs: Processes
+) -> None:
+    hangs_up = DATA / "worker_hangs_up.xml"
+    workers = [Worker(procs, tmp_path, hangs_up, 0, "-d", "300") for _ in range(2)]
+    wait_workers(workers)
+    port = _free_port()
+    dests = tuple(Destination(w.uri, max_calls=2) for w in workers)
+    list_file = str(tmp_path / "dispatcher.list")
+    start_kamailio(procs, tmp_path, KamailioConfig(dests, HOST, port, list_file=list_file))
+
+    # 12 calls, 4 at once, 4 slots: each passes only if the workers' BYEs freed slots
+    done = place_calls(tmp_path, port, 12, 40, 0, limit=4, scenario="caller_hung_up_on.xml")
+    assert_all_passed(tmp_path, done)
+    time.sleep(0.3)
+    assert [len(w.lines("INVITE")) for w in workers] == [6, 6]
+    assert [len(w.lines("BYE-SENT")) for w in workers] == [6, 6]
