@@ -1,0 +1,128 @@
+"""Real SIP calls on loopback between pjsua2 endpoints in separate processes.
+
+Each test uses its own SIP and RTP ports. The answering side is `SipEndpoint` driven by a tiny
+server loop, the calling side is `Softphone` (tests/sip/sip_peers.py).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sip_peers import RATE, Peer, answering_server, scripted_caller
+
+pytestmark = pytest.mark.sip
+
+
+def chirp(seconds: float, f0: float, f1: float, seed: int) -> bytes:
+    """A sweep plus a little noise: no two lags of it look alike, so correlation finds one."""
+    t = np.arange(int(seconds * RATE)) / RATE
+    phase = 2 * np.pi * (f0 * t + (f1 - f0) * t**2 / (2 * seconds))
+    noise = np.random.default_rng(seed).normal(0, 0.05, t.size)
+    return ((np.sin(phase) * 0.3 + noise) * 32767).astype("<i2").tobytes()
+
+
+def best_match(sent: bytes, received: bytes) -> tuple[float, float]:
+    """(normalised correlation, level ratio in dB) of `sent` at its best lag in `received`."""
+    s = np.frombuffer(sent, "<i2").astype(np.float64)
+    r = np.frombuffer(received, "<i2").astype(np.float64)
+    assert r.size > s.size, f"received {r.size} samples, sent {s.size}"
+    n = 1 << int(np.ceil(np.log2(r.size + s.size)))
+    corr = np.fft.irfft(np.fft.rfft(r, n) * np.conj(np.fft.rfft(s, n)), n)[: r.size - s.size]
+    lag = int(np.argmax(corr))
+    seg = r[lag : lag + s.size]
+    score = float(seg @ s / (np.linalg.norm(seg) * np.linalg.norm(s) + 1e-9))
+    ratio = 20 * np.log10((np.linalg.norm(seg) + 1e-9) / np.linalg.norm(s))
+    return score, float(ratio)
+
+
+def uri(port: int, transport: str = "") -> str:
+    return f"sip:bot@127.0.0.1:{port}" + (f";transport={transport}" if transport else "")
+
+
+def test_audio_both_ways_dtmf_in_order_and_caller_hangup():
+    bot_audio = chirp(1.5, 300, 3000, seed=1)
+    caller_audio = chirp(1.5, 2500, 400, seed=2)
+    with Peer(answering_server, port=25060, rtp_port=31000, play=bot_audio) as bot:
+        script = [
+            ("dial", uri(bot.port)),
+            ("wait_answered",),
+            ("play", caller_audio, RATE),
+            ("sleep", 0.3),
+            ("dtmf", "159#*"),
+            ("sleep", 1.5),
+            ("hangup",),
+            ("wait_ended",),
+        ]
+        with Peer(scripted_caller, rtp_port=31100, script=script) as caller:
+            (call,) = caller.result()
+        incoming = bot.event("IncomingCall")
+        assert incoming["source"].startswith("127.0.0.1:")
+        assert bot.event("MediaReady")["codec"] == "G722/16000"  # G.722 preferred
+        bot.event("CallEnded", by="remote", status_code=200)
+        digits = bot.events("DtmfReceived")
+        assert "".join(d["digit"] for d in digits) == "159#*"
+        assert {d["method"] for d in digits} == {"rfc4733"}
+        received = bot.audio(incoming["call_id"])
+
+    assert call["answered"] and call["codec"] == "G722/16000"
+    assert call["ended"]["by"] == "local"
+    score, level = best_match(caller_audio, received)
+    assert score > 0.9 and abs(level) < 3, (score, level)
+    score, level = best_match(bot_audio, call["recording"])
+    assert score > 0.9 and abs(level) < 3, (score, level)
+
+
+def test_bot_hangs_up_and_sip_info_dtmf_over_tcp():
+    with Peer(answering_server, port=25070, rtp_port=31200, hangup_after=1.5) as bot:
+        script = [
+            ("dial", uri(bot.port, "tcp")),
+            ("wait_answered",),
+            ("dtmf", "42", "info"),
+            ("wait_ended",),
+        ]
+        with Peer(scripted_caller, rtp_port=31300, script=script) as caller:
+            (call,) = caller.result()
+        bot.event("CallEnded", by="local")
+        digits = bot.events("DtmfReceived")
+    assert [(d["digit"], d["method"]) for d in digits] == [("4", "info"), ("2", "info")]
+    assert call["answered"]
+    assert call["ended"]["by"] == "remote" and call["ended"]["status_code"] == 200
+
+
+def test_cancel_before_answer():
+    with Peer(answering_server, port=25080, rtp_port=31400, answer=False) as bot:
+        script = [("dial", uri(bot.port)), ("sleep", 0.5), ("hangup",), ("wait_ended",)]
+        with Peer(scripted_caller, rtp_port=31500, script=script) as caller:
+            (call,) = caller.result()
+        bot.event("IncomingCall")
+        ended = bot.event("CallEnded")
+    assert call["progress"] == [180] and not call["answered"]
+    assert call["ended"]["status_code"] == 487
+    assert ended["status_code"] == 487 and ended["by"] == "remote"
+    assert not bot.events("CallAnswered")
+
+
+def test_caller_outside_allow_list_gets_403():
+    with Peer(answering_server, port=25090, rtp_port=31600, allow_from=("192.0.2.0/24",)) as bot:
+        script = [("dial", uri(bot.port)), ("wait_ended",)]
+        with Peer(scripted_caller, rtp_port=31700, script=script) as caller:
+            (call,) = caller.result()
+        refused = bot.event("CallRefused")
+    assert call["ended"]["status_code"] == 403 and not call["answered"]
+    assert refused["source"].startswith("127.0.0.1:") and refused["status_code"] == 403
+    assert not bot.events("IncomingCall")
+
+
+def test_fifth_concurrent_call_gets_486():
+    with Peer(answering_server, port=25100, rtp_port=31800) as bot:
+        four = [step for _ in range(4) for step in (("dial", uri(bot.port)), ("wait_answered",))]
+        four += [("sleep", 3.0)] + [("hangup", i) for i in range(4)]
+        with Peer(scripted_caller, rtp_port=32000, script=four) as first:
+            bot.wait_count("CallAnswered", 4, timeout=15)
+            fifth = [("dial", uri(bot.port)), ("wait_ended",)]
+            with Peer(scripted_caller, rtp_port=32200, script=fifth) as second:
+                (call,) = second.result()
+            calls = first.result()
+    assert all(c["answered"] for c in calls)
+    assert call["ended"]["status_code"] == 486 and not call["answered"]
+    assert len(bot.events("IncomingCall")) == 4
