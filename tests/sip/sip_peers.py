@@ -140,7 +140,8 @@ def scripted_caller(
     from voicebot.sip.softphone import Softphone
 
     _setup_logging(report, watch)
-    phone = Softphone(SipConfig(port=0, rtp_port=rtp_port, user="caller"))
+    level = 4 if watch else 2  # pjsip logs whole messages at level 4
+    phone = Softphone(SipConfig(port=0, rtp_port=rtp_port, user="caller", pjsip_log_level=level))
     phone.start()
     report.put(("ready", phone.endpoint.port))
     calls: list[Any] = []
