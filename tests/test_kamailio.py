@@ -236,8 +236,10 @@ def test_config_passes_kamailio_check(tmp_path: Path, listen_host: str, transpor
         listen_host=listen_host,
         transport=transport,  # type: ignore[arg-type]
         list_file=str(tmp_path / "dispatcher.list"),
+        allow_from=("10.0.0.0/24", "192.0.2.7", "::1", "2001:db8::/32"),
     )
     cfg, dispatcher_list = render_config(settings)
+    assert "src_ip==10.0.0.0/24 || src_ip==192.0.2.7 || src_ip==::1 || src_ip==2001:db8::/32" in cfg
     (tmp_path / "kamailio.cfg").write_text(cfg)
     (tmp_path / "dispatcher.list").write_text(dispatcher_list)
     check = subprocess.run(
@@ -395,3 +397,23 @@ def test_worker_hangup_follows_record_route_and_frees_its_slot(
     time.sleep(0.3)
     assert [len(w.lines("INVITE")) for w in workers] == [6, 6]
     assert [len(w.lines("BYE-SENT")) for w in workers] == [6, 6]
+
+
+@pytest.mark.sip
+def test_callers_outside_the_allow_list_get_403(tmp_path: Path, procs: Processes) -> None:
+    worker = Worker(procs, tmp_path, ANSWER)
+    wait_workers([worker])
+    port = _free_port()
+    settings = settings_for(
+        port,
+        [worker.uri],
+        list_file=str(tmp_path / "dispatcher.list"),
+        allow_from=("192.0.2.0/24",),
+    )
+    start_kamailio(procs, tmp_path, settings)
+
+    done = place_calls(tmp_path, port, 2, rate=20, length_ms=100, limit=2)
+
+    assert done.returncode != 0
+    assert (tmp_path / "caller_errors.log").read_text().count("403 Caller Not Allowed") == 2
+    assert worker.lines("INVITE") == []

@@ -6,8 +6,11 @@ at most 4 calls (the fifth INVITE gets 486). `render_config` writes a `kamailio.
 front of such workers, on this machine and on others. What the generated script does:
 
     in-dialog request     ACK, BYE, re-INVITE, REFER, INFO follow the Record-Route set
-      (To tag)            (loose_route); a BYE also frees the worker's slot (ds_load_update)
-    initial INVITE        record_route, pick a worker: ds_select_dst(1, 10), relay statefully
+      (To tag)            (loose_route); a BYE from either side also frees the worker's
+                          slot (ds_load_update)
+    initial INVITE        403 unless from `allow_from` (when set: the workers now see only
+                          Kamailio's address); record_route, pick a worker with
+                          ds_select_dst(1, 10), relay statefully
     OPTIONS               200 from Kamailio itself (a trunk's keepalive)
     anything else         405 (workers take calls, nothing else)
     every request         Max-Forwards (483 when exhausted) and sanity checks first
@@ -21,17 +24,21 @@ worker holding fewest, and never past a worker's `maxload` (its `max_calls`, 4 b
 big machine. On a tie the first listed worker wins; workers are listed round-robin across
 machines, so two concurrent calls land on two machines before any machine takes a second.
 
-Failover: a worker that answers 408/480/486/5xx (full, draining, crashed) or does not answer
-within `reply_timeout_ms` (local 408) gets the call passed on to the next worker (failure_route,
+Failover: a call that a worker refuses with 408/480/486/5xx (full, draining, crashed), or does
+not reply to within `reply_timeout_ms` (local 408), goes on to the next worker (failure_route,
 ds_next_dst, which moves the call's load too); a worker that sent no reply at all is marked
 inactive at once. Every `ping_interval` seconds each worker gets an OPTIONS; two missed replies
 mark it inactive (skipped), one answer brings it back. When every worker is full the caller gets
 486, when none is reachable 503.
+
+API: `render_config(KamailioConfig) -> (kamailio_cfg, dispatcher_list)`, both text;
+`add_arguments(parser)` and `run(args) -> int` are `voicebot kamailio-config`.
 """
 
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import re
 import sys
 from dataclasses import dataclass
@@ -73,6 +80,7 @@ class KamailioConfig:
     ping_interval: int = 5  # seconds between OPTIONS keepalives to each worker
     reply_timeout_ms: int = 2000  # no reply from a worker by then: try the next one
     children: int = 4  # Kamailio receiver processes per UDP socket (and TCP workers)
+    allow_from: tuple[str, ...] = ()  # IPs / CIDRs that may start calls; () = anyone
 
     def __post_init__(self) -> None:
         if not self.destinations:
@@ -84,6 +92,13 @@ class KamailioConfig:
             raise ConfigError(f"transport {self.transport!r}: use udp or tcp")
         if not 0 < self.listen_port < 65536:
             raise ConfigError(f"listen port {self.listen_port}: use 1-65535")
+        for entry in self.allow_from:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ConfigError(
+                    f"allow {entry!r}: use an IP or a CIDR like 10.0.0.0/24"
+                ) from None
         if self.ping_interval < 1 or self.reply_timeout_ms < 100:
             raise ConfigError("ping_interval must be >= 1 s and reply_timeout_ms >= 100 ms")
 
@@ -129,7 +144,23 @@ def render_config(settings: KamailioConfig) -> tuple[str, str]:
         ping_interval=settings.ping_interval,
         fr_timer=settings.reply_timeout_ms,
     )
-    return head + _ROUTES, render_dispatcher_list(settings)
+    routes = _ROUTES.replace("\t@ALLOW@\n", _allow_check(settings))
+    return head + routes, render_dispatcher_list(settings)
+
+
+def _allow_check(settings: KamailioConfig) -> str:
+    """Kamailio script refusing initial INVITEs from outside `allow_from` (workers then see
+    only Kamailio's address, so their own allow-list can no longer tell callers apart)."""
+    if not settings.allow_from:
+        return ""
+    nets = [ipaddress.ip_network(e, strict=False) for e in settings.allow_from]
+    terms = [f"src_ip=={n.network_address if n.num_addresses == 1 else n}" for n in nets]
+    return (
+        f"\tif (!({' || '.join(terms)})) {{\n"
+        '\t\txlog("L_WARN", "call from $si refused: not in the allow list\\n");\n'
+        '\t\tsl_send_reply("403", "Caller Not Allowed");\n'
+        "\t\texit;\n\t}\n"
+    )
 
 
 # -- voicebot kamailio-config ------------------------------------------------------------------
@@ -144,6 +175,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--max-calls", type=int, default=MAX_CALLS_PER_WORKER, metavar="N", help="per worker")
     add("--transport", choices=("udp", "tcp"), default="udp", help="towards the workers")
     add("--ping-interval", type=int, default=5, metavar="S", help="OPTIONS keepalive period")
+    add("--allow", action="append", default=[], metavar="CIDR", help="callers allowed (repeat)")
     add("--out", metavar="DIR", help="write DIR/kamailio.cfg, DIR/dispatcher.list (else print)")
 
 
@@ -166,6 +198,7 @@ def run(args: argparse.Namespace) -> int:
         transport=args.transport,
         list_file=list_file,
         ping_interval=args.ping_interval,
+        allow_from=tuple(args.allow),
     )
     cfg, dispatcher_list = render_config(settings)
     if out is None:
@@ -312,8 +345,10 @@ route[WITHINDLG] {
 	sl_send_reply("404", "Not Here");
 }
 
-# a new call: the worker holding fewest calls (algorithm 10), others kept for failover
+# a new call (from an allowed caller): the worker holding fewest calls (algorithm 10), the
+# others kept for failover
 route[DISPATCH] {
+	@ALLOW@
 	record_route();
 	if (!ds_select_dst("1", "10")) {
 		if (ds_is_active("1")) {
