@@ -54,6 +54,7 @@ class CampaignSettings(BaseModel):
     )
     max_concurrent: int = Field(4, ge=1, description="calls in flight at most")
     cps: float = Field(1.0, gt=0, description="new calls per second at most")
+    burst: int = Field(1, ge=1, description="calls that may start at once (token bucket size)")
     max_attempts: int = Field(3, ge=1, description="attempts per contact at most")
     daily_cap: int = Field(2, ge=1, description="attempts per number per local day")
     retries: dict[str, RetrySettings] = Field(
@@ -95,6 +96,7 @@ class CampaignSettings(BaseModel):
             weekdays=weekdays,
             max_concurrent=self.max_concurrent,
             cps=self.cps,
+            burst=self.burst,
             max_attempts=self.max_attempts,
             daily_cap=self.daily_cap,
             retries={Outcome(k): v.rule() for k, v in self.retries.items()},

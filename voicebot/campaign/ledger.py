@@ -277,13 +277,12 @@ class Ledger:
         ).fetchone()
         return parse_iso(row[0])
 
-    def close_contact(self, contact_id: int, disposition: str, note: str = "") -> None:
+    def close_contact(self, contact_id: int, disposition: str) -> None:
         """End a contact that is not dialed at all (on the do-not-call list, no window)."""
         with transaction(self.db) as db:
             db.execute(
-                "UPDATE contacts SET disposition = ?, last_outcome = COALESCE(last_outcome, ?)"
-                " WHERE id = ? AND disposition IS NULL",
-                (disposition, note or disposition, contact_id),
+                "UPDATE contacts SET disposition = ? WHERE id = ? AND disposition IS NULL",
+                (disposition, contact_id),
             )
 
     # -- attempts --------------------------------------------------------------------------
@@ -295,10 +294,10 @@ class Ledger:
                 " JOIN campaigns k ON k.id = c.campaign_id WHERE c.id = ?",
                 (contact_id,),
             ).fetchone()
+            if row is not None and row["campaign_state"] != "running":
+                raise CampaignError(f"campaign '{row['name']}' is {row['campaign_state']}")
             if row is None or row["disposition"] is not None:
                 raise CampaignError(f"contact {contact_id} is not waiting to be called")
-            if row["campaign_state"] != "running":
-                raise CampaignError(f"campaign '{row['name']}' is {row['campaign_state']}")
             busy = db.execute(
                 "SELECT id FROM attempts WHERE contact_id = ? AND state = 'dialing'",
                 (contact_id,),

@@ -79,13 +79,12 @@ class CampaignLoop:
         phones = {state.id: phone for state, phone in pending}
         decided = plan(self.policy, self.pacer, [s for s, _ in pending], now)
         for contact_id in decided.unreachable:
-            self.ledger.close_contact(contact_id, "no_window", "no hour open in all its zones")
+            self.ledger.close_contact(contact_id, "no_window")
         out: list[DialDecision] = []
         skipped = 0
         for contact_id in decided.dial:
-            reason = self.ledger.dnc.reason(phones[contact_id])
-            if reason is not None:
-                self.ledger.close_contact(contact_id, "dnc", f"do-not-call: {reason}")
+            if phones[contact_id] in self.ledger.dnc:
+                self.ledger.close_contact(contact_id, "dnc")
                 skipped += 1
                 continue
             out.append(DialDecision(self.ledger.begin_attempt(contact_id, now)))
