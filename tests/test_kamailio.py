@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import signal
 import socket
 import subprocess
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -137,11 +139,14 @@ class Worker:
 
 
 def start_kamailio(procs: Processes, tmp: Path, settings: KamailioConfig) -> Path:
-    cfg, dispatcher_list = render_config(settings)
-    (tmp / "dispatcher.list").write_text(dispatcher_list)
-    (tmp / "kamailio.cfg").write_text(cfg)
+    """Kamailio in the foreground with its files under `tmp`; returns its log's path."""
     run_dir = tmp / "run"
     run_dir.mkdir()
+    list_file = tmp / "dispatcher.list"
+    settings = replace(settings, list_file=str(list_file), runtime_dir=str(run_dir))
+    cfg, dispatcher_list = render_config(settings)
+    list_file.write_text(dispatcher_list)
+    (tmp / "kamailio.cfg").write_text(cfg)
     log = tmp / "kamailio.log"
     args = [_tool("kamailio"), "-f", str(tmp / "kamailio.cfg"), "-DD", "-E"]
     args += ["-Y", str(run_dir), "-P", str(run_dir / "kamailio.pid"), "-m", "32", "-M", "4"]
@@ -236,6 +241,7 @@ def test_config_passes_kamailio_check(tmp_path: Path, listen_host: str, transpor
         listen_host=listen_host,
         transport=transport,  # type: ignore[arg-type]
         list_file=str(tmp_path / "dispatcher.list"),
+        runtime_dir=str(tmp_path),
         allow_from=("10.0.0.0/24", "192.0.2.7", "::1", "2001:db8::/32"),
     )
     cfg, dispatcher_list = render_config(settings)
@@ -259,10 +265,7 @@ def test_calls_spread_by_load_and_byes_follow_record_route(
     workers = [Worker(procs, tmp_path, ANSWER, 0, *extra) for _ in range(3)]
     wait_workers(workers)
     port = _free_port()
-    list_file = str(tmp_path / "dispatcher.list")
-    settings = settings_for(
-        port, [w.uri for w in workers], list_file=list_file, transport=transport
-    )
+    settings = settings_for(port, [w.uri for w in workers], transport=transport)
     start_kamailio(procs, tmp_path, settings)
 
     # 24 calls of 0.6 s, 12 at once: exactly the 3 x 4 slots, 8 calls per worker over the
@@ -286,7 +289,6 @@ def test_failover_past_a_dead_worker(tmp_path: Path, procs: Processes) -> None:
     settings = settings_for(
         port,
         [dead] + [w.uri for w in workers],  # listed first: the first call goes there
-        list_file=str(tmp_path / "dispatcher.list"),
         reply_timeout_ms=1000,
         ping_interval=30,  # so it is the failed call, not a keepalive, that finds it dead
     )
@@ -314,7 +316,6 @@ def test_failover_past_a_worker_that_refuses(tmp_path: Path, procs: Processes, r
     settings = settings_for(
         port,
         [refusing.uri] + [w.uri for w in workers],
-        list_file=str(tmp_path / "dispatcher.list"),
         ping_interval=1,  # it answers OPTIONS, so it stays active: failover per call
     )
     log = start_kamailio(procs, tmp_path, settings)
@@ -334,8 +335,7 @@ def test_all_workers_full_gives_486(tmp_path: Path, procs: Processes) -> None:
     wait_workers(workers)
     port = _free_port()
     dests = tuple(Destination(w.uri, max_calls=2) for w in workers)
-    list_file = str(tmp_path / "dispatcher.list")
-    start_kamailio(procs, tmp_path, KamailioConfig(dests, HOST, port, list_file=list_file))
+    start_kamailio(procs, tmp_path, KamailioConfig(dests, HOST, port))
 
     # 6 calls of 1.5 s at once, 4 slots: 4 answered, 2 refused by Kamailio itself
     done = place_calls(tmp_path, port, 6, rate=50, length_ms=1500, limit=6)
@@ -344,6 +344,15 @@ def test_all_workers_full_gives_486(tmp_path: Path, procs: Processes) -> None:
     assert done.returncode != 0
     assert (tmp_path / "caller_errors.log").read_text().count("486 All Workers Busy") == 2
     assert [len(w.lines("INVITE")) for w in workers] == [2, 2]
+
+
+def _worker_flags(tmp: Path) -> dict[str, str]:
+    """Each worker's state as Kamailio's RPC reports it (`kamcmd dispatcher.list`)."""
+    ctl = f"unix:{tmp / 'run' / 'kamailio_ctl'}"
+    out = subprocess.run(
+        [_tool("kamcmd"), "-s", ctl, "dispatcher.list"], capture_output=True, text=True, timeout=10
+    ).stdout
+    return dict(re.findall(r"URI: (\S+)\s+FLAGS: (\w+)", out))
 
 
 def _wait_for(log: Path, text: str, seconds: float) -> None:
@@ -362,12 +371,12 @@ def test_keepalives_take_a_dead_worker_out_and_back(tmp_path: Path, procs: Proce
     settings = settings_for(
         port,
         [f"sip:{HOST}:{dead_port}", worker.uri],
-        list_file=str(tmp_path / "dispatcher.list"),
         ping_interval=1,
         reply_timeout_ms=500,
     )
     log = start_kamailio(procs, tmp_path, settings)
     _wait_for(log, f"worker sip:{HOST}:{dead_port} is down", seconds=8)
+    assert _worker_flags(tmp_path) == {f"sip:{HOST}:{dead_port}": "IP", worker.uri: "AP"}
     assert_all_passed(tmp_path, place_calls(tmp_path, port, 4, rate=50, length_ms=200, limit=4))
     assert "sent nothing" not in log.read_text()  # no call was tried on the dead one
     assert f"to sip:{HOST}:{dead_port}" not in log.read_text()
@@ -388,8 +397,7 @@ def test_worker_hangup_follows_record_route_and_frees_its_slot(
     wait_workers(workers)
     port = _free_port()
     dests = tuple(Destination(w.uri, max_calls=2) for w in workers)
-    list_file = str(tmp_path / "dispatcher.list")
-    start_kamailio(procs, tmp_path, KamailioConfig(dests, HOST, port, list_file=list_file))
+    start_kamailio(procs, tmp_path, KamailioConfig(dests, HOST, port))
 
     # 12 calls, 4 at once, 4 slots: each passes only if the workers' BYEs freed slots
     done = place_calls(tmp_path, port, 12, 40, 0, limit=4, scenario="caller_hung_up_on.xml")
@@ -407,7 +415,6 @@ def test_callers_outside_the_allow_list_get_403(tmp_path: Path, procs: Processes
     settings = settings_for(
         port,
         [worker.uri],
-        list_file=str(tmp_path / "dispatcher.list"),
         allow_from=("192.0.2.0/24",),
     )
     start_kamailio(procs, tmp_path, settings)

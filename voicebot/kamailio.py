@@ -81,6 +81,7 @@ class KamailioConfig:
     reply_timeout_ms: int = 2000  # no reply from a worker by then: try the next one
     children: int = 4  # Kamailio receiver processes per UDP socket (and TCP workers)
     allow_from: tuple[str, ...] = ()  # IPs / CIDRs that may start calls; () = anyone
+    runtime_dir: str = "/run/kamailio"  # holds kamailio_ctl, the socket of `kamcmd -s`
 
     def __post_init__(self) -> None:
         if not self.destinations:
@@ -143,6 +144,7 @@ def render_config(settings: KamailioConfig) -> tuple[str, str]:
         list_file=settings.list_file,
         ping_interval=settings.ping_interval,
         fr_timer=settings.reply_timeout_ms,
+        runtime_dir=settings.runtime_dir,
     )
     routes = _ROUTES.replace("\t@ALLOW@\n", _allow_check(settings))
     return head + routes, render_dispatcher_list(settings)
@@ -245,6 +247,11 @@ loadmodule "siputils.so"
 loadmodule "xlog.so"
 loadmodule "sanity.so"
 loadmodule "dispatcher.so"
+loadmodule "ctl.so"
+
+# ctl: `kamcmd -s unix:{runtime_dir}/kamailio_ctl dispatcher.list` shows each worker's
+# state (FLAGS AP = active and probed, IP = inactive) and its current call count
+modparam("ctl", "binrpc", "unix:{runtime_dir}/kamailio_ctl")
 
 # tm: how long a worker may take to send its first reply (then local 408 and failover), and
 # to answer after it; failure_reply_mode 3 relays only the last worker's reply upstream
