@@ -138,17 +138,18 @@ def run_status(args: argparse.Namespace) -> int:
             console.print(f"{c.name:<24} {c.state:<10} {Path(c.flow).name}", highlight=False)
         return 0
     campaign = ledger.campaign(args.name)
+    now = _now()
+    view = render(summary(ledger, campaign, now), now)
     if not args.watch:
-        now = _now()
-        console.print(render(summary(ledger, campaign, now), now), highlight=False)
+        console.print(view, highlight=False)
         return 0
-    with Live(console=console, auto_refresh=False) as live:
-        while True:
+    with Live(view, console=console, auto_refresh=False) as live:
+        while campaign.state not in ("finished", "cancelled"):
+            time.sleep(args.interval)
             now, campaign = _now(), ledger.campaign(args.name)
             live.update(render(summary(ledger, campaign, now), now), refresh=True)
-            if campaign.state in ("finished", "cancelled"):
-                return 0
-            time.sleep(args.interval)
+    console.line()
+    return 0
 
 
 def run_export(args: argparse.Namespace) -> int:
