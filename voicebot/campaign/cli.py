@@ -13,7 +13,8 @@ options come from settings `campaign:` (see `config.CampaignSettings`). `create`
 flow's `contact.*` names against the CSV's columns and reports every rejected row as
 ``file.csv:LINE: reason`` before it stores anything; with `--strict` any rejected row stops it.
 Exit codes as `voicebot`: 0 success, 1 wrong input or state, 2 usage/internal error.
-`campaign run` (the SIP dialer) is registered by `voicebot.campaign.dialer` when it exists.
+`campaign run` (the SIP dialing loop over `loop.CampaignLoop`) is registered beside these by
+the dialer's module.
 """
 
 from __future__ import annotations
