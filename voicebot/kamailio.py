@@ -67,11 +67,15 @@ class Destination:
 
     @property
     def host(self) -> str:
-        return _URI.match(self.uri)["host"]  # type: ignore[index]
+        m = _URI.match(self.uri)
+        assert m  # checked in __post_init__
+        return m["host"]
 
 
 @dataclass(frozen=True)
 class KamailioConfig:
+    """What `render_config` needs: the workers, where callers reach Kamailio, and timings."""
+
     destinations: tuple[Destination, ...]
     listen_host: str = "0.0.0.0"  # "0.0.0.0": every interface (one socket per address)
     listen_port: int = 5060  # UDP and TCP, for callers
