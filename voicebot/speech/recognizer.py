@@ -1,0 +1,249 @@
+"""The recogniser: utterance audio in, text out, on Whisper through CTranslate2.
+
+    class Recognizer(Protocol):
+        final(audio: np.ndarray, expect: Expectation) -> Recognition     # 16 kHz float32
+        partial(audio: np.ndarray, expect: Expectation) -> Recognition
+
+    WhisperRecognizer(model: WhisperModel, settings: RecognizerSettings = RecognizerSettings())
+    to_model_audio(pcm: bytes, rate: int) -> np.ndarray      # PCM16 at 8/16 kHz -> 16 kHz float32
+
+Design, with what was measured (tiny.en, int8, 2 shared cores; see BENCHMARKS.md "ASR"):
+
+* Encoder window fitted to the utterance: 0.3 s of leading silence, the audio, then silence up
+  to max(`window_floor`, length + `window_margin`) instead of faster-whisper's fixed 30 s. The
+  encoder's cost is linear in the window. On FSDD digits, free text did not degrade down to a
+  1 s window (69-71% for 1-4 s vs 57% at 30 s), but on 14 espeak-ng sentences windows under
+  ~6 s made greedy decoding loop ("Yes. Yes. Yes.", a sentence three times): WER 1.34 at
+  2 s + 0.5, 0.76-0.82 at 4 s, 0.37 at 5 s, 0.25 at 6 s + 1 against 0.27 at 30 s, in ~40 ms
+  against ~410 ms. So free text gets a 6 s floor (and `cut_repeats` as a last guard), while
+  grammar mode, which teacher-forces candidates and cannot loop, keeps a 2 s floor.
+* Decoding for latency: greedy, no timestamps, at most ~8 tokens per second of audio + 8,
+  no temperature fallback.
+* Guards against text out of noise and silence, in order: too little voiced audio by energy
+  (`min_speech`, islands that stand >= 10 dB over the utterance's floor; stationary line noise
+  and silence stop here with no model call); Whisper's own no-speech rule (no-speech
+  probability > 0.6 with average log-probability < -1); and known phantom phrases of Whisper
+  on non-speech ("Thank you.", "Bye.", "you", ...), dropped unless the dialog expects them.
+* Biasing: the phrases the dialog expects are the decoder's previous-text prompt.
+* Closed expectations (`Expectation.is_closed`) go to grammar mode (`grammar.py`).
+* Partials: `partial()` decodes the audio so far; the result is remembered, and a `final()`
+  on the same audio plus only quiet tail (the listener's end-of-utterance a few hundred ms
+  after the pause that triggered the partial) returns it at once (`reused=True`). A runner
+  decodes partials on a worker thread (`partials.PartialDecoder`); CTranslate2 releases the GIL.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+from dataclasses import dataclass, replace
+from typing import Protocol
+
+import numpy as np
+
+from voicebot.dialog.expectation import Expectation
+from voicebot.speech import grammar
+from voicebot.speech.model import SAMPLE_RATE, WhisperModel, max_length_for
+
+log = logging.getLogger(__name__)
+
+PHANTOMS = frozenset(
+    {"thank you", "thanks for watching", "thank you for watching", "bye", "you", "so", "okay",
+     "oh", "uh", "um", "hmm", "the", "i", "please subscribe", "thank you very much"}
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Recognition:
+    text: str  # "" when nothing was recognised (see `rejected`)
+    confidence: float  # 0..1
+    final: bool
+    mode: str  # "free", "grammar" or "none"
+    option: str | None = None  # grammar mode: the option chosen (menu, choice, yes_no)
+    rejected: str = ""  # why text is empty: "silence", "no_speech", "phantom", "no_match"
+    audio_seconds: float = 0.0
+    window_seconds: float = 0.0
+    compute_seconds: float = 0.0
+    reused: bool = False  # a final taken from the partial on the same audio
+
+
+class Recognizer(Protocol):
+    def final(self, audio: np.ndarray, expect: Expectation) -> Recognition: ...
+
+    def partial(self, audio: np.ndarray, expect: Expectation) -> Recognition: ...
+
+
+@dataclass(frozen=True)
+class RecognizerSettings:
+    lead: float = 0.3  # silence put before the audio (s)
+    window_floor: float = 6.0  # shortest encoder window for free text (s)
+    window_margin: float = 1.0  # silence after the audio inside the window (s)
+    grammar_window_floor: float = 2.0  # grammar mode teacher-forces: no loops to fear (s)
+    grammar_window_margin: float = 0.5
+    tokens_per_second: float = 8.0  # decode budget: this many tokens per second of audio, + 8
+    min_speech: float = 0.08  # less voiced audio than this is silence (s)
+    no_speech_threshold: float = 0.6
+    logprob_threshold: float = -1.0
+    quiet_tail_db: float = 6.0  # a final reuses a partial if its extra audio stays this close
+    grammar: grammar.GrammarSettings = grammar.GrammarSettings()  # to the floor (dB)
+
+
+def to_model_audio(pcm: bytes, rate: int) -> np.ndarray:
+    """PCM16 at `rate` as the model's 16 kHz float32 (soxr resampling, not interpolation)."""
+    from voicebot.audio import pcm16_to_float32, resample
+
+    if rate != SAMPLE_RATE:
+        pcm = resample(pcm, rate, SAMPLE_RATE)
+    return pcm16_to_float32(pcm)
+
+
+def _normal(text: str) -> str:
+    return re.sub(r"[^a-z0-9' ]+", " ", text.lower()).strip()
+
+
+def cut_repeats(text: str) -> str:
+    """Cut Whisper's loop on short windows: a clause of 3+ words said again, or any clause a
+    third time in a row ("Yes. Yes. Yes."); "4, 4, 4" and "no, no" stay."""
+    kept: list[str] = []
+    run = 0
+    for clause in re.findall(r"[^.?!,]+[.?!,]*", text):
+        said, before = _normal(clause), _normal(kept[-1]) if kept else ""
+        run = run + 1 if said and before.startswith(said) else 0
+        if run and (len(said.split()) >= 3 or (run >= 2 and not said.isdigit())):
+            if run >= 2:
+                kept.pop()
+            break
+        kept.append(clause)
+    return "".join(kept).strip().rstrip(",")
+
+
+def voiced_seconds(audio: np.ndarray) -> float:
+    return sum(e - s for s, e in grammar.segment_words(audio)) / SAMPLE_RATE
+
+
+class WhisperRecognizer:
+    """`Recognizer` on a loaded `WhisperModel`; thread-safe (one decode at a time)."""
+
+    def __init__(
+        self, model: WhisperModel, settings: RecognizerSettings = RecognizerSettings()
+    ) -> None:
+        self.model = model
+        self.settings = settings
+        self._lock = threading.Lock()
+        self._last_partial: tuple[np.ndarray, Expectation, Recognition] | None = None
+
+    # -- the Protocol ------------------------------------------------------------------------
+    def final(self, audio: np.ndarray, expect: Expectation) -> Recognition:
+        began = time.perf_counter()
+        reused = self._reuse(audio, expect)
+        if reused is not None:
+            spent = time.perf_counter() - began
+            return replace(reused, final=True, reused=True, compute_seconds=spent)
+        return self._recognize(audio, expect, final=True)
+
+    def partial(self, audio: np.ndarray, expect: Expectation) -> Recognition:
+        result = self._recognize(audio, expect, final=False)
+        self._last_partial = (audio.copy(), expect, result)
+        return result
+
+    # -- internals ---------------------------------------------------------------------------
+    def window_for(self, seconds: float, closed: bool = False) -> float:
+        s = self.settings
+        if closed:
+            return max(s.grammar_window_floor, s.lead + seconds + s.grammar_window_margin)
+        return max(s.window_floor, s.lead + seconds + s.window_margin)
+
+    def _reuse(self, audio: np.ndarray, expect: Expectation) -> Recognition | None:
+        last = self._last_partial
+        if last is None:
+            return None
+        seen, seen_expect, result = last
+        if seen_expect != expect or len(seen) > len(audio):
+            return None
+        if not np.array_equal(audio[: len(seen)], seen):
+            return None
+        tail = audio[len(seen) :]
+        if len(tail) == 0:
+            return result
+        return result if self._quiet(audio, tail) else None
+
+    def _quiet(self, audio: np.ndarray, tail: np.ndarray) -> bool:
+        """True when `tail` has nothing louder than the utterance's floor + `quiet_tail_db`."""
+        hop = SAMPLE_RATE // 100
+        n = len(audio) // hop
+        energy = 10 * np.log10(np.mean(audio[: n * hop].reshape(n, hop) ** 2, axis=1) + 1e-10)
+        floor = float(np.percentile(energy, 10))
+        m = len(tail) // hop
+        if m == 0:
+            return True
+        tail_e = 10 * np.log10(np.mean(tail[: m * hop].reshape(m, hop) ** 2, axis=1) + 1e-10)
+        return bool(tail_e.max() <= max(floor, -70.0) + self.settings.quiet_tail_db)
+
+    def _recognize(self, audio: np.ndarray, expect: Expectation, final: bool) -> Recognition:
+        began = time.perf_counter()
+        seconds = len(audio) / SAMPLE_RATE
+        window = self.window_for(seconds, expect.is_closed)
+        base = Recognition("", 0.0, final, "none", audio_seconds=seconds, window_seconds=window)
+        if voiced_seconds(audio) < self.settings.min_speech:
+            return replace(base, rejected="silence", compute_seconds=time.perf_counter() - began)
+        with self._lock:
+            result = self._grammar(audio, expect, window, base) if expect.is_closed else None
+            if result is None:  # open, or a phrase grammar that did not match: free text
+                base = replace(base, window_seconds=self.window_for(seconds))
+                result = self._free(audio, expect, base.window_seconds, base)
+        result = replace(result, compute_seconds=time.perf_counter() - began)
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug(
+                "%s %s %.2fs audio, %.1fs window, %.0f ms: %r%s",
+                "final" if final else "partial",
+                result.mode,
+                seconds,
+                window,
+                result.compute_seconds * 1000,
+                result.text,
+                f" (rejected: {result.rejected})" if result.rejected else "",
+            )
+        return result
+
+    def _grammar(self, audio, expect, window, base: Recognition) -> Recognition | None:
+        found = grammar.recognize(self.model, audio, expect, window, self.settings.grammar)
+        if not found.text:
+            if expect.kind != "digits":
+                return None  # "I need technical support": the dialog's matcher may still see it
+            return replace(base, mode="grammar", rejected="no_match")
+        return replace(
+            base, text=found.text, confidence=found.confidence, mode="grammar", option=found.option
+        )
+
+    def _free(self, audio, expect: Expectation, window, base: Recognition) -> Recognition:
+        s = self.settings
+        model = self.model
+        lead = np.zeros(int(s.lead * SAMPLE_RATE), np.float32)
+        padded = np.concatenate([lead, audio])
+        encoded = model.encode([model.features(padded, window)])
+        prompt = ", ".join(expect.phrases) if expect.phrases else None
+        start = model.start_with_prompt(prompt)
+        budget = int(s.tokens_per_second * base.audio_seconds) + 8
+        result = model.ct2.generate(
+            encoded,
+            [start],
+            beam_size=1,
+            max_length=max_length_for(len(start), budget),
+            return_scores=True,
+            return_no_speech_prob=True,
+            suppress_blank=True,
+        )[0]
+        tokens = result.sequences_ids[0]
+        text = cut_repeats(model.decode_text(tokens).strip())
+        avg_logprob = float(result.scores[0]) if result.scores else -10.0
+        if result.no_speech_prob > s.no_speech_threshold and avg_logprob < s.logprob_threshold:
+            return replace(base, mode="free", rejected="no_speech")
+        said = _normal(text)
+        if not said:
+            return replace(base, mode="free", rejected="no_speech")
+        expected = {_normal(p) for p in expect.phrases}
+        if said in PHANTOMS and said not in expected:
+            return replace(base, mode="free", rejected="phantom")
+        return replace(base, text=text, confidence=float(np.exp(avg_logprob)), mode="free")
