@@ -259,6 +259,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--db", help="records file (default: settings call_records)")
     p.set_defaults(func=cmd_calls)
 
+    from voicebot import kamailio
+    from voicebot.campaign import cli as campaign_cli
+
+    p = sub.add_parser("kamailio-config", help="Kamailio dispatcher front for the workers")
+    kamailio.add_arguments(p)
+    p.set_defaults(func=kamailio.run)
+    campaign_cli.add_arguments(sub)
+
     try:
         from voicebot.speech import transcribe_cli
     except ImportError:  # the speech extras are not installed

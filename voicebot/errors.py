@@ -7,7 +7,10 @@
     │   └── FlowValidationError   YAML, but not a valid flow (carries every problem found)
     ├── TemplateError             a Jinja2 template or condition failed at run time
     ├── FlowTestError             a flow test file is malformed (not a failing test)
-    └── SpeechError               recogniser / synthesiser cannot work (model missing, ...)
+    ├── SpeechError               recogniser / synthesiser cannot work (model missing, ...)
+    ├── SipError                  a SIP command pjsua2 refused, or the endpoint cannot start
+    └── CampaignError             a campaign cannot be created or changed (name, state)
+        └── ContactsError         the contacts file as a whole cannot be used
 
 User-facing errors carry a `Location` (file:line:column) and a hint, and their `str()` is the
 message the CLI prints: ``support.yaml:31:11: steps.account.next: unknown step 'acount'
@@ -93,3 +96,15 @@ class FlowTestError(FlowError):
 
 class SpeechError(VoicebotError):
     """The recogniser or synthesiser cannot work (model missing, engine failure)."""
+
+
+class SipError(VoicebotError):
+    """A SIP command pjsua2 refused, or the endpoint could not start."""
+
+
+class CampaignError(VoicebotError):
+    """A campaign cannot be created, found or moved to the state asked for."""
+
+
+class ContactsError(CampaignError):
+    """The contacts file as a whole cannot be used; `str()` is the located message."""

@@ -19,6 +19,7 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
+from voicebot.campaign.config import CampaignSettings
 from voicebot.errors import ConfigError
 
 DEFAULT_CONFIG = Path("config/voicebot.yaml")
@@ -56,6 +57,10 @@ class Settings(BaseSettings):
     locale: str = Field("en_US", description="locale for money and date formatting")
     log_level: str = Field("INFO", description="DEBUG, INFO, WARNING or ERROR")
     speech: SpeechSettings = SpeechSettings()
+    campaign: CampaignSettings = Field(
+        default_factory=CampaignSettings,
+        description="outbound campaigns: database, region, pacing, retries",
+    )
 
     @classmethod
     def settings_customise_sources(

@@ -34,7 +34,7 @@ def cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("VOICEBOT_")}
     env["PYTHONPATH"] = str(ROOT)
     return subprocess.run(
-        [sys.executable, "-m", "voicebot.campaign.cli", *args, "--db", str(tmp_path / "c.db")],
+        [sys.executable, "-m", "voicebot", "campaign", *args, "--db", str(tmp_path / "c.db")],
         cwd=tmp_path,
         env=env,
         capture_output=True,

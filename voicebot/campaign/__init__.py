@@ -17,12 +17,6 @@ Errors (under `voicebot.errors.VoicebotError`):
 
 from __future__ import annotations
 
-from voicebot.errors import VoicebotError
+from voicebot.errors import CampaignError, ContactsError
 
-
-class CampaignError(VoicebotError):
-    """A campaign cannot be created, found or moved to the state asked for."""
-
-
-class ContactsError(CampaignError):
-    """The contacts file as a whole cannot be used; `str()` is the located message."""
+__all__ = ["CampaignError", "ContactsError"]

@@ -1,4 +1,4 @@
-"""`voicebot campaign ...` commands (also runnable as `python -m voicebot.campaign.cli ...`).
+"""`voicebot campaign ...` commands.
 
     campaign create --flow FILE --contacts FILE.csv [--name N] [--region US] [--window 08:00-21:00]
                     [--weekday sat=10:00-14:00] [--max-concurrent N] [--cps X] [--max-attempts N]
@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -264,27 +263,3 @@ def _commands(parser: argparse.ArgumentParser) -> None:
     p.set_defaults(func=run_dnc)
     p = dsub.add_parser("list", parents=[db], help="every listed number")
     p.set_defaults(func=run_dnc)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """`python -m voicebot.campaign.cli CMD ...`, the same as `voicebot campaign CMD ...`."""
-    from voicebot.errors import FlowError, VoicebotError
-
-    parser = argparse.ArgumentParser(prog="voicebot campaign")
-    _commands(parser)
-    args = parser.parse_args(argv)
-    try:
-        return int(args.func(args) or 0)
-    except FlowError as exc:
-        for problem in exc.problems:
-            print(problem, file=sys.stderr)
-        return 1
-    except VoicebotError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        return 130
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -22,7 +22,7 @@ API::
             # back as TransferOutcome events; hanging up after a final 2xx is the caller's call.
         media(call_id: str) -> CallMedia | None # also handed out in MediaReady
 
-    class SipError(VoicebotError)               # a command pjsua2 refused, or start failed
+    SipError (voicebot.errors)                  # a command pjsua2 refused, or start failed
 
 Thread rules. pjsua2 allows one `Endpoint` per process, and this class keeps every pjsua2 call
 on one thread of its own ("pjsua2 thread"): it creates the library with `threadCnt = 0` and
@@ -49,7 +49,7 @@ from typing import TypeVar
 
 import pjsua2 as pj
 
-from voicebot.errors import VoicebotError
+from voicebot.errors import SipError
 from voicebot.sip.calls import Registry, SipAccount, SipCall
 from voicebot.sip.config import AllowList, SipConfig
 from voicebot.sip.events import SipEvent
@@ -63,10 +63,6 @@ _POLL_MS = 10
 _TOKEN = re.compile(r"^[A-Za-z0-9!%*_+`'~.-]+$")
 _DTMF = re.compile(r"^[0-9A-Da-d*#]+$")
 _PJ_TO_LOGGING = {0: logging.CRITICAL, 1: logging.ERROR, 2: logging.WARNING, 3: logging.INFO}
-
-
-class SipError(VoicebotError):
-    """pjsua2 refused a command (no such call, bad URI, ...) or could not start."""
 
 
 class _LogWriter(pj.LogWriter):
@@ -250,6 +246,7 @@ class SipEndpoint:
                 ep.libHandleEvents(_POLL_MS)
                 self._drain_commands()
                 self._registry.reap()
+                self._registry.refill()
         except Exception:
             log.exception("pjsua2 thread failed")
         finally:
