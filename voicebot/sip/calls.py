@@ -64,6 +64,12 @@ class Registry:
         self.ended: list[SipCall] = []  # disconnected; dropped on the next loop turn
         self.account: SipAccount | None = None
 
+    def refill(self) -> None:
+        """Top up each call's silent frames (done here so the clock thread never builds any)."""
+        for call in self.calls.values():
+            if call.media is not None:
+                call.media._refill()
+
     def reap(self) -> None:
         """Drop calls that ended (never inside their own callback: pjsua2 is still using them)."""
         while self.ended:

@@ -22,12 +22,19 @@ API::
         register_expires: int = 300
         user_agent: str = "voicebot"
         pjsip_log_level: int = 2         # pjsip's own log (1 errors .. 5 everything) -> logging
+        switch_interval: float = 0.001   # sys.setswitchinterval at start (0: leave it)
 
     class AllowList:
         __init__(entries: Iterable[str])     # "10.0.0.5", "10.0.0.0/24", "::1"
         allows(source: str) -> bool          # "host:port", "[v6]:port" or a bare address
 
 Codecs not named in `codecs` are disabled, so the SDP offers/accepts only those.
+
+`switch_interval`: every media callback must take the GIL on PJSIP's clock thread; while
+another thread runs Python, that waits up to `sys.getswitchinterval()` (5 ms by default) per
+callback, four callbacks per tick with two calls. bench/sip_media_bench.py measured the tick
+spacing under a GIL-busy thread at p99 33-45 ms with 5 ms and 22-24 ms with 1 ms, so the
+endpoint sets 1 ms for its process (a process-wide setting: 0 leaves it alone).
 """
 
 from __future__ import annotations
@@ -61,6 +68,7 @@ class SipConfig:
     register_expires: int = 300
     user_agent: str = "voicebot"
     pjsip_log_level: int = 2
+    switch_interval: float = 0.001
 
     def __post_init__(self) -> None:
         if self.audio_rate not in SAMPLE_RATES:

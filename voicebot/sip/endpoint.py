@@ -41,6 +41,7 @@ import ctypes
 import logging
 import queue
 import re
+import sys
 import threading
 import time
 import urllib.parse
@@ -104,6 +105,8 @@ class SipEndpoint:
     def start(self, timeout: float = 10.0) -> None:
         if self._thread is not None:
             raise SipError("SipEndpoint.start() called twice")
+        if self.config.switch_interval > 0:
+            sys.setswitchinterval(self.config.switch_interval)
         self._thread = threading.Thread(target=self._run, name="pjsua2", daemon=True)
         self._thread.start()
         try:

@@ -1,6 +1,7 @@
 """A call's audio: 20 ms PCM16 frames in from the caller, bot audio out, barge-in in one call.
 
-API (`CallMedia` is safe to use from any thread; it never calls pjsua2)::
+API (`CallMedia` is safe to use from any thread; it never calls pjlib, it only builds
+pjsua2 `ByteVector` containers)::
 
     class CallMedia:
         call_id: str
@@ -29,11 +30,16 @@ call, holding the GIL, so they only move bytes between the frame and `CallMedia`
     onFrameReceived   caller's 20 ms -> receive queue (ctypes copy out of the C++ vector)
     onFrameRequested  next queued 20 ms (a ByteVector built by `play`) -> frame, or silence
 
-`play()` cuts audio into frames and builds their pjsua2 `ByteVector`s on the caller's thread,
-so the clock thread only assigns one. Reading a `ByteVector` with `bytes(vec)` iterates in
-Python (~120 us for 320 bytes); `vector_bytes` reads the vector's buffer with ctypes (~2 us),
-after checking at import that the C++ layout is the expected one (else it falls back).
-bench/sip_media_bench.py measures both callbacks.
+Each SWIG call releases the GIL and takes it back, and taking it back waits up to
+`sys.getswitchinterval()` (5 ms) while another thread runs Python; so the callbacks make as few
+as they can. `play()` cuts audio into frames and builds their `ByteVector`s on the caller's
+thread, and the endpoint thread keeps a few silent ones ready; the clock thread hands one to
+the frame by swapping the std::vector's three pointers with ctypes (~1 us, no SWIG call).
+Frames are read with ctypes straight from pj::MediaFrame's memory (type, then the vector's
+begin/end): `bytes(frame.buf)` iterates in Python and costs ~120-230 us per frame, the ctypes
+read ~1 us. So neither callback makes a SWIG call on the fast path.
+The memory layout is checked at import and, if it is not the expected one, the slow SWIG path
+is used (FAST_FRAMES says which). bench/sip_media_bench.py measures all of this.
 """
 
 from __future__ import annotations
@@ -53,37 +59,86 @@ from voicebot.sip.events import PlaybackDone, SipEvent
 
 log = logging.getLogger(__name__)
 
-_VOID_PP = ctypes.POINTER(ctypes.c_void_p)
+_AUDIO = pj.PJMEDIA_FRAME_TYPE_AUDIO
+_ptr = ctypes.c_void_p.from_address
+_int = ctypes.c_int.from_address
+# pj::MediaFrame is {pjmedia_frame_type type; ByteVector buf; unsigned size}; the vector is
+# {begin, end, end_of_storage} (libstdc++). Checked by _layout_ok() before it is relied on.
+_BUF_OFFSET = 8
 
 
 def _vector_bytes_ctypes(vec: pj.ByteVector) -> bytes:
-    # std::vector<unsigned char> is {begin, end, end_of_storage} in libstdc++ and libc++
-    ptrs = ctypes.cast(int(vec.this), _VOID_PP)
-    begin = ptrs[0]
-    if not begin:
-        return b""
-    return ctypes.string_at(begin, ptrs[1] - begin)
+    addr = int(vec.this)
+    begin = _ptr(addr).value
+    return ctypes.string_at(begin, _ptr(addr + 8).value - begin) if begin else b""
 
 
 def _vector_bytes_slow(vec: pj.ByteVector) -> bytes:
     return bytes(vec)
 
 
-def _pick_vector_reader() -> Callable[[pj.ByteVector], bytes]:
+def _read_fast(frame: pj.MediaFrame) -> bytes | None:
+    base = int(frame.this)
+    if _int(base).value != _AUDIO:
+        return None
+    begin = _ptr(base + _BUF_OFFSET).value
+    return ctypes.string_at(begin, _ptr(base + _BUF_OFFSET + 8).value - begin) if begin else b""
+
+
+def _read_slow(frame: pj.MediaFrame) -> bytes | None:
+    return bytes(frame.buf) if frame.type == _AUDIO else None
+
+
+_Vector = ctypes.c_void_p * 3
+
+
+def _give_fast(frame: pj.MediaFrame, vec: pj.ByteVector) -> None:
+    """std::vector swap done by hand: the frame takes `vec`'s buffer, `vec` is left empty."""
+    base = int(frame.this)
+    ours = _Vector.from_address(base + _BUF_OFFSET)
+    theirs = _Vector.from_address(int(vec.this))
+    old = ours[:]
+    ours[:] = theirs[:]
+    theirs[:] = old
+    _int(base).value = _AUDIO
+
+
+def _write_slow(frame: pj.MediaFrame, vec: pj.ByteVector) -> None:
+    frame.buf = vec
+    frame.type = _AUDIO
+
+
+def _layout_ok() -> bool:
     probe = bytes(range(256)) * 2 + b"\x00\x7f\xff"
     try:
-        if _vector_bytes_ctypes(pj.ByteVector(probe)) == probe and not _vector_bytes_ctypes(
-            pj.ByteVector()
-        ):
-            return _vector_bytes_ctypes
+        frame = pj.MediaFrame()
+        frame.buf = pj.ByteVector(probe)
+        if _read_fast(frame) is not None:  # type NONE must read as "no audio"
+            return False
+        frame.type = _AUDIO
+        if _read_fast(frame) != probe or _vector_bytes_ctypes(pj.ByteVector(probe)) != probe:
+            return False
+        out, vec = pj.MediaFrame(), pj.ByteVector(b"\x01\x02")
+        _give_fast(out, vec)
+        return out.type == _AUDIO and bytes(out.buf) == b"\x01\x02" and len(vec) == 0
     except Exception:  # any surprise in the layout: use the slow, safe path
-        log.debug("ByteVector layout check failed", exc_info=True)
-    log.warning("pjsua2 ByteVector layout not recognised: using the slow copy (~120 us/frame)")
-    return _vector_bytes_slow
+        log.debug("pjsua2 MediaFrame layout check failed", exc_info=True)
+        return False
 
 
-vector_bytes: Callable[[pj.ByteVector], bytes] = _pick_vector_reader()
-"""Copy a pjsua2 `ByteVector`'s contents into `bytes` (fast path when the layout allows)."""
+FAST_FRAMES = _layout_ok()
+if not FAST_FRAMES:
+    log.warning("pjsua2 MediaFrame layout not recognised: slow frame copies (~150 us each)")
+read_frame: Callable[[pj.MediaFrame], bytes | None] = _read_fast if FAST_FRAMES else _read_slow
+"""The PCM of a MediaFrame, or None when it carries no audio (ctypes: no SWIG call)."""
+give_frame: Callable[[pj.MediaFrame, pj.ByteVector], None] = (
+    _give_fast if FAST_FRAMES else _write_slow
+)
+"""Hand a ByteVector's buffer to a MediaFrame as audio; the vector is used up (no SWIG call)."""
+vector_bytes: Callable[[pj.ByteVector], bytes] = (
+    _vector_bytes_ctypes if FAST_FRAMES else _vector_bytes_slow
+)
+"""Copy a pjsua2 ByteVector's contents into bytes."""
 
 
 class CallMedia:
@@ -105,7 +160,12 @@ class CallMedia:
         self._outgoing: deque[pj.ByteVector] = deque()
         self._lock = threading.Lock()  # guards _playing transitions only
         self._playing = False
-        self._silence = pj.ByteVector(bytes(self.frame_bytes))
+        self.silence = bytes(self.frame_bytes)
+        self._silence = pj.ByteVector(self.silence)  # copied into frames when _spare is empty
+        self._spare: deque[pj.ByteVector] = deque()  # silent frames, used up one per tick
+        # emptied vectors wait here to be freed on the endpoint thread: freeing one is a SWIG
+        # call, which would let go of the GIL inside the clock thread's callback
+        self._used: deque[pj.ByteVector] = deque()
         self._t0: float | None = None
         self.closed = False
         self.frames_received = 0
@@ -177,7 +237,8 @@ class CallMedia:
             except queue.Empty:
                 pass
 
-    def _pull(self) -> pj.ByteVector:
+    def _pull(self) -> pj.ByteVector | None:
+        """The next frame to send, used up by the caller; None: copy `_silence` instead."""
         try:
             chunk = self._outgoing.popleft()
         except IndexError:
@@ -188,11 +249,20 @@ class CallMedia:
                         self._playing = False
                 if done:
                     self._notify(PlaybackDone(self.call_id, at=time.monotonic()))
-            return self._silence
+            try:
+                return self._spare.popleft()
+            except IndexError:
+                return None
         self.frames_sent += 1
         return chunk
 
     # -- endpoint thread ---------------------------------------------------------------------
+
+    def _refill(self, count: int = 10) -> None:
+        """Keep `count` silent frames ready and free the used ones, off the clock thread."""
+        self._used.clear()
+        while len(self._spare) < count and not self.closed:
+            self._spare.append(pj.ByteVector(self.silence))
 
     def _close(self) -> None:
         """The call ended: drop playback, wake a blocked reader."""
@@ -223,11 +293,13 @@ class MediaPort(pj.AudioMediaPort):
         self.createPort(f"call-{media.call_id}", fmt)
 
     def onFrameReceived(self, frame: pj.MediaFrame) -> None:
-        if frame.type == pj.PJMEDIA_FRAME_TYPE_AUDIO:
-            self.media._push(vector_bytes(frame.buf))
-        else:
-            self.media._push(bytes(self.media.frame_bytes))
+        pcm = read_frame(frame)
+        self.media._push(pcm if pcm is not None else self.media.silence)
 
     def onFrameRequested(self, frame: pj.MediaFrame) -> None:
-        frame.type = pj.PJMEDIA_FRAME_TYPE_AUDIO
-        frame.buf = self.media._pull()
+        vec = self.media._pull()
+        if vec is None:
+            _write_slow(frame, self.media._silence)
+        else:
+            give_frame(frame, vec)
+            self.media._used.append(vec)
