@@ -93,7 +93,7 @@ _Vector = ctypes.c_void_p * 3
 
 
 def _give_fast(frame: pj.MediaFrame, vec: pj.ByteVector) -> None:
-    """std::vector swap done by hand: the frame takes `vec`'s buffer, `vec` is left empty."""
+    """std::vector swap by hand: the frame takes `vec`'s buffer, `vec` the frame's old one."""
     base = int(frame.this)
     ours = _Vector.from_address(base + _BUF_OFFSET)
     theirs = _Vector.from_address(int(vec.this))
@@ -134,7 +134,8 @@ read_frame: Callable[[pj.MediaFrame], bytes | None] = _read_fast if FAST_FRAMES 
 give_frame: Callable[[pj.MediaFrame, pj.ByteVector], None] = (
     _give_fast if FAST_FRAMES else _write_slow
 )
-"""Hand a ByteVector's buffer to a MediaFrame as audio; the vector is used up (no SWIG call)."""
+"""Hand a ByteVector's buffer to a MediaFrame as audio (a swap: `vec` gets the frame's old,
+in a callback empty, buffer); no SWIG call on the fast path."""
 vector_bytes: Callable[[pj.ByteVector], bytes] = (
     _vector_bytes_ctypes if FAST_FRAMES else _vector_bytes_slow
 )
