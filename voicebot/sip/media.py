@@ -60,17 +60,21 @@ from voicebot.sip.events import PlaybackDone, SipEvent
 log = logging.getLogger(__name__)
 
 _AUDIO = pj.PJMEDIA_FRAME_TYPE_AUDIO
-_ptr = ctypes.c_void_p.from_address
 _int = ctypes.c_int.from_address
+_Vector = ctypes.c_size_t * 3  # begin, end, end_of_storage as plain integers
 # pj::MediaFrame is {pjmedia_frame_type type; ByteVector buf; unsigned size}; the vector is
 # {begin, end, end_of_storage} (libstdc++). Checked by _layout_ok() before it is relied on.
 _BUF_OFFSET = 8
 
 
+def _bytes_at(vector_addr: int) -> bytes:
+    """The contents of the std::vector<unsigned char> at `vector_addr`."""
+    begin, end = _Vector.from_address(vector_addr)[:2]
+    return ctypes.string_at(begin, end - begin) if begin else b""
+
+
 def _vector_bytes_ctypes(vec: pj.ByteVector) -> bytes:
-    addr = int(vec.this)
-    begin = _ptr(addr).value
-    return ctypes.string_at(begin, _ptr(addr + 8).value - begin) if begin else b""
+    return _bytes_at(int(vec.this))
 
 
 def _vector_bytes_slow(vec: pj.ByteVector) -> bytes:
@@ -81,15 +85,11 @@ def _read_fast(frame: pj.MediaFrame) -> bytes | None:
     base = int(frame.this)
     if _int(base).value != _AUDIO:
         return None
-    begin = _ptr(base + _BUF_OFFSET).value
-    return ctypes.string_at(begin, _ptr(base + _BUF_OFFSET + 8).value - begin) if begin else b""
+    return _bytes_at(base + _BUF_OFFSET)
 
 
 def _read_slow(frame: pj.MediaFrame) -> bytes | None:
     return bytes(frame.buf) if frame.type == _AUDIO else None
-
-
-_Vector = ctypes.c_void_p * 3
 
 
 def _give_fast(frame: pj.MediaFrame, vec: pj.ByteVector) -> None:
@@ -97,9 +97,8 @@ def _give_fast(frame: pj.MediaFrame, vec: pj.ByteVector) -> None:
     base = int(frame.this)
     ours = _Vector.from_address(base + _BUF_OFFSET)
     theirs = _Vector.from_address(int(vec.this))
-    old = ours[:]
-    ours[:] = theirs[:]
-    theirs[:] = old
+    for i in range(3):  # (ctypes.memmove would release the GIL: it is a foreign call)
+        ours[i], theirs[i] = theirs[i], ours[i]
     _int(base).value = _AUDIO
 
 
