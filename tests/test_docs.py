@@ -5,14 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from voicebot.campaign.config import CampaignSettings
-from voicebot.settings import Settings, SpeechSettings
+from voicebot.settings import Settings, SipSettings, SpeechSettings
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()
 
 
 def test_every_setting_is_documented_with_its_default():
-    nested = {"speech": SpeechSettings, "campaign": CampaignSettings}
+    nested = {"speech": SpeechSettings, "campaign": CampaignSettings, "sip": SipSettings}
     for name in Settings.model_fields:
         if name not in nested:
             assert f"| `{name}` |" in README, name
@@ -21,7 +21,7 @@ def test_every_setting_is_documented_with_its_default():
             assert f"`{prefix}.{name}`" in README, f"{prefix}.{name}"
     config = (ROOT / "config" / "voicebot.yaml").read_text()
     for name in [*Settings.model_fields, *SpeechSettings.model_fields,
-                 *CampaignSettings.model_fields]:
+                 *CampaignSettings.model_fields, *SipSettings.model_fields]:
         assert f"{name}:" in config, name
 
 

@@ -195,3 +195,14 @@ def test_far_end_hangup_ends_the_session():
     started(s, clock)
     assert s.handle(ev.Hangup(), 1.0) == [] and s.ended and s.engine.ended
     assert feed(s, clock, voice_tone(0.5)) == []
+
+
+def test_a_key_ends_a_recording_and_keys_during_announcements_are_ignored():
+    s, clock = session(NIGHT)
+    assert s.handle(KeyIn("5"), 0.5) == []  # welcome still playing, nobody asked anything
+    s.start(ev.CallStarted("c1"), 0.0)
+    s.handle(PlaybackFinished(), 0.0)
+    feed(s, clock, np.concatenate([silence(0.3), voice_tone(1.0)]))
+    out = s.handle(KeyIn("#"), clock.now)
+    assert len(out) == 1 and isinstance(out[0], SaveRecording) and out[0].pcm
+    assert s.turns == []

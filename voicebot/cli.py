@@ -22,8 +22,12 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from voicebot.errors import FlowError, Problem, VoicebotError
+
+if TYPE_CHECKING:
+    from voicebot.service import ServiceConfig
 
 
 def _problems_out(problems: Sequence[Problem]) -> None:
@@ -188,6 +192,57 @@ def cmd_schema(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- serve -----------------------------------------------------------------------------------
+def service_config(args: argparse.Namespace) -> ServiceConfig:
+    from voicebot.service import ServiceConfig
+    from voicebot.settings import load_settings
+    from voicebot.sip.config import SipConfig
+
+    st = load_settings()
+    flow = Path(args.flow) if args.flow else st.flows_dir / st.default_flow
+    sip = SipConfig(
+        port=args.port if args.port is not None else st.sip.port,
+        host=args.host or st.sip.host,
+        public_host=st.sip.public_host,
+        rtp_port=st.sip.rtp_port,
+        allow_from=tuple(st.sip.allow_from),
+        audio_rate=st.sip.audio_rate,
+        registrar=st.sip.registrar,
+        username=st.sip.username,
+        password=st.sip.password,
+    )
+    env = st.flow_environment()
+    env.update(_pairs(getattr(args, "env", []) or [], "--env"))
+    return ServiceConfig(
+        flow=flow,
+        sip=sip,
+        data_dir=st.data_dir,
+        call_records=st.call_records,
+        audio_dir=st.audio_assets_dir,
+        model_dir=st.speech.model_dir,
+        compute_type=st.speech.compute_type,
+        cpu_threads=st.speech.cpu_threads,
+        env=env,
+        currency=st.currency,
+        locale=st.locale,
+        max_call_seconds=st.sip.max_call_seconds,
+        drain_seconds=st.sip.drain_seconds,
+        clock=getattr(args, "clock", None),
+    )
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from voicebot.service import serve_forever, serve_workers
+    from voicebot.settings import load_settings
+
+    config = service_config(args)
+    workers = args.workers or load_settings().sip.workers
+    if workers == 1:
+        serve_forever(config)
+        return 0
+    return serve_workers(config, workers)
+
+
 # -- call records ----------------------------------------------------------------------------
 def cmd_calls(args: argparse.Namespace) -> int:
     from voicebot.records import CallStore, format_call, format_list
@@ -246,6 +301,23 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = fsub.add_parser("schema", help="print the JSON Schema of the flow format")
     p.set_defaults(func=cmd_schema)
+
+    p = sub.add_parser("serve", help="answer SIP calls with a flow")
+    p.add_argument("--flow", help="flow file (default: settings flows_dir/default_flow)")
+    p.add_argument("--port", type=int, help="SIP port, UDP and TCP (worker i: port + i)")
+    p.add_argument("--host", help="address to bind (default: settings sip.host)")
+    p.add_argument("--workers", type=int, help="worker processes, 4 calls each")
+    p.add_argument(
+        "--env", action="append", default=[], metavar="NAME=VALUE", help="env.NAME for the flow"
+    )
+    p.add_argument("--clock", help="demos/tests: the ISO time the flow sees as each call starts")
+    p.set_defaults(func=cmd_serve)
+
+    from voicebot import caller
+
+    p = sub.add_parser("call", help="call a bot with a scripted caller and show what it heard")
+    caller.add_arguments(p)
+    p.set_defaults(func=caller.run)
 
     calls = sub.add_parser("calls", help="call records")
     csub = calls.add_subparsers(dest="calls_command", required=True)

@@ -360,8 +360,13 @@ class CallSession:
         return self._engine(ev.Utterance(result.text, result.confidence), now)
 
     def _keys(self, digits: str, now: float) -> list[SessionOutput]:
+        rec = self.recording
+        if rec is not None and rec.started is not None and not rec.saving:
+            return self._finish_recording(rec)  # a key ends a recording (VoiceXML dtmfterm)
+        if self.expect is None:
+            return []  # nobody is asking: keys during a plain announcement are ignored
         out: list[SessionOutput] = []
-        if self.playing and self.expect is not None:
+        if self.playing:
             out.append(StopPlayback())  # keys barge in on a prompt the caller may answer
         self.turns.append(Turn(self.turn, now, now, dtmf=digits, recognized_at=now))
         out += self._engine(ev.Dtmf(digits), now)
@@ -388,7 +393,10 @@ class CallSession:
             rec.last_voice = now
         silent_for = now - (rec.last_voice if rec.heard_speech else rec.started)
         if now - rec.started >= rec.spec.max_seconds or silent_for >= rec.spec.silence:
-            rec.saving = True
-            audio = b"".join(rec.frames) if rec.heard_speech else b""
-            return [SaveRecording(audio, self.rate)]
+            return self._finish_recording(rec)
         return []
+
+    def _finish_recording(self, rec: _Recording) -> list[SessionOutput]:
+        rec.saving = True
+        audio = b"".join(rec.frames) if rec.heard_speech else b""
+        return [SaveRecording(audio, self.rate)]

@@ -37,6 +37,26 @@ class SpeechSettings(BaseModel):
     tts_rate: int = Field(165, description="words per minute when a flow sets none")
 
 
+class SipSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    host: str = Field("127.0.0.1", description="address to bind (0.0.0.0: all)")
+    port: int = Field(5060, ge=0, le=65535, description="SIP port (UDP and TCP); worker i: +i")
+    workers: int = Field(1, ge=1, description="worker processes, 4 calls each")
+    public_host: str = Field("", description="address to advertise instead of host (NAT)")
+    rtp_port: int = Field(4000, description="first RTP port")
+    allow_from: list[str] = Field(
+        default_factory=lambda: ["127.0.0.0/8", "::1"],
+        description="addresses/CIDRs allowed to call in ([] = anyone)",
+    )
+    audio_rate: int = Field(16000, description="rate calls are processed at (8000 or 16000)")
+    registrar: str = Field("", description="register with this PBX, e.g. sip:pbx.example.com")
+    username: str = Field("", description="digest user for the registrar")
+    password: str = Field("", description="digest password for the registrar")
+    max_call_seconds: float = Field(3600.0, gt=0, description="longest call before hang-up")
+    drain_seconds: float = Field(30.0, ge=0, description="SIGTERM: time calls get to finish")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="VOICEBOT_", env_nested_delimiter="__", extra="forbid"
@@ -57,6 +77,7 @@ class Settings(BaseSettings):
     locale: str = Field("en_US", description="locale for money and date formatting")
     log_level: str = Field("INFO", description="DEBUG, INFO, WARNING or ERROR")
     speech: SpeechSettings = SpeechSettings()
+    sip: SipSettings = Field(default_factory=SipSettings, description="SIP endpoint and workers")
     campaign: CampaignSettings = Field(
         default_factory=CampaignSettings,
         description="outbound campaigns: database, region, pacing, retries",

@@ -1,0 +1,194 @@
+"""`voicebot call URI`: a scripted caller that talks to a bot over SIP and says what it heard.
+
+    voicebot call sip:bot@127.0.0.1:5060 --say "my balance please" --dtmf 12345678# --say no
+
+It dials, and before each scripted item waits for the bot to finish speaking (speech heard, then
+`quiet` seconds of silence), transcribes that turn with the recogniser, then speaks (espeak-ng
+or a WAV file) or keys the next item. Latency of a bot turn is measured on the received audio:
+from the end of what the caller sent to the first frame of the bot's reply above the speech
+threshold, i.e. the silence the caller actually heard. At the end it waits for the bot's last
+turn and hangs up (or sees the bot hang up).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from voicebot.audio.frames import pcm16_to_float32
+from voicebot.audio.wav import read_wav
+
+SPEECH_RMS = 0.01  # a frame this loud (full scale 1.0) is the bot speaking
+
+
+@dataclass(frozen=True)
+class BotTurn:
+    text: str
+    start: float  # seconds into the call
+    end: float
+    latency: float | None  # from the end of the caller's last item to the first bot audio
+
+
+class _ScriptAction(argparse.Action):
+    def __call__(self, parser: Any, namespace: Any, values: Any, option_string: Any = None) -> None:
+        script = getattr(namespace, "script", None) or []
+        script.append((self.dest, values))
+        namespace.script = script
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("uri", help="whom to call, e.g. sip:bot@127.0.0.1:5060")
+    p.add_argument("--say", action=_ScriptAction, metavar="TEXT", help="speak (espeak-ng)")
+    p.add_argument("--wav", action=_ScriptAction, metavar="FILE", help="play a WAV file")
+    p.add_argument("--dtmf", action=_ScriptAction, metavar="KEYS", help="press keys (RFC 4733)")
+    p.add_argument("--record", metavar="FILE", help="save what the caller heard as a WAV")
+    p.add_argument("--quiet", type=float, default=1.2, help="silence that ends a bot turn (s)")
+    p.add_argument("--turn-timeout", type=float, default=30.0, help="longest wait for the bot")
+    p.add_argument("--voice", default="en-us", help="espeak-ng voice for --say")
+    p.add_argument("--port", type=int, default=0, help="local SIP port (0: any free)")
+
+
+def trailing_silence(pcm: bytes, rate: int) -> float:
+    """Seconds of quiet at the end of PCM16 audio (below the speech threshold)."""
+    x = pcm16_to_float32(pcm)
+    frame = rate // 50
+    n = len(x) // frame
+    if n == 0:
+        return 0.0
+    loud = np.sqrt(np.mean(x[: n * frame].reshape(n, frame) ** 2, axis=1)) > SPEECH_RMS
+    idx = np.flatnonzero(loud)
+    return (n - 1 - int(idx[-1])) * 0.02 if idx.size else n * 0.02
+
+
+class _Listener:
+    """Finds bot turns in the growing recording of the call."""
+
+    def __init__(self, call: Any, quiet: float):
+        self.call = call
+        self.quiet = quiet
+        self.rate = call.rate
+        self.frame = self.rate // 50
+
+    def audio(self) -> np.ndarray:
+        return pcm16_to_float32(self.call.recording())
+
+    def wait_turn(self, since: int, timeout: float) -> tuple[int, int] | None:
+        """(start, end) sample of the bot's next turn after sample `since`, or None."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            x = self.audio()
+            n = (len(x) - since) // self.frame
+            if n > 0:
+                frames = x[since : since + n * self.frame].reshape(n, self.frame)
+                loud = np.sqrt(np.mean(frames**2, axis=1)) > SPEECH_RMS
+                idx = np.flatnonzero(loud)
+                if idx.size:
+                    first, last = int(idx[0]), int(idx[-1])
+                    if (n - 1 - last) * 0.02 >= self.quiet or self.call.ended is not None:
+                        return since + first * self.frame, since + (last + 1) * self.frame
+            if self.call.ended is not None and n <= 0:
+                return None
+            time.sleep(0.05)
+        return None
+
+
+def run_script(
+    call: Any,
+    script: list[tuple[str, str]],
+    transcribe: Callable[[np.ndarray], str],
+    synth: Callable[[str, int], bytes],
+    *,
+    quiet: float,
+    turn_timeout: float,
+    show: Callable[[str], None] = print,
+) -> list[BotTurn]:
+    listener = _Listener(call, quiet)
+    turns: list[BotTurn] = []
+    mark = 0  # sample index where the caller's last item ended
+    for item in [*script, ("end", "")]:
+        span = listener.wait_turn(mark, turn_timeout)
+        if span is not None:
+            start, end = span
+            audio = listener.audio()[start:end]
+            latency = (start - mark) / listener.rate if turns or mark else None
+            text = transcribe(audio)
+            turns.append(BotTurn(text, start / listener.rate, end / listener.rate, latency))
+            lat = f"{latency * 1000:5.0f} ms" if latency is not None else "   first"
+            show(f"bot     [{lat}] {text}")
+        elif call.ended is None:
+            show("bot     (no answer within the turn timeout)")
+        kind, value = item
+        if kind == "end" or call.ended is not None:
+            break
+        tail = 0.0  # silence at the end of what we sent: the caller had stopped speaking
+        if kind in ("say", "wav"):
+            if kind == "say":
+                show(f"caller  {value}")
+                pcm, rate = synth(value, call.rate), call.rate
+            else:
+                show(f"caller  <{value}>")
+                pcm, rate = read_wav(value, call.rate)
+            tail = trailing_silence(pcm, rate)
+            call.play_pcm(pcm, rate, wait=True)
+        elif kind == "dtmf":
+            show(f"keys    {value}")
+            call.send_dtmf(value)
+            time.sleep(0.12 * len(value))
+        mark = max(0, len(call.recording()) // 2 - int(tail * listener.rate))
+    return turns
+
+
+def run(args: argparse.Namespace) -> int:
+    from voicebot.dialog.expectation import FREE_TEXT
+    from voicebot.sip.config import SipConfig
+    from voicebot.sip.softphone import Softphone
+    from voicebot.speech.model import load_model
+    from voicebot.speech.recognizer import WhisperRecognizer, to_model_audio
+    from voicebot.speech.synthesizer import EspeakSynthesizer, Voice
+
+    recognizer = WhisperRecognizer(load_model())
+    synthesizer = EspeakSynthesizer(Voice(args.voice, 160))
+
+    def transcribe(audio: np.ndarray) -> str:
+        pcm = (np.clip(audio, -1, 1) * 32767).astype("<i2").tobytes()
+        return recognizer.final(to_model_audio(pcm, call.rate), FREE_TEXT).text
+
+    with Softphone(SipConfig(port=args.port, rtp_port=6000)) as phone:
+        call = phone.dial(args.uri)
+        if not call.wait_answered(15) or not call.wait_media(5):
+            ended = call.ended
+            why = f"{ended.status_code} {ended.reason}" if ended else "no answer"
+            print(f"call failed: {why}")
+            return 1
+        print(f"connected to {args.uri} ({call.codec})")
+        turns = run_script(
+            call,
+            getattr(args, "script", None) or [],
+            transcribe,
+            lambda text, rate: synthesizer.synthesize(text, rate),
+            quiet=args.quiet,
+            turn_timeout=args.turn_timeout,
+        )
+        if call.ended is None:
+            call.hangup()
+            call.wait_ended(5)
+            print("caller hung up")
+        else:
+            print(f"bot hung up ({call.ended.reason})")
+        if args.record:
+            call.save_recording(Path(args.record))
+            print(f"recording saved to {args.record}")
+    measured = [t.latency for t in turns if t.latency is not None]
+    if measured:
+        ms = sorted(x * 1000 for x in measured)
+        print(
+            f"turn latency: median {ms[len(ms) // 2]:.0f} ms, max {ms[-1]:.0f} ms "
+            f"over {len(ms)} turn(s)"
+        )
+    return 0

@@ -1,0 +1,289 @@
+"""A `CallSession` on a real call: the thread that feeds it audio and performs what it asks.
+
+One `LiveCall` per answered call, one thread each. The thread reads the caller's frames from
+`CallMedia` (20 ms, already timestamped on the media clock), takes other inputs from its inbox
+(keys, playback done, recognition and HTTP results, transfer outcome, hang-up, posted by the
+service's dispatcher or by worker pools), hands everything to the session with
+`time.monotonic()` as `now`, and performs the outputs:
+
+    Play       render (prompt cache: static prompts were rendered at start; dynamic text one
+               sentence at a time, the first playing while the rest renders) -> media.play
+    StopPlayback  media.stop_playback() (barge-in)
+    Recognize  on the recogniser pool (CTranslate2 releases the GIL) -> Recognized into inbox
+    Perform    HTTP on the I/O pool; transfer / hang-up through the SIP endpoint
+    Beep / SaveRecording  a 440 Hz tone / a WAV under data_dir/recordings
+
+The call record (turns with latencies, steps, slots, outcome) is written as the call goes.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from concurrent.futures import Executor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from voicebot.audio.wav import write_wav
+from voicebot.dialog import actions as act
+from voicebot.dialog import events as dev
+from voicebot.flow.simulator import real_http
+from voicebot.records import CallStore, TurnRecord
+from voicebot.session import (
+    AudioIn,
+    Beep,
+    CallSession,
+    Perform,
+    Play,
+    PlaybackFinished,
+    PlaybackStarted,
+    Recognize,
+    Recognized,
+    Saved,
+    SaveRecording,
+    SessionInput,
+    SessionOutput,
+    StopPlayback,
+    Tick,
+)
+from voicebot.speech.prompt_cache import PromptCache, split_sentences
+from voicebot.speech.recognizer import Recognizer, to_model_audio
+from voicebot.speech.synthesizer import Voice
+
+log = logging.getLogger(__name__)
+
+
+class Media(Protocol):
+    rate: int
+
+    def read_frames(self, timeout: float | None = 0.0) -> list[Any]: ...
+    def play(self, pcm: bytes) -> None: ...
+    def stop_playback(self) -> bool: ...
+    @property
+    def playing(self) -> bool: ...
+
+
+class Signalling(Protocol):
+    def hangup(self, call_id: str, status_code: int = 0) -> None: ...
+    def transfer(self, call_id: str, target: str, headers: Any = None) -> None: ...
+
+
+@dataclass(frozen=True)
+class Resources:
+    """What every call of a worker shares: loaded once per process, never per call."""
+
+    recognizer: Recognizer
+    prompts: PromptCache
+    asr_pool: Executor
+    io_pool: Executor
+    records: CallStore | None
+    recordings_dir: Path
+    worker: str = ""
+
+
+def beep(rate: int, seconds: float = 0.3) -> bytes:
+    t = np.arange(int(rate * seconds)) / rate
+    tone = 0.25 * np.sin(2 * np.pi * 440.0 * t) * 32767
+    return tone.astype("<i2").tobytes()
+
+
+class LiveCall:
+    def __init__(
+        self,
+        call_id: str,
+        session: CallSession,
+        media: Media,
+        sip: Signalling,
+        res: Resources,
+        *,
+        max_duration: float = 3600.0,
+    ):
+        self.call_id = call_id
+        self.session = session
+        self.media = media
+        self.sip = sip
+        self.res = res
+        self.max_duration = max_duration
+        self.inbox: queue.Queue[SessionInput] = queue.Queue()
+        self.thread = threading.Thread(target=self._run, name=f"call-{call_id}", daemon=True)
+        self.outcome = "completed"
+        self.reason = ""
+        self.done = threading.Event()
+        self._recorded_turns = 0
+        self._said_since: list[tuple[str, str]] = []
+        self.log = logging.LoggerAdapter(log, {"call_id": call_id})
+
+    # -- lifecycle -------------------------------------------------------------------------------
+    def start(self, started: dev.CallStarted) -> None:
+        self._started = started
+        self.thread.start()
+
+    def post(self, item: SessionInput) -> None:
+        self.inbox.put(item)
+
+    def _run(self) -> None:
+        began = time.monotonic()
+        try:
+            self._do(self.session.start(self._started, began))
+            while not self.session.ended:
+                frames = self.media.read_frames(timeout=0.02)
+                for frame in frames:
+                    self._do(self.session.handle(AudioIn(frame.pcm), frame.timestamp))
+                while True:
+                    try:
+                        item = self.inbox.get_nowait()
+                    except queue.Empty:
+                        break
+                    if isinstance(item, dev.Hangup):
+                        self.outcome, self.reason = "caller_hangup", item.reason
+                    self._do(self.session.handle(item, time.monotonic()))
+                if not frames:
+                    self._do(self.session.handle(Tick(), time.monotonic()))
+                if time.monotonic() - began > self.max_duration:
+                    self.outcome, self.reason = "completed", "maximum call duration"
+                    self.sip.hangup(self.call_id)
+                    break
+        except Exception as exc:  # a bug must cost one call, never the worker
+            self.log.exception("call failed")
+            self.outcome, self.reason = "failed", f"{type(exc).__name__}: {exc}"
+            try:
+                self.sip.hangup(self.call_id)
+            except Exception:
+                self.log.debug("hang-up after failure failed too", exc_info=True)
+        finally:
+            self._write_turns()
+            self._finish_record()
+            self.done.set()
+
+    # -- outputs ---------------------------------------------------------------------------------
+    def _do(self, outputs: list[SessionOutput]) -> None:
+        for out in outputs:
+            if isinstance(out, Play):
+                self._play(out.say)
+            elif isinstance(out, StopPlayback):
+                self.media.stop_playback()
+            elif isinstance(out, Recognize):
+                self._recognize(out)
+            elif isinstance(out, Perform):
+                self._perform(out.action)
+            elif isinstance(out, Beep):
+                self.media.play(beep(self.media.rate))
+            elif isinstance(out, SaveRecording):
+                self._save(out)
+        self._write_turns()
+
+    def _play(self, say: act.Say) -> None:
+        was_playing = self.media.playing
+        self._said_since.append((say.text, say.step or ""))
+        voice = Voice(say.voice or "en-us", say.rate or 165)
+        if say.audio:
+            self.media.play(self.res.prompts.asset(say.audio))
+        elif say.prompt_id is not None or self.res.prompts.contains(say.text, voice):
+            self.media.play(self.res.prompts.get(say.text, voice))
+        else:
+            for pcm in self.res.prompts.stream(say.text, voice):
+                self.media.play(pcm)  # the first sentence plays while the next renders
+        if not was_playing:
+            self.session.handle(PlaybackStarted(), time.monotonic())
+
+    def _recognize(self, req: Recognize) -> None:
+        def work() -> None:
+            audio = to_model_audio(req.pcm, req.rate)
+            rec = (
+                self.res.recognizer.final(audio, req.expect)
+                if req.final
+                else self.res.recognizer.partial(audio, req.expect)
+            )
+            self.post(Recognized(req.turn, rec.text, rec.confidence, req.final))
+
+        self._submit(self.res.asr_pool, work)
+
+    def _perform(self, action: act.HttpRequest | act.Transfer | act.HangUp) -> None:
+        if isinstance(action, act.HttpRequest):
+            self._submit(self.res.io_pool, lambda: self.post(real_http(action)))
+        elif isinstance(action, act.Transfer):
+            self.transfer_target = action.to
+            self.sip.transfer(self.call_id, action.to, action.headers)
+        else:
+            self.outcome = "completed" if self.outcome != "transferred" else self.outcome
+            self.reason = self.reason or action.reason
+            self.sip.hangup(self.call_id)
+
+    def _save(self, out: SaveRecording) -> None:
+        def work() -> None:
+            if not out.pcm:
+                self.post(Saved("", 0.0))
+                return
+            self.res.recordings_dir.mkdir(parents=True, exist_ok=True)
+            path = self.res.recordings_dir / f"{self.call_id}.wav"
+            write_wav(path, out.pcm, out.rate)
+            self.recording_path = str(path)
+            self.post(Saved(str(path), len(out.pcm) / 2 / out.rate))
+
+        self._submit(self.res.io_pool, work)
+
+    def _submit(self, pool: Executor, fn: Any) -> None:
+        def guarded() -> None:
+            try:
+                fn()
+            except Exception:
+                self.log.exception("background work failed")
+
+        pool.submit(guarded)
+
+    # -- records ---------------------------------------------------------------------------------
+    def _write_turns(self) -> None:
+        store = self.res.records
+        if store is None:
+            self._said_since.clear()
+            return
+        turns = self.session.turns
+        while self._recorded_turns < len(turns) and turns[self._recorded_turns].recognized_at:
+            t = turns[self._recorded_turns]
+            store.add_turn(
+                self.call_id,
+                TurnRecord("caller", t.text, t.dtmf, t.confidence if not t.dtmf else None),
+            )
+            self._recorded_turns += 1
+        for text, step in self._said_since:
+            last = turns[-1] if turns else None
+            latency = None
+            if last is not None and last.latency is not None and not getattr(last, "_logged", 0):
+                latency = last.latency * 1000.0
+                last._logged = 1  # type: ignore[attr-defined]
+            store.add_turn(self.call_id, TurnRecord("bot", text, step=step, latency_ms=latency))
+        self._said_since.clear()
+
+    def _finish_record(self) -> None:
+        store = self.res.records
+        if store is None:
+            return
+        engine = self.session.engine
+        target = getattr(self, "transfer_target", None)
+        if target and self.outcome == "completed" and engine.ended and not engine.trace.hangup:
+            self.outcome = "transferred"
+        store.call_ended(
+            self.call_id,
+            outcome=self.outcome,
+            reason=self.reason,
+            steps=[s for _, s in engine.trace.steps],
+            slots=engine.slots,
+            vars=engine.vars,
+            dtmf="".join(t.dtmf for t in self.session.turns),
+            transfer_target=target if self.outcome == "transferred" else None,
+            recording_path=getattr(self, "recording_path", None),
+            at=datetime.now(UTC),
+        )
+
+
+def playback_finished() -> PlaybackFinished:
+    return PlaybackFinished()
+
+
+split = split_sentences  # re-exported for the service's prompt pre-rendering

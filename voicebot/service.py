@@ -1,0 +1,361 @@
+"""One worker process of `voicebot serve`: a SIP endpoint answering calls with a flow.
+
+At start, once per process: load and check the flow, load the Whisper model, render every static
+prompt of the flow into the prompt cache, open the call records, start the SIP endpoint. Then
+the dispatcher (the thread that called `run`) reads the endpoint's events and hands each to its
+call: an answered call gets a `LiveCall` (its own thread) when its media is ready.
+
+Draining (SIGTERM, or `stop()`): new INVITEs get 503 (Kamailio fails over at once), calls in
+progress finish, and after `drain_seconds` whatever is left is hung up.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+import signal
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from voicebot.dialog import engine as eng
+from voicebot.dialog import events as dev
+from voicebot.dialog.engine import DialogEngine
+from voicebot.flow import templates
+from voicebot.flow.loader import LoadedFlow, load_flow
+from voicebot.flow.schema import AudioPrompt
+from voicebot.live_call import LiveCall, Resources
+from voicebot.records import CallStore
+from voicebot.session import CallSession, KeyIn, PlaybackFinished
+from voicebot.sip import events as sev
+from voicebot.sip.config import SipConfig
+from voicebot.sip.endpoint import SipEndpoint
+from voicebot.speech.listener import Listener
+from voicebot.speech.prompt_cache import PromptCache
+from voicebot.speech.synthesizer import EspeakSynthesizer, Voice
+from voicebot.workers import Supervisor, WorkerSpec, specs
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ServiceConfig:
+    flow: Path
+    sip: SipConfig = SipConfig()
+    data_dir: Path = Path("var")
+    call_records: Path | None = Path("var/calls.db")
+    audio_dir: Path | None = Path("audio_assets")
+    model_dir: Path | None = None
+    compute_type: str = "int8"
+    cpu_threads: int = 2
+    env: dict[str, str] = field(default_factory=dict)
+    currency: str = "USD"
+    locale: str = "en_US"
+    worker: str = "w1"
+    max_call_seconds: float = 3600.0
+    drain_seconds: float = 30.0
+    clock: str | None = None  # demos/tests: ISO time the flow sees when each call starts
+
+
+def static_prompts(loaded: LoadedFlow) -> set[str]:
+    """Every prompt text of a flow (and its subflows) that has no template: renderable now."""
+    texts: set[str] = {eng.DEFAULT_NO_INPUT, eng.DEFAULT_NO_MATCH, eng.APOLOGY}
+
+    def walk(value: Any) -> None:
+        if isinstance(value, str):
+            if not templates.is_template(value) and value not in loaded.flow.prompts:
+                texts.add(value)
+        elif isinstance(value, AudioPrompt):
+            if value.text and not templates.is_template(value.text):
+                texts.add(value.text)
+        elif isinstance(value, list):
+            for v in value:
+                walk(v)
+        elif isinstance(value, dict):
+            for v in value.values():
+                walk(v)
+
+    flows = [loaded]
+    while flows:
+        lf = flows.pop()
+        flows.extend(lf.subflows.values())
+        for prompt in lf.flow.prompts.values():
+            walk(prompt)
+        for step in lf.flow.steps.values():
+            walk(step.say)
+            walk(step.help)
+            spec = step.ask or step.menu
+            if spec is not None:
+                for part in (spec.prompt, spec.no_match, spec.no_input):
+                    walk(part)
+    return texts
+
+
+class VoicebotService:
+    def __init__(self, config: ServiceConfig):
+        self.config = config
+        self.loaded = load_flow(config.flow)
+        self.endpoint = SipEndpoint(config.sip)
+        self.calls: dict[str, LiveCall] = {}
+        self.pending: dict[str, sev.IncomingCall] = {}
+        self.draining = threading.Event()
+        self._stopped = threading.Event()
+
+    # -- start-up: everything heavy happens once, here --------------------------------------
+    def start(self) -> None:
+        from voicebot.speech.model import load_model
+        from voicebot.speech.recognizer import WhisperRecognizer
+
+        began = time.perf_counter()
+        cfg = self.config
+        model = load_model(
+            cfg.model_dir, compute_type=cfg.compute_type, cpu_threads=cfg.cpu_threads
+        )
+        recognizer = WhisperRecognizer(model)
+        voice = self.voice
+        cache = PromptCache(cfg.data_dir / "prompts", EspeakSynthesizer(voice), cfg.sip.audio_rate)
+        rendered = cache.prerender(sorted(static_prompts(self.loaded)), voice)
+        records = CallStore(cfg.call_records) if cfg.call_records else None
+        self.resources = Resources(
+            recognizer=recognizer,
+            prompts=cache,
+            asr_pool=ThreadPoolExecutor(max_workers=1, thread_name_prefix="asr"),
+            io_pool=ThreadPoolExecutor(max_workers=4, thread_name_prefix="io"),
+            records=records,
+            recordings_dir=cfg.data_dir / "recordings",
+            worker=cfg.worker,
+        )
+        self.endpoint.start()
+        log.info(
+            "worker %s ready on %s: flow %s, %d prompts rendered, started in %.1f s",
+            cfg.worker,
+            self.endpoint.uri,
+            self.loaded.flow.name,
+            rendered,
+            time.perf_counter() - began,
+        )
+
+    @property
+    def voice(self) -> Voice:
+        v = self.loaded.flow.voice
+        return Voice(v.name, v.rate)
+
+    @property
+    def uri(self) -> str:
+        return self.endpoint.uri
+
+    # -- the dispatcher --------------------------------------------------------------------------
+    def run(self, stop: threading.Event | None = None) -> None:
+        """Dispatch SIP events until `stop` is set (or `stop()` is called), then drain."""
+        events = self.endpoint.events()
+        stop = stop or self._stopped
+        while not stop.is_set() and not self._stopped.is_set():
+            self._poll(events, 0.1)
+        self.drain()
+
+    def stop(self) -> None:
+        self._stopped.set()
+
+    def _poll(self, events: Any, timeout: float) -> None:
+        import queue
+
+        try:
+            event = events.get(timeout=timeout)
+        except queue.Empty:
+            return
+        try:
+            self.dispatch(event)
+        except Exception:  # one bad event must not stop the worker
+            log.exception("dispatching %s failed", type(event).__name__)
+
+    def dispatch(self, event: sev.SipEvent) -> None:
+        store = self.resources.records
+        if isinstance(event, sev.IncomingCall):
+            if self.draining.is_set():
+                self.endpoint.hangup(event.call_id, 503)
+                return
+            self.pending[event.call_id] = event
+            if store is not None:
+                store.call_started(
+                    event.call_id,
+                    direction="inbound",
+                    from_uri=event.remote_uri,
+                    to_uri=event.local_uri,
+                    flow=self.loaded.flow.name,
+                    worker=self.config.worker,
+                )
+            self.endpoint.answer(event.call_id)
+        elif isinstance(event, sev.CallAnswered):
+            if store is not None and (event.call_id in self.pending or event.call_id in self.calls):
+                store.call_answered(event.call_id)
+        elif isinstance(event, sev.MediaReady):
+            self._begin(event)
+        elif isinstance(event, sev.DtmfReceived):
+            self._post(event.call_id, KeyIn(event.digit))
+        elif isinstance(event, sev.PlaybackDone):
+            self._post(event.call_id, PlaybackFinished())
+        elif isinstance(event, sev.TransferOutcome) and event.final:
+            self._transferred(event)
+        elif isinstance(event, sev.CallEnded):
+            self._ended(event)
+
+    def _post(self, call_id: str, item: Any) -> None:
+        call = self.calls.get(call_id)
+        if call is not None:
+            call.post(item)
+
+    def _begin(self, ready: sev.MediaReady) -> None:
+        incoming = self.pending.pop(ready.call_id, None)
+        if incoming is None or ready.call_id in self.calls:
+            return  # a re-INVITE (hold, codec change) keeps the running session
+        cfg = self.config
+        engine = DialogEngine(
+            self.loaded,
+            env=cfg.env,
+            audio_dir=cfg.audio_dir,
+            currency=cfg.currency,
+            locale=cfg.locale,
+            call_id=ready.call_id,
+        )
+        origin = None
+        if cfg.clock:  # the flow sees `clock` at the start of the call, then time runs on
+            origin = datetime.fromisoformat(cfg.clock) - timedelta(seconds=time.monotonic())
+        session = CallSession(engine, Listener(rate=ready.media.rate), wall_clock_origin=origin)
+        live = LiveCall(
+            ready.call_id,
+            session,
+            ready.media,
+            self.endpoint,
+            self.resources,
+            max_duration=cfg.max_call_seconds,
+        )
+        self.calls[ready.call_id] = live
+        live.start(
+            dev.CallStarted(
+                ready.call_id,
+                incoming.remote_uri,
+                incoming.local_uri,
+                "inbound",
+                datetime.now().astimezone(),
+            )
+        )
+
+    def _transferred(self, outcome: sev.TransferOutcome) -> None:
+        if outcome.ok:
+            self._post(outcome.call_id, dev.TransferResult("ok"))
+            live = self.calls.get(outcome.call_id)
+            if live is not None:
+                live.outcome = "transferred"
+            self.endpoint.hangup(outcome.call_id)  # blind transfer done: our leg ends
+            return
+        code = outcome.status_code
+        result = "busy" if code in (486, 600) else "no_answer" if code in (408, 480) else "failed"
+        self._post(outcome.call_id, dev.TransferResult(result))
+
+    def _ended(self, ended: sev.CallEnded) -> None:
+        self.pending.pop(ended.call_id, None)
+        live = self.calls.pop(ended.call_id, None)
+        if live is None:
+            return
+        if ended.by == "remote" and live.outcome != "transferred":
+            live.post(dev.Hangup("caller"))
+        else:
+            live.post(dev.Hangup("bot"))
+
+    # -- draining --------------------------------------------------------------------------------
+    def drain(self) -> None:
+        self.draining.set()
+        deadline = time.monotonic() + self.config.drain_seconds
+        events = self.endpoint.events()
+        while self.calls and time.monotonic() < deadline:
+            self._poll(events, 0.1)
+        for call_id in list(self.calls):
+            log.warning("call %s still running at the drain deadline: hanging up", call_id)
+            self.endpoint.hangup(call_id)
+        end = time.monotonic() + 5
+        while self.calls and time.monotonic() < end:
+            self._poll(events, 0.1)
+        self.endpoint.stop()
+        self.resources.asr_pool.shutdown(wait=False, cancel_futures=True)
+        self.resources.io_pool.shutdown(wait=False, cancel_futures=True)
+        if self.resources.records is not None:
+            self.resources.records.close()
+
+
+# -- running it ------------------------------------------------------------------------------
+CONFIG_ENV = "VOICEBOT_WORKER_CONFIG"
+
+
+def encode(config: ServiceConfig) -> str:
+    data = dataclasses.asdict(config)
+    return json.dumps(data, default=str)
+
+
+def decode(text: str) -> ServiceConfig:
+    data = json.loads(text)
+    raw: dict[str, Any] = data.pop("sip")
+    fields: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in raw.items()}
+    sip = SipConfig(**fields)
+    for key in ("flow", "data_dir", "call_records", "audio_dir", "model_dir"):
+        if data.get(key) is not None:
+            data[key] = Path(data[key])
+    return ServiceConfig(sip=sip, **data)
+
+
+def serve_forever(config: ServiceConfig) -> None:
+    """Run one worker until SIGTERM/SIGINT, then drain. Main thread only."""
+    service = VoicebotService(config)
+    service.start()
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    print(
+        f"voicebot {config.worker} answering at {service.uri} with flow {service.loaded.flow.name}",
+        flush=True,
+    )
+    service.run(stop)
+
+
+def worker_main(spec: WorkerSpec) -> None:
+    """Body of a supervised worker process (the config comes in the environment)."""
+    base = decode(os.environ[CONFIG_ENV])
+    sip = dataclasses.replace(
+        base.sip, port=spec.sip_port, rtp_port=base.sip.rtp_port + 200 * spec.index
+    )
+    logging.basicConfig(
+        level=os.environ.get("VOICEBOT_LOG_LEVEL", "INFO"),
+        format=f"%(asctime)s {spec.name} %(levelname)s %(name)s: %(message)s",
+    )
+    serve_forever(dataclasses.replace(base, sip=sip, worker=spec.name))
+
+
+def serve_workers(config: ServiceConfig, count: int) -> int:
+    """`voicebot serve --workers N`: N supervised workers on ports port..port+N-1."""
+    os.environ[CONFIG_ENV] = encode(config)
+    store = CallStore(config.call_records) if config.call_records else None
+
+    def on_exit(spec: WorkerSpec, code: int | None) -> None:
+        if store is not None:
+            failed = store.fail_unfinished(worker=spec.name, reason=f"worker exited ({code})")
+            if failed:
+                log.warning(
+                    "worker %s died with %d call(s): recorded as failed", spec.name, len(failed)
+                )
+
+    sup = Supervisor(
+        specs(count, config.sip.port),
+        worker_main,
+        on_exit=on_exit,
+        drain_deadline=config.drain_seconds + 10,
+    )
+    print(
+        f"voicebot: {count} workers on ports {config.sip.port}-{config.sip.port + count - 1}",
+        flush=True,
+    )
+    return sup.run()
