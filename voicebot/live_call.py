@@ -135,13 +135,13 @@ class LiveCall:
                 frames = self.media.read_frames(timeout=0.02)
                 for frame in frames:
                     self._do(self.session.handle(AudioIn(frame.pcm), frame.timestamp))
-                while True:
+                while not self.session.ended:
                     try:
                         item = self.inbox.get_nowait()
                     except queue.Empty:
                         break
-                    if isinstance(item, dev.Hangup):
-                        self.outcome, self.reason = "caller_hangup", item.reason
+                    if isinstance(item, dev.Hangup) and item.reason == "caller":
+                        self.outcome, self.reason = "caller_hangup", "caller hung up"
                     self._do(self.session.handle(item, time.monotonic()))
                 if not frames:
                     self._do(self.session.handle(Tick(), time.monotonic()))

@@ -1,0 +1,177 @@
+"""`voicebot serve` answering real SIP calls on loopback from `voicebot call`, end to end.
+
+The bot runs the real flow with the real model and espeak-ng; the caller is the scripted
+softphone, which speaks with espeak-ng, keys DTMF and transcribes what the bot says with the
+model. Each side is its own process (pjsua2 allows one endpoint per process).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from voicebot.records import CallStore
+
+pytestmark = [pytest.mark.sip, pytest.mark.slow]
+
+ROOT = Path(__file__).resolve().parents[1]
+FLOW = ROOT / "dialog_flows" / "support_line.yaml"
+OPEN = "2026-11-24T10:00:00-05:00"
+
+
+class _Accounts(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+        if self.path == "/accounts/12345678":
+            body = json.dumps({"balance": 42.17, "owner": {"first_name": "Ann"}}).encode()
+            self.send_response(200)
+        else:
+            body = b"{}"
+            self.send_response(404)
+        self.send_header("Content-Type", "application/json")
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def accounts_api() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Accounts)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+class Bot:
+    def __init__(self, proc: subprocess.Popen[str], uri: str, db: Path, log: list[str]):
+        self.proc, self.uri, self.db, self.log = proc, uri, db, log
+
+    def records(self) -> CallStore:
+        return CallStore(self.db)
+
+
+def start_bot(tmp: Path, *args: str, env: dict[str, str] | None = None) -> Bot:
+    environ = {
+        **os.environ,
+        "VOICEBOT_DATA_DIR": str(tmp),
+        "VOICEBOT_CALL_RECORDS": str(tmp / "calls.db"),
+        **(env or {}),
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "voicebot", "serve", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=environ,
+        cwd=ROOT,
+    )
+    log: list[str] = []
+    uri = None
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        log.append(line)
+        m = re.search(r"answering at (sip:\S+)", line)
+        if m:
+            uri = m.group(1)
+            break
+    assert uri, "".join(log)
+    threading.Thread(target=lambda: log.extend(proc.stdout or []), daemon=True).start()
+    return Bot(proc, uri, tmp / "calls.db", log)
+
+
+def stop_bot(bot: Bot) -> None:
+    bot.proc.send_signal(signal.SIGTERM)
+    try:
+        bot.proc.wait(30)
+    except subprocess.TimeoutExpired:
+        bot.proc.kill()
+        raise
+
+
+@pytest.fixture
+def bot(tmp_path: Path, accounts_api: str) -> Iterator[Bot]:
+    b = start_bot(
+        tmp_path,
+        "--flow",
+        str(FLOW),
+        "--port",
+        "0",
+        "--clock",
+        OPEN,
+        "--env",
+        f"ACCOUNTS_API={accounts_api}",
+    )
+    yield b
+    stop_bot(b)
+    assert b.proc.returncode == 0, "".join(b.log)
+
+
+def call(uri: str, *script: str, timeout: float = 120) -> str:
+    proc = subprocess.run(
+        [sys.executable, "-m", "voicebot", "call", uri, *script],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=ROOT,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return proc.stdout
+
+
+def bot_lines(out: str) -> list[str]:
+    return [line for line in out.splitlines() if line.startswith("bot ")]
+
+
+def test_support_line_by_speech(bot: Bot):
+    out = call(
+        bot.uri,
+        "--say",
+        "my balance please",
+        "--say",
+        "one two three four five six seven eight",
+        "--say",
+        "no thanks",
+    )
+    lines = bot_lines(out)
+    assert "thanks for calling" in lines[0].lower()
+    assert "account number" in lines[1].lower()
+    assert "42.17" in lines[2] or "42" in lines[2]
+    assert "goodbye" in lines[-2].lower() or "goodbye" in lines[-1].lower()
+    assert "bot hung up" in out
+    record = bot.records().list()[0]
+    full = bot.records().get(record.id)
+    assert full is not None and full.outcome == "completed"
+    assert full.slots == {"account": "12345678", "more": False}
+    assert full.steps[:4] == ["welcome", "hours", "main_menu", "account"]
+    assert full.answered_at is not None
+    latencies = [t["latency_ms"] for t in full.turns if t["latency_ms"] is not None]
+    assert len(latencies) >= 3 and all(0 < x < 3000 for x in latencies)
+    said = [t["text"] for t in full.turns if t["who"] == "caller"]
+    assert said[0].lower().startswith("my balance")
+
+
+def test_support_line_by_keys(bot: Bot):
+    out = call(bot.uri, "--dtmf", "1", "--dtmf", "12345678", "--dtmf", "2")
+    assert "account number" in bot_lines(out)[1].lower()
+    full = bot.records().get(bot.records().list()[0].id)
+    assert full is not None and full.slots == {"account": "12345678", "more": False}
+    assert full.dtmf == "1123456782"
+    assert full.outcome == "completed"
+
+
+def test_caller_hangs_up_mid_prompt(bot: Bot):
+    out = call(bot.uri, "--turn-timeout", "1", "--quiet", "5")
+    assert "caller hung up" in out
+    full = bot.records().get(bot.records().list()[0].id)
+    assert full is not None and full.outcome == "caller_hangup"
