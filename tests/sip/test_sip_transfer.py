@@ -11,9 +11,9 @@ CONTEXT = {"X-Case-Id": "42", "X-Reason": "billing question; urgent"}
 
 
 def test_refer_carries_x_headers_to_the_target_and_reports_success():
-    with Peer(answering_server, port=25200, rtp_port=32400) as target:
+    with Peer(answering_server, port=0, rtp_port=32400) as target:
         transfer = (f"sip:agent@127.0.0.1:{target.port}", CONTEXT)
-        with Peer(answering_server, port=25210, rtp_port=32500, transfer=transfer) as bot:
+        with Peer(answering_server, port=0, rtp_port=32500, transfer=transfer) as bot:
             script = [
                 ("dial", f"sip:bot@127.0.0.1:{bot.port}"),
                 ("wait_answered",),
@@ -40,9 +40,9 @@ def test_refer_carries_x_headers_to_the_target_and_reports_success():
 
 
 def test_transfer_to_a_target_that_rejects_reports_the_failure_and_keeps_the_call():
-    with Peer(answering_server, port=25220, rtp_port=32700, reject=486) as target:
+    with Peer(answering_server, port=0, rtp_port=32700, reject=486) as target:
         transfer = (f"sip:agent@127.0.0.1:{target.port}", {"X-Case-Id": "7"})
-        with Peer(answering_server, port=25230, rtp_port=32800, transfer=transfer) as bot:
+        with Peer(answering_server, port=0, rtp_port=32800, transfer=transfer) as bot:
             script = [
                 ("dial", f"sip:bot@127.0.0.1:{bot.port}"),
                 ("wait_answered",),

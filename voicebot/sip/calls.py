@@ -131,6 +131,8 @@ class SipCall(pj.Call):
         self.direction = direction
         self.media: CallMedia | None = None
         self.port: MediaPort | None = None
+        self.confirmed = False
+        self.media_ready: MediaReady | None = None  # held back until the call is confirmed
         self.hung_up_here = False
         self.refused = False
         self.disconnected = False
@@ -139,8 +141,11 @@ class SipCall(pj.Call):
         info = self.getInfo()
         now = time.monotonic()
         emit = self.registry.emit
-        if info.state == pj.PJSIP_INV_STATE_CONFIRMED:
+        if info.state == pj.PJSIP_INV_STATE_CONFIRMED and not self.confirmed:
+            self.confirmed = True
             emit(CallAnswered(self.call_id, self.direction, at=now))
+            if self.media_ready is not None:
+                emit(self.media_ready)
         elif info.state in (pj.PJSIP_INV_STATE_EARLY, pj.PJSIP_INV_STATE_CALLING):
             if self.direction == "outbound" and info.lastStatusCode:
                 emit(CallProgress(self.call_id, info.lastStatusCode, info.lastReason, at=now))

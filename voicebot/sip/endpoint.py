@@ -63,6 +63,7 @@ T = TypeVar("T")
 _POLL_MS = 10
 _TOKEN = re.compile(r"^[A-Za-z0-9!%*_+`'~.-]+$")
 _DTMF = re.compile(r"^[0-9A-Da-d*#]+$")
+_TRANSPORTS = {"udp": pj.PJSIP_TRANSPORT_UDP, "tcp": pj.PJSIP_TRANSPORT_TCP}
 _PJ_TO_LOGGING = {0: logging.CRITICAL, 1: logging.ERROR, 2: logging.WARNING, 3: logging.INFO}
 
 
@@ -113,6 +114,8 @@ class SipEndpoint:
             self.port = self._started.result(timeout)
         except concurrent.futures.TimeoutError as exc:
             raise SipError(f"SIP endpoint did not start within {timeout} s") from exc
+        except SipError:
+            raise
         except Exception as exc:
             raise SipError(f"SIP endpoint could not start: {exc}") from exc
 
@@ -240,8 +243,12 @@ class SipEndpoint:
             ep.libCreate()
             self._configure(ep, writer)
         except Exception as exc:
-            self._started.set_exception(exc)
+            if isinstance(exc, pj.Error):
+                exc = SipError(f"{exc.title}: {exc.reason}")
             self._destroy(ep)
+            del ep  # pjsua2 allows a new Endpoint only once this one is gone ...
+            # ... and its frames in the traceback would keep it
+            self._started.set_exception(exc.with_traceback(None))
             return
         self._started.set_result(self.port)
         try:
@@ -254,6 +261,7 @@ class SipEndpoint:
             log.exception("pjsua2 thread failed")
         finally:
             self._shutdown(ep)
+            del ep
 
     def _configure(self, ep: pj.Endpoint, writer: _LogWriter) -> None:
         cfg = self.config
@@ -275,16 +283,10 @@ class SipEndpoint:
         ep.audDevManager().setNullDev()
 
         tcfg = pj.TransportConfig()
-        tcfg.port = cfg.port
         if cfg.host not in ("", "0.0.0.0", "::"):
             tcfg.boundAddress = cfg.host
         tcfg.publicAddress = cfg.public_host or tcfg.boundAddress
-        for i, kind in enumerate(cfg.transports):
-            ptype = pj.PJSIP_TRANSPORT_UDP if kind == "udp" else pj.PJSIP_TRANSPORT_TCP
-            tid = ep.transportCreate(ptype, tcfg)
-            if i == 0:
-                self.port = int(ep.transportGetInfo(tid).localName.rsplit(":", 1)[1])
-                tcfg.port = self.port  # port 0: the others share the first one's port
+        self.port = self._bind(ep, tcfg)
         ep.libStart()
         _set_codecs(ep, cfg.codecs)
 
@@ -304,6 +306,25 @@ class SipEndpoint:
         account.create(acfg, True)
         self._registry.account = account
         log.info("SIP endpoint %s up (%s)", self.uri, "+".join(cfg.transports))
+
+    def _bind(self, ep: pj.Endpoint, tcfg: pj.TransportConfig) -> int:
+        """Create the transports on one port; with port 0, find one that is free for all."""
+        kinds = self.config.transports
+        for _attempt in range(20 if self.config.port == 0 else 1):
+            tcfg.port = self.config.port
+            created: list[int] = []
+            try:
+                for kind in kinds:
+                    created.append(ep.transportCreate(_TRANSPORTS[kind], tcfg))
+                    if tcfg.port == 0:  # the others share the first one's port
+                        tcfg.port = int(ep.transportGetInfo(created[0]).localName.rsplit(":")[-1])
+                return tcfg.port
+            except pj.Error as exc:
+                for tid in created:
+                    ep.transportClose(tid)
+                where = f"{kinds[len(created)]} {tcfg.boundAddress or '*'}:{tcfg.port}"
+                error = f"{where}: {exc.reason}"
+        raise SipError(f"cannot listen for SIP on {error}")
 
     def _drain_commands(self) -> None:
         while True:

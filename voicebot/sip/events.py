@@ -10,7 +10,8 @@ was seen.
     CallRefused      an INVITE from outside the allow-list was answered 403 (no call_id)
     CallProgress     outbound: a provisional response (180, 183)
     CallAnswered     the call is confirmed (200 OK and ACK), either direction
-    MediaReady       audio flows; `media` is the call's `CallMedia` handle
+    MediaReady       audio flows; `media` is the call's `CallMedia` handle (always after
+                     CallAnswered: what is played from then on reaches the far end)
     DtmfReceived     one key, by RFC 4733 ("rfc4733") or SIP INFO ("info")
     PlaybackDone     everything queued with `CallMedia.play` went out, or was stopped
     TransferOutcome  a NOTIFY about a REFER we sent (final when `final`; ok when 2xx)
