@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 APT_PACKAGES := espeak-ng sox kamailio sip-tester
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test lint apt clean
+.PHONY: setup demo demo-text test lint apt clean
 
 setup: apt $(STAMP)
 
@@ -29,6 +29,9 @@ $(STAMP): pyproject.toml
 	touch $@
 
 demo: setup
+	$(BIN)/python -m voicebot.contrib.demo
+
+demo-text: setup
 	$(BIN)/voicebot flow chat dialog_flows/support_line.yaml --clock 2026-11-24T10:00:00-05:00 \
 	  --http-fixtures dialog_flows/support_line.test.yaml \
 	  < dialog_flows/demo/support_line.chat

@@ -1,0 +1,1 @@
+"""Extras that are not part of the service: the demo."""
