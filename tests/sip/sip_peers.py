@@ -119,6 +119,9 @@ def answering_server(
                     endpoint.hangup(call_id)
     finally:
         endpoint.stop()
+        while not endpoint.events().empty():  # what happened while stopping
+            event = endpoint.events().get()
+            report.put(("event", type(event).__name__, _fields(event)))
         report.put(("stopped",))
 
 

@@ -133,3 +133,14 @@ def test_fifth_concurrent_call_gets_486():
     assert all(c["answered"] for c in calls)
     assert call["ended"]["status_code"] == 486 and not call["answered"]
     assert len(bot.events("IncomingCall")) == 4
+
+
+def test_stopping_the_endpoint_hangs_up_its_calls():
+    with Peer(answering_server, port=0, rtp_port=32300, max_seconds=2.0) as bot:
+        script = [("dial", uri(bot.port)), ("wait_answered",), ("wait_ended",)]
+        with Peer(scripted_caller, rtp_port=32350, script=script) as caller:
+            (call,) = caller.result(timeout=15)
+        bot.wait_for(lambda m: m[0] == "stopped", 10)
+        ended = bot.event("CallEnded")
+    assert call["answered"] and call["ended"]["by"] == "remote"
+    assert ended["by"] == "local"

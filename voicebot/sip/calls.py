@@ -64,6 +64,14 @@ class Registry:
         self.ended: list[SipCall] = []  # disconnected; dropped on the next loop turn
         self.account: SipAccount | None = None
 
+    def hanging_up_all(self) -> None:
+        """Mark every call as ended from our side (the endpoint is stopping)."""
+        for call in self.calls.values():
+            call.hung_up_here = True
+
+    def live_calls(self) -> int:
+        return sum(not call.disconnected for call in self.calls.values())
+
     def refill(self) -> None:
         """Top up each call's silent frames (done here so the clock thread never builds any)."""
         for call in self.calls.values():

@@ -13,7 +13,7 @@ API::
         answer(call_id: str, status_code: int = 200) -> None
         hangup(call_id: str, status_code: int = 0) -> None
             # before answer: the final response (0 = 603 Decline; outbound: CANCEL);
-            # after: BYE
+            # after: BYE; a call that already ended is left alone (no error)
         make_call(uri: str, headers: Mapping[str, str] | None = None) -> str   # the call_id
         send_dtmf(call_id: str, digits: str, method: str = "rfc4733") -> None  # or "info"
         transfer(call_id: str, target: str, headers: Mapping[str, str] | None = None) -> None
@@ -148,8 +148,8 @@ class SipEndpoint:
 
     def hangup(self, call_id: str, status_code: int = 0) -> None:
         def run() -> None:
-            call = self._call(call_id)
-            if call.disconnected:
+            call = self._registry.calls.get(call_id)
+            if call is None or call.disconnected:  # already over: hanging up is idempotent
                 return
             call.hung_up_here = True
             op = pj.CallOpParam()
@@ -335,14 +335,15 @@ class SipEndpoint:
             command()
 
     def _shutdown(self, ep: pj.Endpoint) -> None:
+        # No pjsua2 object may outlive libDestroy (a Call destroyed after it aborts the
+        # process), so none is held in a local variable here: the registry owns them all.
         reg = self._registry
         try:
             if reg.calls:
+                reg.hanging_up_all()
                 ep.hangupAllCalls()
                 deadline = time.monotonic() + 2.0
-                while any(not c.disconnected for c in reg.calls.values()):
-                    if time.monotonic() > deadline:
-                        break
+                while reg.live_calls() and time.monotonic() < deadline:
                     ep.libHandleEvents(_POLL_MS)
             reg.reap()
         except Exception:
