@@ -28,8 +28,9 @@ with digits-only constrained beam search, 5-35% free). So the utterance is cut i
 islands by energy (`segment_words`, gaps >= 120 ms; the closest islands are merged while there
 are more than N), each island is scored as a single digit in one batched encode + one
 `generate`, and the digits are joined: 99% of digits right, see BENCHMARKS.md for strings.
-When the island count cannot be made to fit [min, max], the whole utterance is decoded with
-every token but " 0".." 9" suppressed (beam 3, exactly N positions when min == max).
+When the island count cannot be made to fit [min, max] (digits run together), the whole
+utterance is decoded with every token but " 0".." 9" suppressed (beam 3, exactly N positions
+when min == max), unless there is too little voiced audio for `min` digits (no-match).
 """
 
 from __future__ import annotations
@@ -58,12 +59,15 @@ class GrammarSettings:
     lead: float = 0.3  # silence put before each island / utterance (s): +2.3 points on FSDD
     island_window: float = 1.5  # encoder window for one digit (s)
     island_reach: float = 0.25  # audio kept each side of an island, up to mid-gap (s)
-    island_threshold: float = 0.2  # voiced: this far from the noise floor to the peak (dB)
+    # voiced: this far from the noise floor to the peak (dB); higher ones are tried in turn
+    # when line noise fills the pauses and too few islands are found
+    island_thresholds: tuple[float, ...] = (0.2, 0.3, 0.4, 0.5)
     min_in_grammar: float = 0.05  # below this mass of all phrases: no-match
     min_in_grammar_digit: float = 0.02  # the same for one spoken digit (FSDD errors: 0.07-0.3)
     min_island: float = 0.06  # voiced islands shorter than this are clicks (s)
     island_gap: float = 0.12  # silence that separates two spoken digits (s)
     digits_beam: int = 3
+    min_digit_seconds: float = 0.2  # voiced time a spoken digit takes at least (s)
 
 
 @dataclass(frozen=True)
@@ -239,17 +243,18 @@ def recognize_digits(
     max_digits: int,
     settings: GrammarSettings = GrammarSettings(),
 ) -> GrammarResult:
-    islands = segment_words(
-        audio, settings.island_gap, settings.min_island, settings.island_threshold
-    )
-    if len(islands) > max_digits:
-        islands = _merge_to(islands, max_digits)
-    if not islands and max_digits == 1:  # all speech, no floor to stand out from: one island
-        islands = [(0, len(audio))]
-    if min_digits <= len(islands) <= max_digits:
-        return _score_islands(model, audio, islands, settings)
-    if not islands:
-        return NO_MATCH
+    islands: list[tuple[int, int]] = []
+    for threshold in settings.island_thresholds:
+        islands = segment_words(audio, settings.island_gap, settings.min_island, threshold)
+        if len(islands) > max_digits:
+            islands = _merge_to(islands, max_digits)
+        if not islands and max_digits == 1:  # all speech, no floor to stand out from
+            islands = [(0, len(audio))]
+        if min_digits <= len(islands) <= max_digits:
+            return _score_islands(model, audio, islands, settings)
+    voiced = sum(e - s for s, e in islands) / SAMPLE_RATE
+    if not islands or voiced < settings.min_digit_seconds * min_digits:
+        return NO_MATCH  # too little speech for that many digits: do not invent the rest
     return _constrained_digits(model, audio, min_digits, max_digits, settings)
 
 
