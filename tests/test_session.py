@@ -206,3 +206,66 @@ def test_a_key_ends_a_recording_and_keys_during_announcements_are_ignored():
     out = s.handle(KeyIn("#"), clock.now)
     assert len(out) == 1 and isinstance(out[0], SaveRecording) and out[0].pcm
     assert s.turns == []
+
+
+# -- outbound: answering-machine detection decides where the flow starts --------------------
+from voicebot.session import AMD_TURN  # noqa: E402
+from voicebot.testing.amd import BeepHeard, Decision, ScriptedDetector  # noqa: E402
+
+REMINDER = FLOWS / "appointment_reminder.yaml"
+CONTACT = {"name": "Maria", "clinic": "Acme Dental", "appointment": "2026-12-03", "time": "9 AM"}
+
+
+def outbound(detector: ScriptedDetector | None) -> CallSession:
+    engine = DialogEngine(load_flow(REMINDER))
+    return CallSession(engine, Listener(rate=8000), wall_clock_origin=OPEN, amd=detector)
+
+
+def start_outbound(s: CallSession) -> list:
+    return s.start(ev.CallStarted("o1", direction="outbound", contact=CONTACT), 0.0)
+
+
+def test_a_human_answer_starts_the_flow_when_detected():
+    s = outbound(ScriptedDetector([(1.0, Decision("human", 1.0))]))
+    assert start_outbound(s) == []
+    clock = Clock()
+    out = feed(s, clock, silence(1.2))
+    assert texts(out)[0].startswith("Hello Maria, this is Acme Dental")
+    assert s.answered_by == "human"
+
+
+def test_a_machine_gets_its_message_after_the_beep():
+    s = outbound(ScriptedDetector([(2.0, Decision("machine", 2.0)), (5.0, BeepHeard(5.0))]))
+    start_outbound(s)
+    clock = Clock()
+    before = feed(s, clock, silence(4.0))
+    assert texts(before) == []
+    out = feed(s, clock, silence(1.2))
+    assert texts(out) == [
+        "Hello, this is Acme Dental with a reminder for Maria about an "
+        "appointment on Thursday, December 3 at 9 AM. Please call us if you "
+        "need to change it. Goodbye."
+    ]
+    assert s.answered_by == "machine"
+
+
+def test_the_greeting_is_transcribed_for_cue_phrases():
+    detector = ScriptedDetector([(9.0, BeepHeard(9.0))], cues=("leave a message",))
+    s = outbound(detector)
+    start_outbound(s)
+    clock = Clock()
+    out = feed(s, clock, voice_tone(1.1))
+    asks = [o for o in out if isinstance(o, Recognize)]
+    assert asks and asks[0].turn == AMD_TURN and not asks[0].final
+    assert s.handle(Recognized(AMD_TURN, "please leave a message", 0.8, False), 1.2) == []
+    assert s.amd_machine_at == 1.2 and detector.transcripts == ["please leave a message"]
+
+
+def test_no_decision_at_all_counts_as_a_human_and_no_detector_means_human():
+    s = outbound(ScriptedDetector([]))
+    start_outbound(s)
+    clock = Clock()
+    out = feed(s, clock, silence(6.1))
+    assert texts(out)[0].startswith("Hello Maria") and s.answered_by == "human"
+    s2 = outbound(None)
+    assert texts(start_outbound(s2))[0].startswith("Hello Maria")

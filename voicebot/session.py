@@ -28,11 +28,12 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any, Protocol
 
 from voicebot.dialog import actions as act
 from voicebot.dialog import events as ev
 from voicebot.dialog.engine import DialogEngine
-from voicebot.dialog.expectation import Expectation
+from voicebot.dialog.expectation import FREE_TEXT, Expectation
 from voicebot.speech import listener as lis
 from voicebot.speech.vad import Vad
 
@@ -166,6 +167,19 @@ class _Recording:
     saving: bool = False
 
 
+AMD_TURN = -1  # the `turn` of recognition requests about the greeting (AMD transcript cues)
+AMD_NO_DECISION = 6.0  # nothing decided this long after answer: treat as a human
+AMD_MACHINE_WAIT = 30.0  # machine decided, no beep nor end of greeting: speak anyway
+
+
+class AnswerDetector(Protocol):
+    """voicebot.speech.amd.AnsweringMachineDetector, as the session uses it."""
+
+    def start(self, now: float) -> None: ...
+    def feed(self, pcm: bytes, now: float) -> list[Any]: ...
+    def transcript(self, text: str, now: float) -> list[Any]: ...
+
+
 class CallSession:
     def __init__(
         self,
@@ -174,6 +188,7 @@ class CallSession:
         *,
         partials: bool = True,
         wall_clock_origin: datetime | None = None,
+        amd: AnswerDetector | None = None,
     ):
         self.engine = engine
         self.listener = listener
@@ -192,6 +207,12 @@ class CallSession:
         self.recording: _Recording | None = None
         self.ended = False
         self.now = 0.0
+        self.amd = amd
+        self.amd_started: float | None = None
+        self.amd_machine_at: float | None = None
+        self.amd_audio: list[bytes] = []
+        self.amd_asked = 0.0  # greeting seconds already sent for a transcript
+        self.answered_by: str | None = None  # "human" | "machine" once decided
 
     # -- time ------------------------------------------------------------------------------------
     def _wall(self, now: float) -> datetime:
@@ -203,13 +224,26 @@ class CallSession:
         self.now = now
         if self.origin is None:
             self.origin = (call.started_at or datetime.now().astimezone()) - timedelta(seconds=now)
-        return self._engine(call, now)
+        out = self._engine(call, now)
+        if self.engine.waiting == "answer":
+            if self.amd is None:  # nothing to tell: assume a person picked up
+                return out + self._answered("human", now)
+            self.amd.start(now)
+            self.amd_started = now
+        return out
 
     def handle(self, item: SessionInput, now: float) -> list[SessionOutput]:
         self.now = now
         if self.ended:
             return []
         out: list[SessionOutput] = []
+        if self.amd_started is not None:
+            if isinstance(item, AudioIn):
+                return self._amd_frame(item.pcm, now)
+            if isinstance(item, Recognized) and item.turn == AMD_TURN:
+                return self._amd_events(self._amd().transcript(item.text, now), now)
+            if isinstance(item, Tick):
+                return self._amd_events([], now)
         if isinstance(item, AudioIn):
             if self.recording is not None:
                 return self._record_frame(item.pcm, now)
@@ -238,6 +272,44 @@ class CallSession:
         else:  # HttpResult, TransferResult, AnswerDetected go to the engine as they are
             out += self._engine(item, now)
         return out
+
+    # -- answering-machine detection (outbound) ----------------------------------------------
+    def _amd(self) -> AnswerDetector:
+        assert self.amd is not None
+        return self.amd
+
+    def _amd_frame(self, pcm: bytes, now: float) -> list[SessionOutput]:
+        self.amd_audio.append(pcm)
+        out = self._amd_events(self._amd().feed(pcm, now), now)
+        heard = len(self.amd_audio) * 0.02
+        if self.amd_started is not None and heard - self.amd_asked >= 1.0 and heard <= 6.0:
+            self.amd_asked = heard  # the greeting's words so far, for cue phrases
+            out.append(
+                Recognize(AMD_TURN, b"".join(self.amd_audio), self.rate, FREE_TEXT, final=False)
+            )
+        return out
+
+    def _amd_events(self, events: list[Any], now: float) -> list[SessionOutput]:
+        assert self.amd_started is not None
+        for e in events:
+            kind = getattr(e, "kind", None)
+            if kind == "human" and self.amd_machine_at is None:
+                return self._answered("human", now)
+            if kind == "machine" and self.amd_machine_at is None:
+                self.amd_machine_at = now
+            elif type(e).__name__ in ("BeepHeard", "GreetingEnded") and self.amd_machine_at:
+                return self._answered("machine", now)
+        if self.amd_machine_at is not None and now - self.amd_machine_at >= AMD_MACHINE_WAIT:
+            return self._answered("machine", now)
+        if self.amd_machine_at is None and now - self.amd_started >= AMD_NO_DECISION:
+            return self._answered("human", now)
+        return []
+
+    def _answered(self, kind: str, now: float) -> list[SessionOutput]:
+        self.amd_started = None
+        self.amd_audio = []
+        self.answered_by = kind
+        return self._engine(ev.AnswerDetected(kind), now)
 
     # -- engine ----------------------------------------------------------------------------------
     def _engine(self, event: ev.Event, now: float) -> list[SessionOutput]:
