@@ -136,7 +136,8 @@ def scripted_caller(
 
     Steps (the call is the last one dialled unless a step names an index):
     ("dial", uri[, headers]) ("wait_answered",) ("wait_media",) ("play", pcm, rate)
-    ("dtmf", digits[, method]) ("sleep", seconds) ("hangup"[, index]) ("wait_ended"[, index])
+    ("dtmf", digits[, method]) ("sleep", seconds) ("hold",) ("unhold",) ("hangup"[, index])
+    ("wait_ended"[, index])
     ("wait_transferred",) (then later steps act on the transferred call)
     """
     from voicebot.sip.config import SipConfig
@@ -165,6 +166,8 @@ def scripted_caller(
                 calls[-1].send_dtmf(*args)
             elif op == "sleep":
                 time.sleep(args[0])
+            elif op in ("hold", "unhold"):
+                getattr(calls[-1], op)()
             elif op == "hangup":
                 calls[args[0] if args else -1].hangup()
             elif op == "wait_ended":

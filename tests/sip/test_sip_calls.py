@@ -65,6 +65,8 @@ def test_audio_both_ways_dtmf_in_order_and_caller_hangup():
         incoming = bot.event("IncomingCall")
         assert incoming["source"].startswith("127.0.0.1:")
         assert bot.event("MediaReady")["codec"] == "G722/16000"  # G.722 preferred
+        names = [m[1] for m in bot.messages if m[0] == "event"]
+        assert names.index("CallAnswered") < names.index("MediaReady")
         bot.event("CallEnded", by="remote", status_code=200)
         digits = bot.events("DtmfReceived")
         assert "".join(d["digit"] for d in digits) == "159#*"
@@ -144,3 +146,25 @@ def test_stopping_the_endpoint_hangs_up_its_calls():
         ended = bot.event("CallEnded")
     assert call["answered"] and call["ended"]["by"] == "remote"
     assert ended["by"] == "local"
+
+
+def test_hold_and_resume_by_reinvite():
+    with Peer(answering_server, port=0, rtp_port=32400, play=chirp(4.0, 300, 3000, 3)) as bot:
+        script = [
+            ("dial", uri(bot.port)),
+            ("wait_answered",),
+            ("sleep", 0.5),
+            ("hold",),
+            ("sleep", 0.8),
+            ("unhold",),
+            ("sleep", 0.8),
+            ("hangup",),
+            ("wait_ended",),
+        ]
+        with Peer(scripted_caller, rtp_port=32450, script=script) as caller:
+            (call,) = caller.result()
+        bot.event("CallEnded", by="remote")
+        holds = bot.events("CallHeld")
+    assert [(h["held"], h["by"]) for h in holds] == [(True, "remote"), (False, "remote")]
+    heard = np.frombuffer(call["recording"], "<i2").astype(np.float64)
+    assert np.sqrt(np.mean(heard[-RATE // 2 :] ** 2)) > 1000  # the bot is heard again after

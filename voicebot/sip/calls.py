@@ -21,6 +21,7 @@ from voicebot.sip.config import AllowList
 from voicebot.sip.events import (
     CallAnswered,
     CallEnded,
+    CallHeld,
     CallProgress,
     CallRefused,
     DtmfReceived,
@@ -140,6 +141,8 @@ class SipCall(pj.Call):
         self.media: CallMedia | None = None
         self.port: MediaPort | None = None
         self.confirmed = False
+        self.held = False
+        self.hold_asked = False  # we sent the (un)hold re-INVITE
         self.media_ready: MediaReady | None = None  # held back until the call is confirmed
         self.hung_up_here = False
         self.refused = False
@@ -177,8 +180,11 @@ class SipCall(pj.Call):
     def onCallMediaState(self, prm: pj.OnCallMediaStateParam) -> None:
         info = self.getInfo()
         for mi in info.media:
-            if mi.type != pj.PJMEDIA_TYPE_AUDIO or mi.status != pj.PJSUA_CALL_MEDIA_ACTIVE:
+            if mi.type != pj.PJMEDIA_TYPE_AUDIO:
                 continue
+            self._hold_changed(mi.status)
+            if mi.status != pj.PJSUA_CALL_MEDIA_ACTIVE:
+                return
             audio = self.getAudioMedia(mi.index)
             first = self.port is None
             if first:
@@ -191,8 +197,22 @@ class SipCall(pj.Call):
                 stream = self.getStreamInfo(mi.index)
                 codec = f"{stream.codecName}/{stream.codecClockRate}"
                 log.info("call %s media ready (%s)", self.call_id, codec)
-                self.registry.emit(MediaReady(self.call_id, self.media, codec, at=time.monotonic()))
+                # audio sent before the far end has our 200 OK (or we its ACK) can be lost:
+                # MediaReady waits for the call to be confirmed, so it follows CallAnswered
+                self.media_ready = MediaReady(self.call_id, self.media, codec, at=time.monotonic())
+                if self.confirmed:
+                    self.registry.emit(self.media_ready)
             return
+
+    def _hold_changed(self, status: int) -> None:
+        held = status in (pj.PJSUA_CALL_MEDIA_LOCAL_HOLD, pj.PJSUA_CALL_MEDIA_REMOTE_HOLD)
+        if held == self.held or self.port is None:
+            return
+        self.held = held
+        by = "local" if status == pj.PJSUA_CALL_MEDIA_LOCAL_HOLD or self.hold_asked else "remote"
+        self.hold_asked = False
+        log.info("call %s %s by %s", self.call_id, "held" if held else "resumed", by)
+        self.registry.emit(CallHeld(self.call_id, held, by, at=time.monotonic()))
 
     def onDtmfDigit(self, prm: pj.OnDtmfDigitParam) -> None:
         method = "info" if prm.method == pj.PJSUA_DTMF_METHOD_SIP_INFO else "rfc4733"

@@ -20,6 +20,7 @@ API::
             # blind transfer by REFER; `headers` (X-...) go in the REFER and, as URI headers
             # of Refer-To, into the INVITE the transferee sends to `target`. Progress comes
             # back as TransferOutcome events; hanging up after a final 2xx is the caller's call.
+        hold(call_id: str, on: bool = True) -> None   # re-INVITE sendonly / back to sendrecv
         media(call_id: str) -> CallMedia | None # also handed out in MediaReady
 
     SipError (voicebot.errors)                  # a command pjsua2 refused, or start failed
@@ -194,6 +195,19 @@ class SipEndpoint:
             op = pj.CallOpParam(True)
             op.txOption.headers = _header_vector(headers)
             self._call(call_id).xfer(refer_to, op)
+
+        self._submit(run)
+
+    def hold(self, call_id: str, on: bool = True) -> None:
+        def run() -> None:
+            call = self._call(call_id)
+            call.hold_asked = True
+            op = pj.CallOpParam(True)
+            if on:
+                call.setHold(op)
+            else:
+                op.opt.flag = pj.PJSUA_CALL_UNHOLD
+                call.reinvite(op)
 
         self._submit(run)
 

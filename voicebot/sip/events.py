@@ -12,6 +12,7 @@ was seen.
     CallAnswered     the call is confirmed (200 OK and ACK), either direction
     MediaReady       audio flows; `media` is the call's `CallMedia` handle (always after
                      CallAnswered: what is played from then on reaches the far end)
+    CallHeld         a re-INVITE put the call on hold (`held`) or took it off; `by` who asked
     DtmfReceived     one key, by RFC 4733 ("rfc4733") or SIP INFO ("info")
     PlaybackDone     everything queued with `CallMedia.play` went out, or was stopped
     TransferOutcome  a NOTIFY about a REFER we sent (final when `final`; ok when 2xx)
@@ -68,6 +69,14 @@ class MediaReady:
     call_id: str
     media: CallMedia
     codec: str = ""  # e.g. "G722/16000", "PCMU/8000"
+    at: float = 0.0
+
+
+@dataclass(frozen=True)
+class CallHeld:
+    call_id: str
+    held: bool  # False: resumed
+    by: str = "remote"  # "remote" | "local"
     at: float = 0.0
 
 
@@ -131,6 +140,7 @@ SipEvent = (
     | CallProgress
     | CallAnswered
     | MediaReady
+    | CallHeld
     | DtmfReceived
     | PlaybackDone
     | TransferOutcome

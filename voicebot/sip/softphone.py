@@ -25,6 +25,8 @@ API::
         play_pcm(pcm: bytes, rate: int, wait: bool = True, timeout: float = 60.0) -> None
         play_wav(path, wait: bool = True, timeout: float = 60.0) -> None  # resampled to `rate`
         send_dtmf(digits: str, method: str = "rfc4733") -> None
+        hold() -> None ; unhold() -> None  # re-INVITE; `held` follows the CallHeld events
+        held: bool
         hangup() -> None                 # CANCEL before answer, BYE after
         recording() -> bytes             # PCM16 at `rate`, every frame received so far
         save_recording(path) -> None     # as a mono WAV
@@ -61,6 +63,7 @@ class SoftphoneCall:
         self.media: CallMedia | None = None
         self.codec = ""
         self.dtmf = ""
+        self.held = False
         self.transferred_to: SoftphoneCall | None = None
         self._playback_done = 0
         self._chunks: list[bytes] = []
@@ -108,6 +111,12 @@ class SoftphoneCall:
 
     def send_dtmf(self, digits: str, method: str = "rfc4733") -> None:
         self._phone.endpoint.send_dtmf(self.call_id, digits, method)
+
+    def hold(self) -> None:
+        self._phone.endpoint.hold(self.call_id, True)
+
+    def unhold(self) -> None:
+        self._phone.endpoint.hold(self.call_id, False)
 
     def hangup(self) -> None:
         if self.ended is None:
@@ -196,6 +205,8 @@ class Softphone:
             call._playback_done += 1
         elif isinstance(event, ev.DtmfReceived):
             call.dtmf += event.digit
+        elif isinstance(event, ev.CallHeld):
+            call.held = event.held
         elif isinstance(event, ev.TransferRequested):
             new = self._calls[event.new_call_id] = SoftphoneCall(self, event.new_call_id)
             call.transferred_to = new
