@@ -1,11 +1,12 @@
 """Cost of the pjsua2 media callbacks: copying one 20 ms frame in and out, alone and on a call.
 
-    .venv/bin/python bench/sip_media_bench.py [--seconds 5]
+    .venv/bin/python bench/sip_media_bench.py [--seconds 5] [--pairs 1|2]
 
 1. Micro: ByteVector -> bytes (`bytes(vec)` vs the ctypes read in voicebot.sip.media), bytes ->
    frame buffer (a fresh ByteVector vs one built ahead by `CallMedia.play`), and the two
    `MediaPort` callbacks called straight from Python, at 8 and 16 kHz.
-2. Live: one endpoint calls itself on loopback (two call legs, four callbacks every 20 ms),
+2. Live: one endpoint calls itself on loopback (`--pairs` calls of two legs each: 2 or 4
+   of the 4 calls a process may have; two callbacks per leg every 20 ms),
    the callbacks timed from inside on PJSIP's clock thread, and the spacing between successive
    `onFrameRequested` calls; then again while another Python thread keeps the GIL busy (the
    situation of a recogniser running pure-Python code), with the default and a 1 ms
@@ -124,15 +125,16 @@ def pct(values: list[float], p: float) -> float:
     return float(np.percentile(values, p)) if len(values) else float("nan")
 
 
-def live(seconds: float) -> None:
+def live(seconds: float, pairs: int) -> None:
     sip_calls.MediaPort = TimedPort  # the endpoint builds our timed ports
     endpoint = SipEndpoint(SipConfig(port=0, pjsip_log_level=1, switch_interval=0))
     endpoint.start()
     events = endpoint.events()
-    endpoint.make_call(f"sip:bench@127.0.0.1:{endpoint.port}")
+    for _ in range(pairs):
+        endpoint.make_call(f"sip:bench@127.0.0.1:{endpoint.port}")
     medias: list[CallMedia] = []
     deadline = time.monotonic() + 10
-    while len(medias) < 2 and time.monotonic() < deadline:
+    while len(medias) < 2 * pairs and time.monotonic() < deadline:
         try:
             event = events.get(timeout=0.1)
         except queue.Empty:
@@ -182,6 +184,9 @@ def live(seconds: float) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=float, default=5.0, help="per live measurement")
+    parser.add_argument(
+        "--pairs", type=int, default=1, choices=(1, 2), help="loopback calls (2 legs each)"
+    )
     args = parser.parse_args()
     print("micro (one frame, this thread):")
     for rate in (8000, 16000):
@@ -197,9 +202,11 @@ def main() -> None:
     for rate in (8000, 16000):
         callbacks(rate)
     ep.libDestroy()
-    print(f"live loopback call, 16 kHz G.722, two legs, {args.seconds:.0f} s each:")
+    legs = 2 * args.pairs
+    print(f"live loopback calls, 16 kHz G.722, {legs} legs, {args.seconds:.0f} s per row:")
     # pjsua2 allows one Endpoint per process (a second libCreate after libDestroy aborts)
-    child = multiprocessing.get_context("spawn").Process(target=live, args=(args.seconds,))
+    spawn = multiprocessing.get_context("spawn")
+    child = spawn.Process(target=live, args=(args.seconds, args.pairs))
     child.start()
     child.join(args.seconds * 4 + 30)
     if child.is_alive():
