@@ -22,6 +22,7 @@ import logging
 import queue
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -103,7 +104,9 @@ class LiveCall:
         res: Resources,
         *,
         max_duration: float = 3600.0,
+        on_done: Callable[[LiveCall], None] | None = None,
     ):
+        self.on_done = on_done
         self.call_id = call_id
         self.session = session
         self.media = media
@@ -160,6 +163,8 @@ class LiveCall:
             self._write_turns()
             self._finish_record()
             self.done.set()
+            if self.on_done is not None:
+                self.on_done(self)
 
     # -- outputs ---------------------------------------------------------------------------------
     def _do(self, outputs: list[SessionOutput]) -> None:

@@ -5,8 +5,9 @@ each writer holds its own connection, and every change is one short transaction.
 written when it starts (so a worker that dies mid-call leaves a row `failed_unfinished()` can
 close), updated when answered and ended, and its turns are appended as they happen.
 
-Outcomes: `completed` (the flow hung up), `caller_hangup`, `transferred`, `rejected` (refused
-before answer), `failed` (an error or a crashed worker), `in_progress` (not ended yet).
+Outcomes: `completed` (the flow hung up), `caller_hangup`, `transferred`, `not_answered` (an
+outbound call that was never answered: the reason holds the SIP status), `failed` (an error or
+a crashed worker), `in_progress` (not ended yet).
 """
 
 from __future__ import annotations

@@ -15,6 +15,7 @@ import dataclasses
 import json
 import logging
 import os
+import queue
 import signal
 import threading
 import time
@@ -97,6 +98,31 @@ def static_prompts(loaded: LoadedFlow) -> set[str]:
     return texts
 
 
+@dataclass(frozen=True)
+class Outbound:
+    """A call we placed (campaigns): whom, with which contact row, and our tag for it."""
+
+    tag: Any
+    uri: str
+    contact: dict[str, Any]
+    placed_at: float
+    ring_seconds: float
+
+
+@dataclass(frozen=True)
+class OutboundResult:
+    """How a placed call ended: `status` is the INVITE's final SIP status when it was never
+    answered; otherwise `answered_by` (AMD), and the flow's slots and vars."""
+
+    tag: Any
+    call_id: str
+    status: int | None
+    answered_by: str | None = None
+    outcome: str = ""  # the call record's outcome for answered calls
+    slots: dict[str, Any] = field(default_factory=dict)
+    vars: dict[str, Any] = field(default_factory=dict)
+
+
 class VoicebotService:
     def __init__(self, config: ServiceConfig):
         self.config = config
@@ -104,6 +130,8 @@ class VoicebotService:
         self.endpoint = SipEndpoint(config.sip)
         self.calls: dict[str, LiveCall] = {}
         self.pending: dict[str, sev.IncomingCall] = {}
+        self.outbound: dict[str, Outbound] = {}
+        self.results: queue.Queue[OutboundResult] = queue.Queue()
         self.draining = threading.Event()
         self._stopped = threading.Event()
 
@@ -156,15 +184,13 @@ class VoicebotService:
         events = self.endpoint.events()
         stop = stop or self._stopped
         while not stop.is_set() and not self._stopped.is_set():
-            self._poll(events, 0.1)
+            self.poll(events, 0.1)
         self.drain()
 
     def stop(self) -> None:
         self._stopped.set()
 
-    def _poll(self, events: Any, timeout: float) -> None:
-        import queue
-
+    def poll(self, events: Any, timeout: float) -> None:
         try:
             event = events.get(timeout=timeout)
         except queue.Empty:
@@ -210,9 +236,59 @@ class VoicebotService:
         if call is not None:
             call.post(item)
 
+    # -- outbound calls (campaigns) ------------------------------------------------------------
+    def place_call(
+        self, uri: str, contact: dict[str, Any], tag: Any, ring_seconds: float = 30.0
+    ) -> str:
+        """Call `uri`; the flow runs when answered. The result comes on `results`."""
+        call_id = self.endpoint.make_call(uri)
+        self.outbound[call_id] = Outbound(tag, uri, dict(contact), time.monotonic(), ring_seconds)
+        store = self.resources.records
+        if store is not None:
+            store.call_started(
+                call_id,
+                direction="outbound",
+                from_uri=self.endpoint.uri,
+                to_uri=uri,
+                flow=self.loaded.flow.name,
+                worker=self.config.worker,
+            )
+        return call_id
+
+    def check_ringing(self, now: float | None = None) -> None:
+        """Give up (CANCEL) on placed calls that rang longer than their ring time."""
+        now = time.monotonic() if now is None else now
+        for call_id, out in list(self.outbound.items()):
+            if call_id not in self.calls and now - out.placed_at > out.ring_seconds:
+                self.outbound[call_id] = dataclasses.replace(out, ring_seconds=float("inf"))
+                self.endpoint.hangup(call_id)  # -> CallEnded 487: no answer
+
+    def _outbound_done(self, live: LiveCall) -> None:
+        out = self.outbound.pop(live.call_id, None)
+        if out is None:
+            return
+        engine = live.session.engine
+        self.results.put(
+            OutboundResult(
+                out.tag,
+                live.call_id,
+                200,
+                live.session.answered_by or "human",
+                live.outcome,
+                dict(engine.slots),
+                dict(engine.vars),
+            )
+        )
+
+    def _amd(self, rate: int) -> Any:
+        from voicebot.speech.amd import AnsweringMachineDetector
+
+        return AnsweringMachineDetector(rate=rate)
+
     def _begin(self, ready: sev.MediaReady) -> None:
         incoming = self.pending.pop(ready.call_id, None)
-        if incoming is None or ready.call_id in self.calls:
+        outbound = self.outbound.get(ready.call_id)
+        if ready.call_id in self.calls or (incoming is None and outbound is None):
             return  # a re-INVITE (hold, codec change) keeps the running session
         cfg = self.config
         engine = DialogEngine(
@@ -226,7 +302,10 @@ class VoicebotService:
         origin = None
         if cfg.clock:  # the flow sees `clock` at the start of the call, then time runs on
             origin = datetime.fromisoformat(cfg.clock) - timedelta(seconds=time.monotonic())
-        session = CallSession(engine, Listener(rate=ready.media.rate), wall_clock_origin=origin)
+        amd = self._amd(ready.media.rate) if outbound is not None else None
+        session = CallSession(
+            engine, Listener(rate=ready.media.rate), wall_clock_origin=origin, amd=amd
+        )
         live = LiveCall(
             ready.call_id,
             session,
@@ -234,17 +313,28 @@ class VoicebotService:
             self.endpoint,
             self.resources,
             max_duration=cfg.max_call_seconds,
+            on_done=self._outbound_done if outbound is not None else None,
         )
         self.calls[ready.call_id] = live
-        live.start(
-            dev.CallStarted(
+        if outbound is not None:
+            started = dev.CallStarted(
+                ready.call_id,
+                self.endpoint.uri,
+                outbound.uri,
+                "outbound",
+                datetime.now().astimezone(),
+                outbound.contact,
+            )
+        else:
+            assert incoming is not None
+            started = dev.CallStarted(
                 ready.call_id,
                 incoming.remote_uri,
                 incoming.local_uri,
                 "inbound",
                 datetime.now().astimezone(),
             )
-        )
+        live.start(started)
 
     def _transferred(self, outcome: sev.TransferOutcome) -> None:
         if outcome.ok:
@@ -262,6 +352,16 @@ class VoicebotService:
         self.pending.pop(ended.call_id, None)
         live = self.calls.pop(ended.call_id, None)
         if live is None:
+            out = self.outbound.pop(ended.call_id, None)
+            if out is not None:  # never answered: the SIP status says why
+                self.results.put(OutboundResult(out.tag, ended.call_id, ended.status_code))
+                store = self.resources.records
+                if store is not None:
+                    store.call_ended(
+                        ended.call_id,
+                        outcome="not_answered",
+                        reason=f"{ended.status_code} {ended.reason}",
+                    )
             return
         if ended.by == "remote" and live.outcome != "transferred":
             live.post(dev.Hangup("caller"))
@@ -274,13 +374,13 @@ class VoicebotService:
         deadline = time.monotonic() + self.config.drain_seconds
         events = self.endpoint.events()
         while self.calls and time.monotonic() < deadline:
-            self._poll(events, 0.1)
+            self.poll(events, 0.1)
         for call_id in list(self.calls):
             log.warning("call %s still running at the drain deadline: hanging up", call_id)
             self.endpoint.hangup(call_id)
         end = time.monotonic() + 5
         while self.calls and time.monotonic() < end:
-            self._poll(events, 0.1)
+            self.poll(events, 0.1)
         self.endpoint.stop()
         self.resources.asr_pool.shutdown(wait=False, cancel_futures=True)
         self.resources.io_pool.shutdown(wait=False, cancel_futures=True)

@@ -119,6 +119,14 @@ def run_create(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_dial(args: argparse.Namespace) -> int:
+    """`campaign run NAME`: place the calls (SIP) until the campaign is done or SIGTERM."""
+    from voicebot.campaign.dialer import run_until_signalled
+    from voicebot.cli import service_config
+
+    return run_until_signalled(args.name, _ledger(args), service_config(args))
+
+
 def run_transition(args: argparse.Namespace) -> int:
     campaign = _ledger(args).transition(args.name, args.action, _now())
     print(f"campaign {campaign.name}: {campaign.state}")
@@ -235,6 +243,15 @@ def _commands(parser: argparse.ArgumentParser) -> None:
         p = sub.add_parser(action, parents=[db], help=text)
         p.add_argument("name")
         p.set_defaults(func=run_transition, action=action)
+
+    p = sub.add_parser("run", parents=[db], help="place the calls of a started campaign (SIP)")
+    p.add_argument("name")
+    p.add_argument("--port", type=int, default=0, help="local SIP port (default: any free)")
+    p.add_argument("--host", help="address to bind (default: settings sip.host)")
+    p.add_argument("--env", action="append", default=[], metavar="NAME=VALUE")
+    p.add_argument("--clock", help="tests: the ISO time flows see as each call starts")
+    p.add_argument("--flow", help=argparse.SUPPRESS)  # the campaign's flow is used
+    p.set_defaults(func=run_dial)
 
     p = sub.add_parser("status", parents=[db], help="progress of a campaign (or list them)")
     p.add_argument("name", nargs="?")

@@ -61,6 +61,11 @@ class CampaignSettings(BaseModel):
         default_factory=_default_retries, description="by outcome: busy, no_answer, ..."
     )
     congestion_pause_seconds: float = Field(5.0, gt=0, description="hold after a 503")
+    trunk: str = Field(
+        "sip:{number}@127.0.0.1:5080",
+        description="where calls go: a SIP URI template; {number} is E.164, {digits} without +",
+    )
+    ring_seconds: float = Field(30.0, gt=0, description="give up ringing after (no answer)")
 
     @field_validator("window")
     @classmethod

@@ -1,0 +1,128 @@
+"""The SIP dialer: `voicebot campaign run NAME` places a campaign's calls and runs its flow.
+
+One process: a `VoicebotService` (one pjsua2 endpoint, so at most 4 calls at once: a campaign
+allowing more is refused with a clear error) and the campaign loop on the same thread:
+
+    loop.step(now)  -> attempts to place (each already written to the ledger as `dialing`)
+    SipDialer.place -> INVITE to the trunk URI ({number} filled in)
+    service events  -> never answered: the INVITE's final status (486 busy, 408/480/487 no
+                       answer, 404/484 invalid, 503 congestion) ; answered: AMD decides human or
+                       machine, the flow runs, its slots and vars come back
+    loop.report     -> ledger (disposition, retries, do-not-call when the flow set it)
+
+A call still ringing after `ring_seconds` is cancelled (no answer). SIGTERM/SIGINT stop placing
+calls; calls in progress finish (drain) and are reported before the process exits.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+from voicebot.campaign.ledger import Attempt, Ledger
+from voicebot.campaign.loop import CampaignLoop
+from voicebot.campaign.pacing import Outcome, outcome_for_sip
+from voicebot.errors import CampaignError
+from voicebot.service import OutboundResult, ServiceConfig, VoicebotService
+from voicebot.sip.config import MAX_CALLS
+
+log = logging.getLogger(__name__)
+
+
+def outcome_of(result: OutboundResult) -> Outcome:
+    if result.answered_by is None:
+        return outcome_for_sip(result.status or 0)
+    return Outcome.MACHINE if result.answered_by == "machine" else Outcome.ANSWERED
+
+
+class SipDialer:
+    """`voicebot.campaign.loop.Dialer` over the service's SIP endpoint."""
+
+    def __init__(self, service: VoicebotService, trunk: str, ring_seconds: float):
+        self.service = service
+        self.trunk = trunk
+        self.ring_seconds = ring_seconds
+
+    def uri_for(self, phone: str) -> str:
+        return self.trunk.format(number=phone, digits=phone.lstrip("+"))
+
+    def place(self, attempt: Attempt) -> None:
+        uri = self.uri_for(attempt.phone)
+        call_id = self.service.place_call(uri, attempt.contact, attempt.id, self.ring_seconds)
+        log.info("attempt %s: calling %s (call %s)", attempt.id, uri, call_id)
+
+
+def run_campaign(
+    name: str,
+    ledger: Ledger,
+    config: ServiceConfig,
+    *,
+    stop: threading.Event | None = None,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> int:
+    """Dial campaign `name` until it is finished, cancelled or `stop` is set."""
+    stop = stop or threading.Event()
+    campaign = ledger.campaign(name)
+    settings = campaign.settings
+    if settings.max_concurrent > MAX_CALLS:
+        raise CampaignError(
+            f"campaign {name} allows {settings.max_concurrent} calls at once; one dialer "
+            f"process places at most {MAX_CALLS} (pjsua2's limit): create it with "
+            f"--max-concurrent {MAX_CALLS}"
+        )
+    service = VoicebotService(replace(config, flow=Path(campaign.flow)))
+    service.start()
+    loop = CampaignLoop(ledger, name, now=clock())
+    dialer = SipDialer(service, settings.trunk, settings.ring_seconds)
+    events = service.endpoint.events()
+    placed = 0
+    try:
+        while not stop.is_set() and not loop.done:
+            for decision in loop.step(clock()):
+                dialer.place(decision.attempt)
+                placed += 1
+            service.poll(events, 0.05)
+            service.check_ringing()
+            _report(service, loop, clock)
+        stop.set()
+    finally:
+        service.drain()
+        _report(service, loop, clock)
+    print(f"campaign {name}: {placed} call(s) placed; state {ledger.campaign(name).state}")
+    return 0
+
+
+def _report(service: VoicebotService, loop: CampaignLoop, clock: Callable[[], datetime]) -> None:
+    while not service.results.empty():
+        result = service.results.get_nowait()
+        disposition = loop.report(
+            result.tag,
+            outcome_of(result),
+            clock(),
+            sip_status=result.status,
+            call_id=result.call_id,
+            slots=result.slots,
+            vars=result.vars,
+        )
+        log.info(
+            "attempt %s: %s%s",
+            result.tag,
+            outcome_of(result).value,
+            f" -> {disposition}" if disposition else "",
+        )
+
+
+def run_until_signalled(name: str, ledger: Ledger, config: ServiceConfig) -> int:
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    began = time.monotonic()
+    code = run_campaign(name, ledger, config, stop=stop)
+    log.info("campaign %s ran for %.0f s", name, time.monotonic() - began)
+    return code
