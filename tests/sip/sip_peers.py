@@ -282,3 +282,42 @@ class Peer:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def endpoint_errors(report: Any, stop: Any) -> None:
+    """Commands that must fail, and how: reports ("result", {case: message})."""
+    import socket
+
+    from voicebot.errors import SipError
+    from voicebot.sip.config import SipConfig
+    from voicebot.sip.endpoint import SipEndpoint
+
+    _setup_logging(report, ())
+    report.put(("ready", 0))
+    out: dict[str, str] = {}
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        try:  # UDP is free on that port, TCP is not
+            SipEndpoint(SipConfig(port=port)).start()
+        except SipError as exc:
+            out["bind"] = str(exc).replace(str(port), "PORT")
+    endpoint = SipEndpoint(SipConfig(port=0))  # a second Endpoint once the first is gone
+    endpoint.start()
+    for case, command in [
+        ("bad uri", lambda: endpoint.make_call("not a uri")),
+        ("no call", lambda: endpoint.answer("c-404")),
+        ("dtmf", lambda: endpoint.send_dtmf("c-404", "12x")),
+    ]:
+        try:
+            command()
+        except (SipError, ValueError) as exc:
+            out[case] = f"{type(exc).__name__}: {exc}"
+    endpoint.hangup("c-404")  # idempotent: no error
+    endpoint.stop()
+    try:
+        endpoint.answer("c-1")
+    except SipError as exc:
+        out["stopped"] = str(exc)
+    report.put(("result", out))

@@ -145,7 +145,7 @@ class SipEndpoint:
             op.statusCode = status_code
             self._call(call_id).answer(op)
 
-        self._submit(run)
+        self._submit(run, f"answer {call_id}")
 
     def hangup(self, call_id: str, status_code: int = 0) -> None:
         def run() -> None:
@@ -157,7 +157,7 @@ class SipEndpoint:
             op.statusCode = status_code
             call.hangup(op)
 
-        self._submit(run)
+        self._submit(run, f"hang up {call_id}")
 
     def make_call(self, uri: str, headers: Mapping[str, str] | None = None) -> str:
         def run() -> str:
@@ -170,7 +170,7 @@ class SipEndpoint:
             self._registry.calls[call.call_id] = call
             return call.call_id
 
-        return self._submit(run)
+        return self._submit(run, f"call {uri}")
 
     def send_dtmf(self, call_id: str, digits: str, method: str = "rfc4733") -> None:
         if not _DTMF.match(digits):
@@ -186,7 +186,7 @@ class SipEndpoint:
             )
             self._call(call_id).sendDtmf(prm)
 
-        self._submit(run)
+        self._submit(run, f"send DTMF {digits!r} on {call_id}")
 
     def transfer(self, call_id: str, target: str, headers: Mapping[str, str] | None = None) -> None:
         refer_to = _refer_to(target, headers or {})
@@ -196,7 +196,7 @@ class SipEndpoint:
             op.txOption.headers = _header_vector(headers)
             self._call(call_id).xfer(refer_to, op)
 
-        self._submit(run)
+        self._submit(run, f"transfer {call_id} to {target}")
 
     def hold(self, call_id: str, on: bool = True) -> None:
         def run() -> None:
@@ -209,7 +209,7 @@ class SipEndpoint:
                 op.opt.flag = pj.PJSUA_CALL_UNHOLD
                 call.reinvite(op)
 
-        self._submit(run)
+        self._submit(run, f"{'hold' if on else 'resume'} {call_id}")
 
     def media(self, call_id: str) -> CallMedia | None:
         call = self._registry.calls.get(call_id)
@@ -217,16 +217,17 @@ class SipEndpoint:
 
     # -- the pjsua2 thread -------------------------------------------------------------------
 
-    def _submit(self, fn: Callable[[], T], timeout: float = 5.0) -> T:
+    def _submit(self, fn: Callable[[], T], what: str, timeout: float = 5.0) -> T:
+        """Run `fn` on the pjsua2 thread and return its result; `what` names it in errors."""
         if threading.current_thread() is self._thread:
-            return self._guarded(fn)
+            return self._guarded(fn, what)
         if self._thread is None or not self._thread.is_alive() or self._stopping.is_set():
-            raise SipError("SIP endpoint is not running")
+            raise SipError(f"{what}: the SIP endpoint is not running")
         future: concurrent.futures.Future[T] = concurrent.futures.Future()
 
         def command() -> None:
             try:
-                future.set_result(self._guarded(fn))
+                future.set_result(self._guarded(fn, what))
             except BaseException as exc:  # handed back to the caller's thread
                 future.set_exception(exc)
 
@@ -234,19 +235,22 @@ class SipEndpoint:
         try:
             return future.result(timeout)
         except concurrent.futures.TimeoutError as exc:
-            raise SipError(f"SIP command did not run within {timeout} s") from exc
+            raise SipError(f"{what}: the SIP thread did not run it within {timeout} s") from exc
 
     @staticmethod
-    def _guarded(fn: Callable[[], T]) -> T:
+    def _guarded(fn: Callable[[], T], what: str) -> T:
         try:
             return fn()
         except pj.Error as exc:
-            raise SipError(f"{exc.title}: {exc.reason} ({exc.status})") from None
+            message = f"{what}: {exc.reason}"
+        # raised out here, the SipError keeps no frame of `fn`: pjsua2 objects made there
+        # (a SipCall whose makeCall failed) are freed now, on this thread
+        raise SipError(message)
 
     def _call(self, call_id: str) -> SipCall:
         call = self._registry.calls.get(call_id)
         if call is None:
-            raise SipError(f"no call {call_id!r} (it ended, or never existed)")
+            raise SipError(f"no call {call_id} (it ended, or never existed)")
         return call
 
     def _run(self) -> None:
