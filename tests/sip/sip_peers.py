@@ -136,6 +136,7 @@ def scripted_caller(
 
     Steps (the call is the last one dialled unless a step names an index):
     ("dial", uri[, headers]) ("wait_answered",) ("wait_media",) ("play", pcm, rate)
+    ("wav", path) ("save", path[, index]) (the recording so far, as a WAV)
     ("dtmf", digits[, method]) ("sleep", seconds) ("hold",) ("unhold",) ("hangup"[, index])
     ("wait_ended"[, index])
     ("wait_transferred",) (then later steps act on the transferred call)
@@ -166,6 +167,10 @@ def scripted_caller(
                 calls[-1].send_dtmf(*args)
             elif op == "sleep":
                 time.sleep(args[0])
+            elif op == "wav":
+                calls[-1].play_wav(args[0], wait=True, timeout=20)
+            elif op == "save":
+                calls[args[1] if len(args) > 1 else -1].save_recording(args[0])
             elif op in ("hold", "unhold"):
                 getattr(calls[-1], op)()
             elif op == "hangup":

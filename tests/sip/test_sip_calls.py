@@ -10,6 +10,8 @@ import numpy as np
 import pytest
 from sip_peers import RATE, Peer, answering_server, scripted_caller
 
+from voicebot.audio.wav import read_wav, write_wav
+
 pytestmark = pytest.mark.sip
 
 
@@ -81,21 +83,39 @@ def test_audio_both_ways_dtmf_in_order_and_caller_hangup():
         assert sum(good) >= 7, pieces  # (idle: all 10 at > 0.99; a loaded machine slips)
 
 
-def test_bot_hangs_up_and_sip_info_dtmf_over_tcp():
-    with Peer(answering_server, port=0, rtp_port=31200, hangup_after=1.5) as bot:
+def dominant_hz(pcm: bytes, rate: int) -> float:
+    samples = np.frombuffer(pcm, "<i2").astype(np.float64)
+    return float(np.argmax(np.abs(np.fft.rfft(samples))) * rate / samples.size)
+
+
+def test_wav_in_recording_out_sip_info_dtmf_over_tcp_and_bot_hangs_up(tmp_path):
+    t = np.arange(int(0.6 * 22050)) / 22050  # a 22.05 kHz WAV: the softphone resamples it
+    write_wav(
+        tmp_path / "say.wav", (np.sin(2 * np.pi * 1000 * t) * 9000).astype("<i2").tobytes(), 22050
+    )
+    tone = (np.sin(2 * np.pi * 600 * np.arange(RATE) / RATE) * 9000).astype("<i2").tobytes()
+    with Peer(answering_server, port=0, rtp_port=31200, play=tone, hangup_after=2.0) as bot:
         script = [
             ("dial", uri(bot.port, "tcp")),
             ("wait_answered",),
+            ("wav", str(tmp_path / "say.wav")),
             ("dtmf", "42", "info"),
             ("wait_ended",),
+            ("save", str(tmp_path / "heard.wav")),
         ]
         with Peer(scripted_caller, rtp_port=31300, script=script) as caller:
             (call,) = caller.result()
+        incoming = bot.event("IncomingCall")
         bot.event("CallEnded", by="local")
         digits = bot.events("DtmfReceived")
+        received = bot.audio(incoming["call_id"])
     assert [(d["digit"], d["method"]) for d in digits] == [("4", "info"), ("2", "info")]
     assert call["answered"]
     assert call["ended"]["by"] == "remote" and call["ended"]["status_code"] == 200
+    assert abs(dominant_hz(received, RATE) - 1000) < 10
+    heard, rate = read_wav(tmp_path / "heard.wav")
+    assert rate == RATE and heard == call["recording"]
+    assert abs(dominant_hz(heard, RATE) - 600) < 10
 
 
 def test_cancel_before_answer():
