@@ -106,7 +106,7 @@ def _pairs(items: Sequence[str], what: str) -> dict[str, str]:
 
 
 def cmd_chat(args: argparse.Namespace) -> int:
-    from voicebot.flow.flowtests import _Mocks, load_test_file
+    from voicebot.flow.flowtests import HttpMocks, load_test_file
     from voicebot.flow.loader import load_flow
     from voicebot.flow.simulator import Line, TextCall, real_http
     from voicebot.settings import load_settings
@@ -117,7 +117,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
     env = settings.flow_environment()
     if args.http_fixtures:
         fixtures, _ = load_test_file(Path(args.http_fixtures))
-        http = _Mocks(fixtures.http)
+        http = HttpMocks(fixtures.http)
         env.update(fixtures.env)
     env.update(_pairs(args.env, "--env"))
     clock = dt.datetime.fromisoformat(args.clock) if args.clock else dt.datetime.now().astimezone()

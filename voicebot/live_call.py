@@ -42,7 +42,6 @@ from voicebot.session import (
     CallSession,
     Perform,
     Play,
-    PlaybackFinished,
     PlaybackStarted,
     Recognize,
     Recognized,
@@ -53,7 +52,7 @@ from voicebot.session import (
     StopPlayback,
     Tick,
 )
-from voicebot.speech.prompt_cache import PromptCache, split_sentences
+from voicebot.speech.prompt_cache import PromptCache
 from voicebot.speech.recognizer import Recognizer, to_model_audio
 from voicebot.speech.synthesizer import Voice
 
@@ -119,6 +118,7 @@ class LiveCall:
         self.reason = ""
         self.done = threading.Event()
         self._recorded_turns = 0
+        self._timed: object = None  # the caller turn whose reply latency was recorded
         self._said_since: list[tuple[str, str]] = []
         self.log = logging.LoggerAdapter(log, {"call_id": call_id})
 
@@ -257,11 +257,11 @@ class LiveCall:
             )
             self._recorded_turns += 1
         for text, step in self._said_since:
-            last = turns[-1] if turns else None
             latency = None
-            if last is not None and last.latency is not None and not getattr(last, "_logged", 0):
-                latency = last.latency * 1000.0
-                last._logged = 1  # type: ignore[attr-defined]
+            last = turns[-1] if turns else None
+            if last is not None and last.latency is not None and last is not self._timed:
+                latency = last.latency * 1000.0  # on the bot's first reply to that turn
+                self._timed = last
             store.add_turn(self.call_id, TurnRecord("bot", text, step=step, latency_ms=latency))
         self._said_since.clear()
 
@@ -285,10 +285,3 @@ class LiveCall:
             recording_path=getattr(self, "recording_path", None),
             at=datetime.now(UTC),
         )
-
-
-def playback_finished() -> PlaybackFinished:
-    return PlaybackFinished()
-
-
-split = split_sentences  # re-exported for the service's prompt pre-rendering

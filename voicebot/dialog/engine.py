@@ -94,7 +94,6 @@ class Trace:
 
     steps: list[tuple[str, str]] = field(default_factory=list)  # (flow name, step id)
     transitions: list[tuple[str, str, str]] = field(default_factory=list)  # (flow, from, to)
-    said: list[str] = field(default_factory=list)
     transfer: str | None = None
     hangup: bool = False
     errors: list[str] = field(default_factory=list)
@@ -174,7 +173,6 @@ class DialogEngine:
                 value, self.names(), attempt=attempt, barge_in=self._barge_in(step)
             )
         ]
-        self.trace.said.extend(s.text for s in says)
         return says
 
     # -- the one entry point ---------------------------------------------------------------

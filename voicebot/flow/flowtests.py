@@ -155,7 +155,9 @@ def _loose_equal(expected: Any, actual: Any) -> bool:
     return str(expected).lower() == str(actual).lower()
 
 
-class _Mocks:
+class HttpMocks:
+    """An `HttpBackend` answering from a test file's `http:` list (and `flow chat`)."""
+
     def __init__(self, mocks: list[HttpMock]):
         self.mocks = mocks
         self.unmatched: list[str] = []
@@ -189,7 +191,7 @@ def run_case(
     audio_dir: Path | None = None,
 ) -> tuple[str, TextCall]:
     """Run one test; return the failure message ("" on success) and the finished call."""
-    mocks = _Mocks([*case.http, *file.http])
+    mocks = HttpMocks([*case.http, *file.http])
     clock = _pick(case, file, "clock", None) or dt.datetime.now(dt.UTC)
     call = TextCall(
         loaded,
