@@ -32,6 +32,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from voicebot.audio.wav import write_wav
+from voicebot.call_log import call_logger
 from voicebot.dialog import actions as act
 from voicebot.dialog import events as dev
 from voicebot.flow.simulator import real_http
@@ -120,7 +121,7 @@ class LiveCall:
         self._recorded_turns = 0
         self._timed: object = None  # the caller turn whose reply latency was recorded
         self._said_since: list[tuple[str, str]] = []
-        self.log = logging.LoggerAdapter(log, {"call_id": call_id})
+        self.log = call_logger(log, call_id)
 
     # -- lifecycle -------------------------------------------------------------------------------
     def start(self, started: dev.CallStarted) -> None:

@@ -559,3 +559,12 @@ def test_money_and_date_follow_the_service_currency_and_locale(tmp_path):
     assert text.replace("\u202f", " ").replace("\xa0", " ") == (
         "1 234,50 € / 3,00 $US / jeudi, décembre 3"
     )
+
+
+def test_log_lines_of_a_call_carry_its_id(tmp_path, caplog):
+    engine = make(
+        tmp_path, 'start: a\nsteps:\n  a: {say: "{{ vars.x }}", next: end}\n  end: {hangup: {}}\n'
+    )
+    with caplog.at_level(logging.WARNING):
+        engine.handle(CallStarted("call-42"), NOW)
+    assert "[call-42] template error in step a" in caplog.text

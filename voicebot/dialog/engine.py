@@ -32,6 +32,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from voicebot.call_log import call_logger
 from voicebot.dialog import hours as business_hours
 from voicebot.dialog.actions import (
     Action,
@@ -128,7 +129,7 @@ class DialogEngine:
         self.last_prompts: list[Say] = []
         self.now: datetime | None = None
         self.trace = Trace()
-        self.log = logging.LoggerAdapter(log, {"call_id": call_id})
+        self.log = call_logger(log, call_id)
 
     # -- state helpers -------------------------------------------------------------------------
     @property
@@ -235,7 +236,7 @@ class DialogEngine:
             "started_at": started,
         }
         self.contact = dict(event.contact)
-        self.log = logging.LoggerAdapter(log, {"call_id": event.call_id})
+        self.log = call_logger(log, event.call_id)
         if event.direction == "outbound" and self.loaded.flow.on_answer is not None:
             self.waiting = "answer"  # answering-machine detection decides where to start
             return
