@@ -10,7 +10,8 @@
    the callbacks timed from inside on PJSIP's clock thread, and the spacing between successive
    `onFrameRequested` calls; then again while another Python thread keeps the GIL busy (the
    situation of a recogniser running pure-Python code), with the default and a 1 ms
-   `sys.setswitchinterval`.
+   `sys.setswitchinterval`. Before that, barge-in: how long after `stop_playback()` on one
+   leg the other leg receives its first silent frame (jitter buffers of both sides included).
 """
 
 from __future__ import annotations
@@ -125,6 +126,34 @@ def pct(values: list[float], p: float) -> float:
     return float(np.percentile(values, p)) if len(values) else float("nan")
 
 
+def barge_in(medias: list[CallMedia], tone: bytes, rounds: int = 10) -> None:
+    """stop_playback() on one leg -> the first silent frame the other leg receives."""
+    delays = []
+    for _ in range(rounds):
+        medias[0].play(tone)
+        end = time.monotonic() + 0.6
+        while time.monotonic() < end:
+            for m in medias:
+                m.read_frames(timeout=0.01)
+        stopped = time.monotonic()
+        medias[0].stop_playback()
+        frames: list = []
+        end = stopped + 0.4
+        while time.monotonic() < end:
+            for m in medias[1:]:
+                frames += m.read_frames(timeout=0.01)
+        quiet = [
+            f.timestamp - stopped
+            for f in frames
+            if f.timestamp > stopped and np.sqrt(np.mean(f.samples.astype(np.float64) ** 2)) < 100
+        ]
+        delays.append(min(quiet) * 1000)
+    print(
+        f"  stop_playback() -> first silent frame at the far end: p50 {pct(delays, 50):.0f} ms,"
+        f" max {max(delays):.0f} ms ({rounds} rounds)"
+    )
+
+
 def live(seconds: float, pairs: int) -> None:
     sip_calls.MediaPort = TimedPort  # the endpoint builds our timed ports
     endpoint = SipEndpoint(SipConfig(port=0, pjsip_log_level=1, switch_interval=0))
@@ -144,6 +173,7 @@ def live(seconds: float, pairs: int) -> None:
         elif isinstance(event, ev.MediaReady):
             medias.append(event.media)
     tone = (np.sin(np.arange(16000 * 60) * 0.1) * 8000).astype("<i2").tobytes()
+    barge_in(medias, tone)
     for m in medias:
         m.play(tone)
 
