@@ -61,6 +61,8 @@ def answering_server(
     username: str = "",
     password: str = "",
     max_seconds: float = 30.0,
+    codecs: tuple[str, ...] = ("G722/16000", "PCMU/8000", "PCMA/8000"),
+    audio_rate: int = RATE,
 ) -> None:
     """Answer calls (or let them ring, or reject them), play `play`, report events and audio."""
     from voicebot.sip import events as ev
@@ -76,6 +78,8 @@ def answering_server(
         username=username,
         password=password,
         user="bot",
+        codecs=codecs,
+        audio_rate=audio_rate,
     )
     endpoint = SipEndpoint(cfg)
     endpoint.start()

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from sip_peers import RATE, Peer, answering_server, scripted_caller
 
+from voicebot.audio.resample import resample
 from voicebot.audio.wav import read_wav, write_wav
 
 pytestmark = pytest.mark.sip
@@ -188,3 +189,25 @@ def test_hold_and_resume_by_reinvite():
     assert [(h["held"], h["by"]) for h in holds] == [(True, "remote"), (False, "remote")]
     heard = np.frombuffer(call["recording"], "<i2").astype(np.float64)
     assert np.sqrt(np.mean(heard[-RATE // 2 :] ** 2)) > 1000  # the bot is heard again after
+
+
+def test_g711_only_peer_at_8_khz():
+    caller_audio = chirp(1.5, 300, 3000, seed=4)  # within the telephone band
+    g711 = {"codecs": ("PCMU/8000",), "audio_rate": 8000}
+    with Peer(answering_server, port=0, rtp_port=32500, **g711) as bot:
+        script = [
+            ("dial", uri(bot.port)),
+            ("wait_answered",),
+            ("play", caller_audio, RATE),
+            ("hangup",),
+            ("wait_ended",),
+        ]
+        with Peer(scripted_caller, rtp_port=32550, script=script) as caller:
+            (call,) = caller.result()
+        incoming = bot.event("IncomingCall")
+        assert bot.event("MediaReady")["codec"] == "PCMU/8000"
+        received = bot.audio(incoming["call_id"])
+    assert call["codec"] == "PCMU/8000"
+    pieces = arrived(resample(caller_audio, RATE, 8000), received)
+    good = [score > 0.9 and abs(level) < 3 for score, level in pieces]
+    assert sum(good) >= 7, pieces
