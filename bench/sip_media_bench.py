@@ -128,25 +128,31 @@ def pct(values: list[float], p: float) -> float:
 
 def barge_in(medias: list[CallMedia], tone: bytes, rounds: int = 10) -> None:
     """stop_playback() on one leg -> the first silent frame the other leg receives."""
+
+    def rms(frame) -> float:
+        return float(np.sqrt(np.mean(frame.samples.astype(np.float64) ** 2)))
+
     delays = []
     for _ in range(rounds):
         medias[0].play(tone)
         end = time.monotonic() + 0.6
+        loudness = dict.fromkeys(range(1, len(medias)), 0.0)
         while time.monotonic() < end:
-            for m in medias:
-                m.read_frames(timeout=0.01)
+            for i, m in enumerate(medias):
+                for f in m.read_frames(timeout=0.01):
+                    if i:
+                        loudness[i] = max(loudness[i], rms(f))
+        partner = medias[max(loudness, key=loudness.__getitem__)]  # the leg that hears it
         stopped = time.monotonic()
         medias[0].stop_playback()
         frames: list = []
         end = stopped + 0.4
         while time.monotonic() < end:
-            for m in medias[1:]:
-                frames += m.read_frames(timeout=0.01)
-        quiet = [
-            f.timestamp - stopped
-            for f in frames
-            if f.timestamp > stopped and np.sqrt(np.mean(f.samples.astype(np.float64) ** 2)) < 100
-        ]
+            for m in medias:
+                got = m.read_frames(timeout=0.01)
+                if m is partner:
+                    frames += got
+        quiet = [f.timestamp - stopped for f in frames if f.timestamp > stopped and rms(f) < 100]
         delays.append(min(quiet) * 1000)
     print(
         f"  stop_playback() -> first silent frame at the far end: p50 {pct(delays, 50):.0f} ms,"
