@@ -156,6 +156,14 @@ def test_cue_then_beep_reports_one_decision_and_one_beep():
     assert [type(e) for e in events] == [BeepHeard] and det.ready == events[0]
 
 
+def test_once_transcripts_arrive_long_greeting_can_wait_for_a_cue():
+    det = AnsweringMachineDetector(settings=AmdSettings(long_greeting_with_text=4.0))
+    det.start(0.0)
+    assert det.transcript("Hello, this is", 0.0) == []
+    events = run(silence(0.3), voice_tone(3.0), silence(2.0), det=det)
+    assert decisions(events) == [AmdDecision("human", events[0].at, "short greeting then silence")]
+
+
 def test_frames_before_answer_are_ignored():
     det = AnsweringMachineDetector()
     assert [e for pcm, now in timed_frames(tone(1.0, 425.0)) for e in det.feed(pcm, now)] == []
