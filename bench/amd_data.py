@@ -4,15 +4,14 @@ Humans: short answers ("hello?", "yes, speaking", "hi, this is Sam", "hello, who
 in espeak-ng English voices (US, British, Scottish, RP, Caribbean, Lancaster, West Midlands)
 with male/female variants, 140-200 words/minute and pitch 30-75, and FSDD speakers saying
 one or two digits as a short-answer stand-in; each after 0.2-1.2 s of silence, followed by
-silence to 6 s (a human waits for the caller). Machines: voicemail greetings (10 templates,
+silence to 7 s (a human waits for the caller). Machines: voicemail greetings (10 templates,
 several names) in the same voices, half of them followed after 0.3-1.0 s by a beep of
 440-1400 Hz lasting 0.2-0.8 s, then silence. Every call goes through a G.711 mu-law round
 trip; a third get white line noise (-48..-40 dBFS), levels vary from -26 to -14 dBFS.
 
     @dataclass(frozen=True) class Call: name, label, pcm, rate, speech_start, speech_end,
-        beep (start, end) | None, text, source
+        beep (start, end) | None, text, source, kind (category: see HUMAN_KINDS, MACHINE_KINDS)
     labelled_calls(seed: int = 7, humans: int = 80, machines: int = 80) -> list[Call]
-    replay(detector, call, transcripts=()) -> list[tuple[float, event]]  # virtual clock
 """
 
 from __future__ import annotations
@@ -20,15 +19,12 @@ from __future__ import annotations
 import random
 import subprocess
 import tempfile
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from voicebot.audio import read_wav, ulaw_decode, ulaw_encode
-from voicebot.audio.frames import bytes_per_frame
-from voicebot.speech.amd import AmdEvent, AnsweringMachineDetector
 
 RATE = 8000
 FSDD = Path("/work/shared/data/fsdd")
@@ -230,21 +226,3 @@ def labelled_calls(seed: int = 7, humans: int = 80, machines: int = 80) -> list[
     return [_human(rng, i, fsdd) for i in range(humans)] + [
         _machine(rng, i) for i in range(machines)
     ]
-
-
-def replay(
-    detector: AnsweringMachineDetector, call: Call, transcripts: Iterable[tuple[float, str]] = ()
-) -> list[tuple[float, AmdEvent]]:
-    """Answer at 0, feed every 20 ms frame, deliver each (time, text) at its time."""
-    pending = sorted(transcripts)
-    detector.start(0.0)
-    size = bytes_per_frame(call.rate)
-    out: list[tuple[float, AmdEvent]] = []
-    for k, offset in enumerate(range(0, len(call.pcm), size)):
-        now = (k + 1) * 0.02
-        while pending and pending[0][0] <= now:
-            at, text = pending.pop(0)
-            out += [(at, e) for e in detector.transcript(text, at)]
-        frame = call.pcm[offset : offset + size]
-        out += [(now, e) for e in detector.feed(frame + bytes(size - len(frame)), now)]
-    return out

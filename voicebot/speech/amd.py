@@ -214,36 +214,46 @@ class AnsweringMachineDetector:
         self._greeting_start: float | None = None  # start of the current run of speech
         self._heard_speech = False
         self._texts = 0  # transcripts received
-        self.decided: AmdDecision | None = None
-        self.ready: BeepHeard | GreetingEnded | None = None
+        self._decided: AmdDecision | None = None
+        self._ready: BeepHeard | GreetingEnded | None = None
+
+    @property
+    def decided(self) -> AmdDecision | None:
+        """The decision, once made (it never changes)."""
+        return self._decided
+
+    @property
+    def ready(self) -> BeepHeard | GreetingEnded | None:
+        """Machine: the moment to start leaving the message, once reported."""
+        return self._ready
 
     def start(self, now: float) -> None:
         """The call was answered at `now`: analysis starts (earlier frames are ignored)."""
         self._answered = now
 
     def _decide(self, kind: str, now: float, reason: str) -> list[AmdDecision]:
-        if self.decided is not None:
+        if self._decided is not None:
             return []
-        self.decided = AmdDecision(kind, now, reason)
-        return [self.decided]
+        self._decided = AmdDecision(kind, now, reason)
+        return [self._decided]
 
     def feed(self, pcm: bytes, now: float) -> list[AmdEvent]:
         """One frame (10/20/30 ms of PCM16) ending at `now`; decisions and events it brings."""
-        if self._answered is None or self.ready is not None:
+        if self._answered is None or self._ready is not None:
             return []
-        if self.decided is not None and self.decided.kind == "human":
+        if self._decided is not None and self._decided.kind == "human":
             return []
         s = self.settings
         out: list[AmdEvent] = []
         ended = self._tones.update(pcm, now)
         if ended is not None and ended.at - ended.start >= s.beep_min - 1e-6:
-            self.ready = ended
+            self._ready = ended
         elif self._tones.running() >= s.beep_max - 1e-6 and self._tones.start is not None:
-            self.ready = BeepHeard(now, self._tones.start, round(self._tones.frequency, 1))
-        if self._tones.running() >= s.beep_min - 1e-6 or self.ready is not None:
+            self._ready = BeepHeard(now, self._tones.start, round(self._tones.frequency, 1))
+        if self._tones.running() >= s.beep_min - 1e-6 or self._ready is not None:
             out += self._decide("machine", now, "beep")
-        if self.ready is not None:
-            return [*out, self.ready]
+        if self._ready is not None:
+            return [*out, self._ready]
 
         change = self._vad.process(pcm, self.rate, now)
         if change is not None and change.speaking and self._greeting_start is None:
@@ -260,15 +270,15 @@ class AnsweringMachineDetector:
                 out += self._decide("human", now, "short greeting then silence")
         elif not self._heard_speech and now - self._answered >= s.initial_silence:
             out += self._decide(s.initial_silence_kind, now, "initial silence")
-        if self.decided is not None and self.decided.kind == "machine" and self._heard_speech:
+        if self._decided is not None and self._decided.kind == "machine" and self._heard_speech:
             if not self._vad.speaking and last is not None and now - last >= s.greeting_end_silence:
-                self.ready = GreetingEnded(now)
-                out.append(self.ready)
+                self._ready = GreetingEnded(now)
+                out.append(self._ready)
         return out
 
     def transcript(self, text: str, now: float) -> list[AmdDecision]:
         """A partial or final transcript of the greeting so far; a cue decides machine."""
-        if self.decided is not None or self._answered is None:
+        if self._decided is not None or self._answered is None:
             return []
         self._texts += 1
         cue = machine_cue(text)
