@@ -164,6 +164,18 @@ def test_once_transcripts_arrive_long_greeting_can_wait_for_a_cue():
     assert decisions(events) == [AmdDecision("human", events[0].at, "short greeting then silence")]
 
 
+def test_a_long_tone_is_reported_without_waiting_for_its_end():
+    events = run(silence(0.5), voice_tone(2.5), silence(0.4), tone(3.0, 1000.0))
+    beep = events[-1]
+    assert isinstance(beep, BeepHeard) and beep.start == pytest.approx(3.4, abs=0.021)
+    assert beep.at == pytest.approx(3.4 + 1.5, abs=0.021)
+
+
+def test_line_noise_alone_is_initial_silence():
+    events = run(noise(5.0, level_dbfs=-40))
+    assert decisions(events) == [AmdDecision("human", 3.0, "initial silence")]
+
+
 def test_frames_before_answer_are_ignored():
     det = AnsweringMachineDetector()
     assert [e for pcm, now in timed_frames(tone(1.0, 425.0)) for e in det.feed(pcm, now)] == []
