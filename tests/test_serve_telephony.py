@@ -59,6 +59,16 @@ steps:
         weather: {dtmf: "1", say: [weather, the weather, forecast], goto: weather}
         agent: {dtmf: "2", say: [agent], goto: putting_through}
         busy: {dtmf: "3", say: [busy line], goto: busy}
+        news: {dtmf: "4", say: [news], goto: news}
+  news:
+    menu:
+      prompt: >-
+        Here is the news for today where nothing much happened at all in the town or in the
+        country or anywhere else in the world that we know of so say weather for the forecast
+        or say agent to talk to one of our friendly agents whenever you are ready to go on
+      options:
+        weather: {dtmf: "1", say: [weather, the weather, forecast], goto: weather}
+        agent: {dtmf: "2", say: [agent], goto: putting_through}
   weather:
     barge_in: false
     menu:
@@ -507,6 +517,39 @@ def test_barge_in_stops_the_prompt_and_acts_on_the_words(serve: Serve, call: Any
     assert [t["dtmf"] for t in caller_turns[1:]] == ["9"]  # "goodbye" was not taken
     assert record.steps[2:] == ["goodbye", "end"]
     assert record.outcome == "completed" and heard["ended"][0] == "remote"
+
+
+def test_barge_in_works_on_a_prompt_that_a_key_started(serve: Serve, call: Any) -> None:
+    """A key stops the prompt and starts the next one at once; the stopped prompt's end,
+    reported afterwards, must not pass for the end of the new one (which would leave the
+    caller unable to barge in on it, and start its no-input timer while it still plays)."""
+    weather = speech("weather")
+    before = known(serve)
+    caller = call(
+        [
+            ("dial", serve.uri(1)),
+            ("answered",),
+            ("mark", "answered"),
+            ("speech", 15),
+            ("dtmf", "4"),  # the news
+            ("sleep", 2.0),
+            ("mark", "barge"),
+            ("play", weather, RATE, True),
+            ("mark", "said"),
+            ("sleep", 2.0),
+            ("hangup",),
+            ("ended", 5),
+        ]
+    )
+    result = caller.result(60)
+    loud = _loud(result["calls"][0]["recording"])
+    record = finished_call(serve, before)
+
+    start = (result["marks"]["barge"] + onset(weather)) // FRAME
+    assert loud[start - 25 : start].mean() > 0.5, "the news prompt was not playing"
+    stopped = silence_start(loud, start, 15)
+    assert stopped is not None and (stopped - start) * 0.02 <= 0.5, "no barge-in"
+    assert record.steps == ["menu", "news", "weather"]
 
 
 def test_transfer_sends_refer_with_context_and_the_bots_leg_ends(

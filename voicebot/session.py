@@ -18,7 +18,8 @@ Rules it keeps:
 - An utterance goes to the recogniser when the listener ends it; while the caller pauses, a
   partial is asked for so the listener can end a complete answer early. A final result with no
   text (noise, a cough) re-opens listening without counting as an attempt.
-- Keys go straight to the engine and stop a barge-in prompt.
+- Keys go straight to the engine and stop a barge-in prompt; the prompt counts as finished
+  at once, and the runner's later `PlaybackFinished` for it is ignored.
 - Turn latency is measured from the end of the caller's speech (the listener's estimate) to the
   first bot audio the runner reports playing (`PlaybackStarted`).
 """
@@ -196,6 +197,7 @@ class CallSession:
         self.partials = partials
         self.origin = wall_clock_origin  # datetime at monotonic 0, for the engine's `now`
         self.playing = 0  # prompts queued and not yet finished
+        self.stale_finishes = 0  # PlaybackFinished still to come for prompts keys stopped
         self.deferred: list[act.Action] = []  # waits for playback to drain
         self.timers: dict[str, float] = {}  # name -> deadline
         self.expect: Expectation | None = None
@@ -262,7 +264,10 @@ class CallSession:
                     turn.replied_at = now
                 break
         elif isinstance(item, PlaybackFinished):
-            out += self._drained(now)
+            if self.stale_finishes:
+                self.stale_finishes -= 1
+            else:
+                out += self._drained(now)
         elif isinstance(item, Saved):
             self.recording = None
             out += self._engine(ev.RecordingDone(item.path, item.seconds), now)
@@ -440,6 +445,10 @@ class CallSession:
         out: list[SessionOutput] = []
         if self.playing:
             out.append(StopPlayback())  # keys barge in on a prompt the caller may answer
+            # stopped is finished: whatever the keys lead to is a new prompt, and the runner's
+            # report of the stopped one (it comes after that prompt started) is not its end
+            out += self._drained(now)
+            self.stale_finishes += 1
         self.turns.append(Turn(self.turn, now, now, dtmf=digits, recognized_at=now))
         out += self._engine(ev.Dtmf(digits), now)
         return out
