@@ -29,11 +29,15 @@ one) and for every end one `hangup` line (status, who ended it, `up` after it, a
 answered calls what was heard and done). pjsua2 holds at most 4 calls: a 5th INVITE is
 answered 486 by pjsua2 itself before any event, so it is logged from pjsip's log as an
 `overflow` line; a run with `up` <= 4 and no `overflow` line never had more than 4 calls.
+A `slots` line gives pjsua2's own count of slots in use whenever it changes: a call the callee
+hung up on a dead caller keeps its slot until the BYE times out (32 s), so whoever restarts a
+killed dialer waits for `slots` 0 first.
 """
 
 from __future__ import annotations
 
 import argparse
+import ctypes
 import json
 import logging
 import math
@@ -45,6 +49,7 @@ import signal
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -203,6 +208,8 @@ class Callees:
         self.calls: dict[str, Call] = {}
         self.invites: Counter[str] = Counter()
         self.wall = time.time() - time.monotonic()  # monotonic -> time.time()
+        self.slots = _slot_counter()
+        self.slots_used = 0
 
     def run(self, stop: threading.Event) -> None:
         events = self.endpoint.events()
@@ -215,8 +222,17 @@ class Callees:
                 if event is not None:
                     self.dispatch(event)
                 self.tick(time.monotonic())
+                self._count_slots()
             except Exception:  # a callee must keep answering whatever one call did
                 log.exception("callee dispatch failed")
+
+    def _count_slots(self) -> None:
+        """Log pjsua2's own count of call slots in use when it changes (a call we hung up
+        keeps its slot until its BYE is answered or times out, 32 s with a dead caller)."""
+        used = self.slots() if self.slots is not None else len(self.calls)
+        if used != self.slots_used:
+            self.slots_used = used
+            self.sink.write("slots", slots=used, up=len(self.calls))
 
     def dispatch(self, event: Any) -> None:
         if isinstance(event, ev.IncomingCall):
@@ -376,6 +392,18 @@ class Callees:
         self.sink.write("hangup", self.wall + event.at, **fields)
 
 
+def _slot_counter() -> Callable[[], int] | None:
+    """pjsua's `pjsua_call_get_count` (a plain read of its call counter), if it is exported."""
+    try:
+        import pjsua2._pjsua2 as native
+
+        count = ctypes.CDLL(native.__file__).pjsua_call_get_count
+    except (ImportError, OSError, AttributeError):
+        return None
+    count.restype = ctypes.c_uint
+    return lambda: int(count())
+
+
 def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 2)
 
@@ -389,6 +417,17 @@ def read_log(path: str | Path) -> list[dict[str, Any]]:
         except json.JSONDecodeError:
             continue
     return out
+
+
+def last(lines: list[dict[str, Any]], key: str) -> int:
+    """The latest value of `key` ('up' or 'slots') in the log, 0 before any."""
+    return next((int(x[key]) for x in reversed(lines) if key in x), 0)
+
+
+def idle(path: str | Path) -> bool:
+    """The callees have no call up and pjsua2 no call slot in use (by their log)."""
+    lines = read_log(path)
+    return last(lines, "up") == 0 and last(lines, "slots") == 0
 
 
 def main(argv: list[str] | None = None) -> int:
