@@ -14,6 +14,7 @@ import multiprocessing
 import os
 import queue
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -114,7 +115,7 @@ def free_ports(count: int) -> int:
 
 
 def _sipp() -> str:
-    path = subprocess.run(["which", "sipp"], capture_output=True, text=True).stdout.strip()
+    path = shutil.which("sipp")
     assert path, "sipp is missing: `make setup` installs it (Debian sip-tester)"
     return path
 
@@ -167,6 +168,11 @@ class Serve:
                 )
                 self._cond.wait(min(left, 0.5))
 
+    def output(self) -> tuple[str, int]:
+        """Everything printed so far, and how many lines that is."""
+        with self._cond:
+            return "".join(self.lines), len(self.lines)
+
     def uri(self, worker: int) -> str:
         return f"sip:bot@{HOST}:{self.port + worker - 1}"
 
@@ -209,10 +215,6 @@ class Target:
         args += [str(self.trace), "-m", "1"]
         self.proc = procs.start(args, tmp / f"{name}_sipp.out")
 
-    def invites(self) -> list[str]:
-        text = self.trace.read_text() if self.trace.exists() else ""
-        return [m for m in text.split("----------") if "INVITE sip:" in m]
-
 
 @pytest.fixture(scope="module")
 def targets(module_procs: Processes, tmp: Path) -> dict[str, Target]:
@@ -235,6 +237,9 @@ def serve(tmp: Path, targets: dict[str, Target]) -> Iterator[Serve]:
         yield s
     finally:
         s.stop()
+    output, _ = s.output()
+    assert s.proc.returncode == 0, output[-3000:]  # drained and stopped cleanly
+    assert "Traceback" not in output, output
 
 
 # -- the scripted caller (runs in a spawned process) ------------------------------------------
@@ -310,7 +315,9 @@ def _caller(report: Any, stop: Any, script: list[tuple[Any, ...]]) -> None:
             elif op in ("hold", "unhold"):
                 c, on = calls[-1], op == "hold"
                 c.hold() if on else c.unhold()
-                c._wait(lambda c=c, on=on: c.held == on or c.ended, 5)  # the re-INVITE's answer
+                deadline = time.monotonic() + 5  # the answer to the re-INVITE
+                while c.held != on and not c.ended and time.monotonic() < deadline:
+                    time.sleep(0.02)
                 holds.append("held" if c.held else "resumed")
             elif op == "transferred":
                 new = calls[-1].wait_transferred(args[0])
@@ -383,7 +390,8 @@ class Caller:
     def result(self, timeout: float = 60.0) -> dict[str, Any]:
         if self._result is None:
             self._result = self.wait("result", timeout=timeout)
-        assert not self._result["failure"], self._result["failure"]
+        failure, steps = self._result["failure"], self._result["times"]
+        assert not failure, f"{failure}; steps run (op, seconds into the script): {steps}"
         return self._result
 
     def finish(self, timeout: float = 30.0) -> dict[str, Any]:
@@ -646,7 +654,7 @@ def test_hold_and_resume_by_reinvite_keeps_the_session(serve: Serve, call: Any) 
     record = finished_call(serve, before)
 
     assert result["holds"] == ["held", "resumed"]
-    output = "".join(serve.lines)  # the bot's side saw both re-INVITEs on the same call
+    output, _ = serve.output()  # the bot's side saw both re-INVITEs on the same call
     assert f"call {record.id} held by remote" in output
     assert f"call {record.id} resumed by remote" in output
     assert fraction_loud(loud, marks["hold"] - RATE, marks["hold"]) > 0.5
@@ -709,9 +717,8 @@ def test_a_worker_killed_mid_call_is_restarted_and_its_call_recorded_failed(
         ]
     )
     talking.wait("at", "talking", timeout=30)
-    with serve._cond:
-        pid = int(re.findall(r"worker w2 started \(pid (\d+)", "".join(serve.lines))[-1])
-        seen = len(serve.lines)
+    output, seen = serve.output()
+    pid = int(re.findall(r"worker w2 started \(pid (\d+)", output)[-1])
     os.kill(pid, signal.SIGKILL)
 
     serve.wait_line(rf"voicebot w2 answering at sip:\S+:{serve.port + 1}", after=seen, timeout=90)
