@@ -107,3 +107,28 @@ def test_calls_commands(tmp_path):
     assert shown.returncode == 0 and "Hello Maria" in shown.stdout
     missing = run("show", "nope")
     assert missing.returncode == 1 and "no call 'nope'" in missing.stderr
+
+
+def test_threads_sharing_one_store_write_without_clashing(tmp_path):
+    """Live calls of one worker (a thread each) write turns through one CallStore at once."""
+    import threading
+
+    store = CallStore(tmp_path / "calls.db")
+    for i in range(4):
+        store.call_started(f"c{i}", direction="outbound")
+    errors: list[BaseException] = []
+
+    def talk(call_id: str) -> None:
+        try:
+            for n in range(200):
+                store.add_turn(call_id, TurnRecord("bot", f"turn {n}"))
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=talk, args=(f"c{i}",)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert errors == []
+    assert [len(store.get(f"c{i}").turns) for i in range(4)] == [200] * 4
