@@ -131,7 +131,7 @@ def call(uri: str, *script: str, timeout: float = 120) -> str:
 
 
 def bot_lines(out: str) -> list[str]:
-    return [line for line in out.splitlines() if line.startswith("bot ")]
+    return [line for line in out.splitlines() if line.startswith("bot     ")]
 
 
 def heard(line: str, phrase: str) -> bool:

@@ -237,6 +237,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     config = service_config(args)
     workers = args.workers or load_settings().sip.workers
+    if workers > 1 and config.sip.port == 0:
+        raise VoicebotError(
+            f"--workers {workers} listen on port, port+1, ...: give a fixed --port (e.g. 5071)"
+        )
     if workers == 1:
         serve_forever(config)
         return 0

@@ -208,3 +208,9 @@ def test_schema_is_json_schema_for_the_flow_format():
     assert {"name", "start", "steps"} <= set(schema["required"])
     step = schema["$defs"]["Step"]["properties"]
     assert {"say", "ask", "menu", "return", "hangup", "next", "on"} <= set(step)
+
+
+def test_serve_refuses_several_workers_on_port_zero():
+    proc = run("serve", "--workers", "2", "--port", "0")
+    no_traceback(proc)
+    assert proc.returncode == 1 and "give a fixed --port" in proc.stderr
