@@ -244,6 +244,39 @@ def test_dialer_killed_mid_campaign_loses_nothing(site: Site) -> None:
     assert ledger.campaign("crash").state == "finished"
 
 
+def test_opt_out_is_listed_during_the_call_and_survives_a_crash(site: Site) -> None:
+    """'stop calling me' puts the number on the do-not-call list while the call still runs;
+    the dialer killed right then does not dial it again after its restart (`dnc`)."""
+    number = "+12125550721"
+    site.create("optout", ["0721"])
+    ledger = Ledger(site.tmp / "c.db")
+    proc = site.dial("optout")
+    try:
+        deadline = time.monotonic() + 90
+        while number not in {e.number for e in ledger.dnc.entries()}:
+            assert proc.poll() is None, site.run_output("optout")
+            assert time.monotonic() < deadline, "not on the do-not-call list within 90 s"
+            time.sleep(0.05)
+        ended = [x for x in site.lines() if x["event"] == "hangup"]
+        assert ended == [], "listed only once the call had ended"
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+    finally:
+        _stop(proc, signal.SIGKILL)
+    assert [x["event"] for x in site.lines() if x.get("number") == number] == [
+        "invite", "answer_menu",
+    ]  # fmt: skip
+    proc = site.dial("optout")
+    try:
+        finish(site, "optout", proc, 120)
+    finally:
+        _stop(proc, signal.SIGKILL)
+    invites = [x for x in site.lines() if x["event"] == "invite"]
+    assert len(invites) == 1
+    (row,) = json.loads(site.cli("export", "optout", "--format", "json").stdout)["contacts"]
+    assert (row["disposition"], row["attempts"], row["last_outcome"]) == ("dnc", 1, "unknown")
+
+
 def test_malformed_rows_are_reported_at_create(site: Site) -> None:
     """The real CLI reports each bad row with its line and reason, and imports the rest."""
     zone = open_zone()

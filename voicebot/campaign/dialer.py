@@ -8,6 +8,8 @@ allowing more is refused with a clear error) and the campaign loop on the same t
     service events  -> never answered: the INVITE's final status (486 busy, 408/480/487 no
                        answer, 404/484 invalid, 503 congestion) ; answered: AMD decides human or
                        machine, the flow runs, its slots and vars come back
+    opt-outs        -> a flow setting `vars.do_not_call` puts the number on the do-not-call
+                       list at once, while the call still runs (a crash must not lose it)
     loop.report     -> ledger (disposition, retries, do-not-call when the flow set it)
 
 A call still ringing after `ring_seconds` is cancelled (no answer). SIGTERM/SIGINT stop placing
@@ -82,6 +84,7 @@ def run_campaign(
     dialer = SipDialer(service, settings.trunk, settings.ring_seconds)
     events = service.endpoint.events()
     placed = 0
+    opted_out: set[str] = set()
     try:
         while not stop.is_set() and not loop.done:
             for decision in loop.step(clock()):
@@ -89,6 +92,7 @@ def run_campaign(
                 placed += 1
             service.poll(events, 0.05)
             service.check_ringing()
+            _opt_outs(service, ledger, name, clock, opted_out)
             _report(service, loop, clock)
         stop.set()
     finally:
@@ -96,6 +100,28 @@ def run_campaign(
         _report(service, loop, clock)
     print(f"campaign {name}: {placed} call(s) placed; state {ledger.campaign(name).state}")
     return 0
+
+
+def _opt_outs(
+    service: VoicebotService,
+    ledger: Ledger,
+    name: str,
+    clock: Callable[[], datetime],
+    done: set[str],
+) -> None:
+    """A callee who asked not to be called goes on the do-not-call list as soon as the flow
+    sets `vars.do_not_call`, while the call still runs: a dialer killed before the call ends
+    (and is reported) must not dial the number again."""
+    for call_id, live in list(service.calls.items()):
+        out = service.outbound.get(call_id)
+        if out is None or call_id in done or not live.session.engine.vars.get("do_not_call"):
+            continue
+        done.add(call_id)
+        phone = out.contact.get("phone")
+        if phone:
+            reason = f"callee asked not to be called (campaign {name})"
+            ledger.dnc.add(phone, reason, now=clock(), source=f"campaign:{name}")
+            log.info("call %s: %s added to the do-not-call list", call_id, phone)
 
 
 def _report(service: VoicebotService, loop: CampaignLoop, clock: Callable[[], datetime]) -> None:

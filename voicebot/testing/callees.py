@@ -26,7 +26,8 @@ The log (`--log`, JSON lines, flushed per line) is the evidence a campaign test 
 the ledger: `time.time()` as `t`, and for every INVITE one `invite` line (number, call id,
 behaviour, `nth` INVITE of that number, `up`: calls up, ringing or answered, counting this
 one) and for every end one `hangup` line (status, who ended it, `up` after it, and for
-answered calls what was heard and done). pjsua2 holds at most 4 calls: a 5th INVITE is
+answered calls what was heard and done); an `answer_menu` line each time a human answers
+the bot's question (key, "yes", or "stop calling me"). pjsua2 holds at most 4 calls: a 5th INVITE is
 answered 486 by pjsua2 itself before any event, so it is logged from pjsip's log as an
 `overflow` line; a run with `up` <= 4 and no `overflow` line never had more than 4 calls.
 A `slots` line gives pjsua2's own count of slots in use whenever it changes: a call the callee
@@ -329,6 +330,7 @@ class Callees:
 
     def _answer_menu(self, call: Call, now: float) -> None:
         call.speech_since_answer = 0.0
+        self.sink.write("answer_menu", number=call.number, call_id=call.call_id)
         if call.behaviour == "opt_out":
             self._say(call, self.voices.stop, now)
             call.did.append("said: stop calling me")
