@@ -262,11 +262,14 @@ class Callees:
             up=len(self.calls),
             source=event.source,
         )
-        if behaviour in REJECT:
-            self.endpoint.hangup(event.call_id, REJECT[behaviour])
-        elif behaviour == "congested" and call.nth <= self.congested_invites:
-            self.endpoint.hangup(event.call_id, 503)
+        status = REJECT.get(behaviour, 0)
+        if behaviour == "congested" and call.nth <= self.congested_invites:
+            status = 503
+        if status:
+            call.did.append(str(status))
+            self.endpoint.hangup(event.call_id, status)
         elif behaviour == "machine":
+            call.did.append("answer")
             self.endpoint.answer(event.call_id)
         # humans answer after RING_SECONDS (tick); no_answer rings until cancelled
 
@@ -286,12 +289,14 @@ class Callees:
                 self._talking(call, now)
 
     def _ringing(self, call: Call, now: float) -> None:
+        if call.did:  # answered or rejected already
+            return
         waited = now - call.invited
-        if call.behaviour == "no_answer" or call.behaviour in REJECT:
-            if call.behaviour == "no_answer" and waited > self.max_ring and "480" not in call.did:
+        if call.behaviour == "no_answer":
+            if waited > self.max_ring:
                 call.did.append("480")
                 self.endpoint.hangup(call.call_id, 480)
-        elif waited >= RING_SECONDS and "answer" not in call.did and call.behaviour != "machine":
+        elif waited >= RING_SECONDS:
             call.did.append("answer")
             self.endpoint.answer(call.call_id)
 
