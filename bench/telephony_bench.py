@@ -1,0 +1,709 @@
+"""Telephony benchmark: real `voicebot serve` workers answering scripted calls on loopback.
+
+    .venv/bin/python bench/telephony_bench.py [--levels 1,4,8,16] [--turns 32] [--out DIR]
+
+Needs dumpcap (Debian `tshark`), kamailio, espeak-ng; runs as root (capture on `lo`).
+
+For each level of concurrent calls it starts `voicebot serve --workers N` on the benchmark flow
+(bench/telephony_flow.yaml: a loop of one-word questions, one prerendered prompt and one
+rendered during the call per round) -- 1 worker for 1 and 4 calls, 2 for 8, 4 for 16, with a
+real Kamailio (`voicebot kamailio-config`'s config) in front when there is more than one
+(`--direct` spreads the callers over the workers' ports instead) -- and places the calls from
+caller processes (bench/telephony_caller.py, 4 calls each, pjsua2 softphones offering G.711
+only so both directions can be decoded from the capture), staggered over one turn. While the
+calls run, `dumpcap` captures SIP and RTP on `lo` and a sampler reads /proc for each worker.
+
+Measured (bench/telephony_wire.py reads the capture):
+- turn latency on the wire: the caller's last loud RTP packet of an answer to the bot's first
+  loud packet after it (endpointing silence, recognition, dialog, TTS, jitter buffers and
+  packetisation included), p50/p95/max over every answer of the level;
+- outbound RTP gaps: inter-arrival gaps > 40 ms between the bot's packets while it speaks
+  (first to last loud packet of each bot turn), and the longest gap;
+- INVITE -> 200 OK: the caller's INVITE to the 200 it receives (through Kamailio when there is
+  one; the worker's own share is the relayed INVITE to its 200);
+- CPU (% of one core) and resident memory per worker, from /proc/PID/stat and status: mean CPU
+  over the calls, VmRSS peak while they ran, and VmHWM (the process's peak since start);
+- for the profile: the bot's own latency from the call records (listener's end of speech to
+  playback queued), and from the workers' DEBUG log the endpointing window used (0.3 s when the
+  grammar completed the answer early, 0.8 s when not) and the final recognition's compute time.
+
+Every process it starts gets its own session and is ended at exit (also on Ctrl-C); the whole
+run stops at `--deadline` seconds (default 840), skipping levels it has no time left for.
+Results: DIR/results.json and a Markdown table on stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import math
+import os
+import re
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench import telephony_wire as wire  # noqa: E402 (after the path set-up)
+from voicebot.kamailio import Destination, KamailioConfig, render_config  # noqa: E402
+
+HOST = "127.0.0.1"
+FLOW = ROOT / "bench" / "telephony_flow.yaml"
+WORKERS_FOR = {1: 1, 4: 1, 8: 2, 16: 4}  # concurrent calls -> worker processes (4 calls each)
+BOT_RTP = 41000  # worker i: BOT_RTP + 200 * i (voicebot.service.worker_main)
+CALLER_RTP = 52000  # caller process k: + 100 * k
+CALLS_PER_CALLER = 4
+TURN_SECONDS = 3.2  # one round of the flow, roughly: the calls start spread over it
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+# -- processes ---------------------------------------------------------------------------------
+class Processes:
+    """Everything the benchmark starts, each in its own session; `stop_all` ends them."""
+
+    def __init__(self) -> None:
+        self.procs: list[subprocess.Popen[bytes]] = []
+
+    def start(self, args: list[str], log: Path, env: dict[str, str] | None = None):
+        with open(log, "ab") as out:
+            p = subprocess.Popen(
+                args, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                env=env, cwd=ROOT, start_new_session=True,
+            )  # fmt: skip
+        self.procs.append(p)
+        return p
+
+    def stop(self, p: subprocess.Popen[bytes], sig: int = signal.SIGTERM, wait: float = 40) -> None:
+        if p.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(p.pid, sig)
+            try:
+                p.wait(wait)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(p.pid, signal.SIGKILL)
+                p.wait(5)
+        # whatever else its session still holds (a worker's children)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(p.pid, signal.SIGKILL)
+
+    def stop_all(self) -> None:
+        for p in reversed(self.procs):
+            self.stop(p, wait=15)
+
+
+def tool(name: str, package: str) -> str:
+    path = shutil.which(name) or shutil.which(name, path="/usr/sbin:/usr/bin")
+    if not path:
+        raise SystemExit(f"{name} is missing: apt-get install {package}")
+    return path
+
+
+def free_ports(count: int, start: int) -> int:
+    """The first of `count` consecutive ports from `start` on free for UDP and TCP."""
+    base = start
+    while base < 65000:
+        ok = True
+        for port in range(base, base + count):
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u, socket.socket() as t:
+                try:
+                    u.bind((HOST, port))
+                    t.bind((HOST, port))
+                except OSError:
+                    ok = False
+                    break
+        if ok:
+            return base
+        base += count + 1
+    raise RuntimeError("no free ports")
+
+
+def options_ok(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind((HOST, 0))
+        s.settimeout(0.3)
+        me = s.getsockname()[1]
+        msg = (
+            f"OPTIONS sip:{HOST}:{port} SIP/2.0\r\n"
+            f"Via: SIP/2.0/UDP {HOST}:{me};branch=z9hG4bK{time.monotonic_ns()}\r\n"
+            f"From: <sip:probe@{HOST}>;tag=1\r\nTo: <sip:{HOST}:{port}>\r\n"
+            f"Call-ID: probe-{time.monotonic_ns()}\r\nCSeq: 1 OPTIONS\r\n"
+            "Max-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
+        )
+        s.sendto(msg.encode(), (HOST, port))
+        try:
+            return s.recv(4096).startswith(b"SIP/2.0 200")
+        except OSError:
+            return False
+
+
+# -- /proc sampling ----------------------------------------------------------------------------
+def _stat(pid: int) -> tuple[int, int] | None:
+    """(utime + stime ticks, VmRSS kB) of a process, None once it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return None
+    m = re.search(r"VmRSS:\s+(\d+)", status)
+    return int(fields[11]) + int(fields[12]), int(m.group(1)) if m else 0
+
+
+def threads_named(pid: int, name: str) -> list[int]:
+    out = []
+    with contextlib.suppress(OSError):
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            with contextlib.suppress(OSError):
+                if (task / "comm").read_text().strip() == name:
+                    out.append(int(task.name))
+    return out
+
+
+def run_delay_ns(pid: int, tid: int) -> int | None:
+    """Time the thread has spent runnable but waiting for a CPU (schedstat's second field)."""
+    try:
+        return int(Path(f"/proc/{pid}/task/{tid}/schedstat").read_text().split()[1])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def hwm_kb(pid: int) -> int:
+    try:
+        m = re.search(r"VmHWM:\s+(\d+)", Path(f"/proc/{pid}/status").read_text())
+    except OSError:
+        return 0
+    return int(m.group(1)) if m else 0
+
+
+def children(pid: int) -> list[int]:
+    out = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                out.append(int(entry.name))
+    return out
+
+
+def session_pids(sid: int) -> list[int]:
+    out = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[3]) == sid:
+                out.append(int(entry.name))
+    return out
+
+
+@dataclass
+class Sampler:
+    """Samples named groups of processes every `every` seconds on its own thread."""
+
+    groups: dict[str, Any]  # name -> callable returning the pids of the group now
+    clocks: dict[str, int] = field(default_factory=dict)  # name -> pid whose clock thread to watch
+    every: float = 0.1
+    series: dict[str, list[tuple[float, int, int]]] = field(default_factory=dict)
+    # name -> (time, run-queue wait of pjmedia's "clock" thread so far, ns): the thread that
+    # sends the bot's RTP every 20 ms; a jump of tens of ms means it waited for a CPU
+    waits: dict[str, list[tuple[float, int]]] = field(default_factory=dict)
+    realtime_clock: bool = False  # experiment: put each clock thread found on SCHED_FIFO
+    _stop: threading.Event = field(default_factory=threading.Event)
+
+    def start(self) -> Sampler:
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
+
+    def _run(self) -> None:
+        seen: dict[int, int] = {}  # pid -> ticks at its first sample (base for its group sum)
+        totals: dict[str, int] = {}
+        last_wait: dict[int, int] = {}  # clock thread id -> its run-queue wait at last sample
+        waited: dict[str, int] = {}
+        while not self._stop.is_set():
+            now = time.time()
+            # pjsua opens the (null) sound device, and so starts its clock thread, when a call
+            # has audio and closes it a second after the last: look for the thread each time
+            for name, pid in self.clocks.items():
+                for tid in threads_named(pid, "clock"):
+                    if self.realtime_clock and tid not in last_wait:
+                        with contextlib.suppress(OSError):
+                            os.sched_setscheduler(tid, os.SCHED_FIFO, os.sched_param(10))
+                    ns = run_delay_ns(pid, tid)
+                    if ns is not None:
+                        waited[name] = waited.get(name, 0) + ns - last_wait.get(tid, ns)
+                        last_wait[tid] = ns
+                self.waits.setdefault(name, []).append((now, waited.get(name, 0)))
+            for name, pids_of in self.groups.items():
+                ticks, rss = totals.get(name, 0), 0
+                for pid in pids_of():
+                    s = _stat(pid)
+                    if s is None:
+                        continue
+                    key = hash((name, pid))
+                    first = seen.setdefault(key, s[0])
+                    ticks += s[0] - first
+                    seen[key] = s[0]
+                    rss += s[1]
+                totals[name] = ticks
+                self.series.setdefault(name, []).append((now, ticks, rss))
+            self._stop.wait(self.every)
+
+    def cpu_percent(self, name: str, start: float, end: float) -> float:
+        rows = [r for r in self.series.get(name, []) if start <= r[0] <= end]
+        if len(rows) < 2:
+            return float("nan")
+        return 100.0 * (rows[-1][1] - rows[0][1]) / CLK_TCK / (rows[-1][0] - rows[0][0])
+
+    def clock_wait_ms(self, name: str, start: float, end: float) -> float:
+        """The clock thread's run-queue wait between `start` and `end` (sample resolution)."""
+        rows = self.waits.get(name, [])
+        before = [w for t, w in rows if t <= start]
+        after = [w for t, w in rows if t >= end]
+        if not before or not after:
+            return float("nan")
+        return (after[0] - before[-1]) / 1e6
+
+    def clock_wait_worst_ms(self, name: str, start: float, end: float) -> float:
+        """The largest run-queue wait of the clock thread within one sampling interval."""
+        rows = [r for r in self.waits.get(name, []) if start <= r[0] <= end]
+        steps = [(b[1] - a[1]) / 1e6 for a, b in zip(rows, rows[1:], strict=False)]
+        return max(steps, default=float("nan"))
+
+    def peak_rss_mb(self, name: str, start: float, end: float) -> float:
+        rows = [r[2] for r in self.series.get(name, []) if start <= r[0] <= end]
+        return max(rows) / 1024 if rows else float("nan")
+
+
+# -- the service under test --------------------------------------------------------------------
+@dataclass
+class Service:
+    workers: int
+    sip_port: int
+    proc: subprocess.Popen[bytes]
+    log: Path
+    db: Path
+    kamailio_port: int | None = None
+    worker_pids: list[int] = field(default_factory=list)
+    started_in: float = 0.0
+
+    @property
+    def uris(self) -> list[str]:
+        return [f"sip:voicebot@{HOST}:{self.sip_port + i}" for i in range(self.workers)]
+
+    @property
+    def bot_rtp(self) -> range:
+        return range(BOT_RTP, BOT_RTP + 200 * self.workers)
+
+
+def start_service(
+    procs: Processes, out: Path, workers: int, log_level: str, extra_env: dict[str, str]
+) -> Service:
+    port = free_ports(workers, 35060)
+    db = out / f"calls-{workers}w.db"
+    log = out / f"serve-{workers}w.log"
+    env = {
+        **os.environ,
+        "VOICEBOT_DATA_DIR": str(out / "data"),
+        "VOICEBOT_CALL_RECORDS": str(db),
+        "VOICEBOT_SIP__RTP_PORT": str(BOT_RTP),
+        "VOICEBOT_LOG_LEVEL": log_level,
+        **extra_env,
+    }
+    args = [sys.executable, "-m", "voicebot", "--log-level", log_level, "serve"]
+    args += ["--flow", str(FLOW), "--port", str(port), "--workers", str(workers)]
+    began = time.monotonic()
+    proc = procs.start(args, log, env)
+    deadline = began + 180
+    while log.read_text(errors="replace").count("answering at") < workers:
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise SystemExit(f"voicebot serve did not start:\n{log.read_text()[-3000:]}")
+        time.sleep(0.2)
+    svc = Service(workers, port, proc, log, db, started_in=time.monotonic() - began)
+    if workers == 1:
+        svc.worker_pids = [proc.pid]
+    else:
+        svc.worker_pids = [
+            pid
+            for pid in children(proc.pid)
+            if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()
+        ]
+    return svc
+
+
+def start_kamailio(procs: Processes, out: Path, svc: Service) -> subprocess.Popen[bytes]:
+    port = free_ports(1, 36060)
+    run_dir = out / f"kamailio-{svc.workers}w"
+    run_dir.mkdir(exist_ok=True)
+    settings = KamailioConfig(
+        tuple(Destination(f"sip:{HOST}:{svc.sip_port + i}") for i in range(svc.workers)),
+        listen_host=HOST,
+        listen_port=port,
+        list_file=str(run_dir / "dispatcher.list"),
+        runtime_dir=str(run_dir),
+    )
+    cfg, dispatcher_list = render_config(settings)
+    (run_dir / "dispatcher.list").write_text(dispatcher_list)
+    (run_dir / "kamailio.cfg").write_text(cfg)
+    args = [tool("kamailio", "kamailio"), "-f", str(run_dir / "kamailio.cfg"), "-DD", "-E"]
+    args += ["-Y", str(run_dir), "-P", str(run_dir / "kamailio.pid"), "-m", "32", "-M", "4"]
+    proc = procs.start(args, run_dir / "kamailio.log")
+    deadline = time.monotonic() + 15
+    while not options_ok(port):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise SystemExit(f"kamailio did not start: {(run_dir / 'kamailio.log').read_text()}")
+    svc.kamailio_port = port
+    time.sleep(1.5)  # its first keepalive round marks the workers up
+    return proc
+
+
+# -- one level ---------------------------------------------------------------------------------
+def bot_record_latencies(db: Path, skip: set[str]) -> tuple[list[float], set[str]]:
+    with contextlib.closing(sqlite3.connect(db)) as con:
+        ids = {r[0] for r in con.execute("SELECT id FROM calls")}
+        new = ids - skip
+        rows = con.execute(
+            "SELECT call_id, latency_ms FROM turns WHERE who = 'bot' AND latency_ms IS NOT NULL"
+        ).fetchall()
+    return [ms / 1000 for cid, ms in rows if cid in new], ids
+
+
+def profile_from_log(text: str) -> dict[str, Any]:
+    finals = [
+        float(m) for m in re.findall(r"final \w+ [\d.]+s audio, [\d.]+s window, (\d+) ms", text)
+    ]
+    partials = [
+        float(m) for m in re.findall(r"partial \w+ [\d.]+s audio, [\d.]+s window, (\d+) ms", text)
+    ]
+    complete = re.findall(r"end of utterance at [\d.]+, complete=(True|False)", text)
+    return {
+        "asr_final_ms": finals,
+        "asr_partial_ms": partials,
+        "endpoint_complete": complete.count("True"),
+        "endpoint_incomplete": complete.count("False"),
+        "errors": [line for line in text.splitlines() if " ERROR " in f" {line} "][:20],
+        "warnings": [line for line in text.splitlines() if "WARNING" in line][:20],
+    }
+
+
+def run_level(
+    procs: Processes,
+    out: Path,
+    svc: Service,
+    calls: int,
+    turns: int,
+    args: argparse.Namespace,
+    time_left: float,
+    kamailio: subprocess.Popen[bytes] | None = None,
+) -> dict[str, Any]:
+    tag = f"{calls}c"
+    pcap = out / f"level-{tag}.pcap"
+    pcap.unlink(missing_ok=True)
+    sip_ports = f"portrange {svc.sip_port}-{svc.sip_port + svc.workers - 1}"
+    if svc.kamailio_port:
+        sip_ports += f" or port {svc.kamailio_port}"
+    rtp = f"portrange {svc.bot_rtp.start}-{svc.bot_rtp.stop - 1}"
+    capture_filter = f"udp and ({sip_ports} or {rtp})"
+    dumpcap = procs.start(
+        [tool("dumpcap", "tshark"), "-i", "lo", "-P", "-q", "-B", "64", "-f", capture_filter,
+         "-w", str(pcap)],
+        out / f"dumpcap-{tag}.log",
+    )  # fmt: skip
+    deadline = time.monotonic() + 10
+    while not pcap.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(0.5)
+
+    _, before_ids = bot_record_latencies(svc.db, set()) if svc.db.exists() else ([], set())
+    log_offset = svc.log.stat().st_size
+    callers: list[subprocess.Popen[bytes]] = []
+    caller_out: list[Path] = []
+    n_callers = math.ceil(calls / CALLS_PER_CALLER)
+    stagger = TURN_SECONDS / calls
+    targets = (
+        [f"sip:voicebot@{HOST}:{svc.kamailio_port}"] if svc.kamailio_port else svc.uris
+    )  # direct: caller process k calls worker k (4 calls each)
+    sampler_groups: dict[str, Any] = {
+        f"w{i + 1}": (lambda p=p: [p]) for i, p in enumerate(svc.worker_pids)
+    }
+    for k in range(n_callers):
+        mine = min(CALLS_PER_CALLER, calls - k * CALLS_PER_CALLER)
+        path = out / f"callers-{tag}-{k}.json"
+        path.unlink(missing_ok=True)
+        caller_out.append(path)
+        cmd = [sys.executable, str(ROOT / "bench" / "telephony_caller.py")]
+        cmd += [targets[k % len(targets)], "--calls", str(mine), "--first", str(k * 4)]
+        cmd += ["--turns", str(turns), "--stagger", str(stagger * n_callers)]
+        cmd += ["--delay", str(2.0 + k * stagger), "--quiet", str(args.quiet)]
+        cmd += ["--rtp-port", str(CALLER_RTP + 100 * k), "--out", str(path)]
+        callers.append(procs.start(cmd, out / f"caller-{tag}-{k}.log"))
+    sampler_groups["callers"] = lambda: [p.pid for p in callers if p.poll() is None]
+    if kamailio is not None:
+        kamailio_pids = session_pids(kamailio.pid)  # it forks its children at start only
+        sampler_groups["kamailio"] = lambda: kamailio_pids
+    clocks = {f"w{i + 1}": pid for i, pid in enumerate(svc.worker_pids)}
+    sampler = Sampler(sampler_groups, clocks, realtime_clock=args.rt_clock).start()
+    load_start = os.getloadavg()
+    limit = time.monotonic() + min(time_left, turns * 8 + 60)
+    for p in callers:
+        try:
+            p.wait(max(1.0, limit - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            print(f"  caller {p.pid} over its time: stopped", file=sys.stderr)
+            procs.stop(p, wait=5)
+    load_end = os.getloadavg()
+    sampler.stop()
+    time.sleep(0.5)
+    procs.stop(dumpcap, signal.SIGINT, wait=10)
+
+    rows: list[dict[str, Any]] = []
+    for path in caller_out:
+        if path.exists():
+            rows += json.loads(path.read_text())
+    starts = [r["answered"] for r in rows if "answered" in r]
+    ends = [r["ended"] for r in rows if "ended" in r]
+    window = (min(starts), max(ends)) if starts and ends else (0.0, time.time())
+
+    packets = wire.read_pcap(pcap)
+    rtp_calls = wire.rtp_calls(packets, set(svc.bot_rtp))
+    latencies: list[float] = []
+    dynamic: list[float] = []  # replies to a colour: "You said red. Is that right?" (TTS now)
+    static: list[float] = []  # replies to "yes": "Red, green or blue?" (prerendered)
+    gaps = [wire.playback_gaps(c) for c in rtp_calls.values()]
+    for c in rtp_calls.values():
+        call_latencies = wire.turn_latencies(c)
+        latencies += call_latencies
+        dynamic += call_latencies[0::2]
+        static += call_latencies[1::2]
+    setup = wire.invite_to_ok(packets)
+    bot_lat, _ = bot_record_latencies(svc.db, before_ids)
+    with open(svc.log, "rb") as f:
+        f.seek(log_offset)
+        prof = profile_from_log(f.read().decode(errors="replace"))
+    caller_lat = [x for r in rows for x in r.get("latencies", [])]
+    jb = [r["jitter_buffer"]["avg_ms"] for r in rows if "avg_ms" in r.get("jitter_buffer", {})]
+
+    workers = {}
+    for i, pid in enumerate(svc.worker_pids):
+        name = f"w{i + 1}"
+        workers[name] = {
+            "clock_thread_wait_ms": sampler.clock_wait_ms(name, *window),
+            "clock_thread_worst_wait_ms": sampler.clock_wait_worst_ms(name, *window),
+            "cpu_percent": sampler.cpu_percent(name, *window),
+            "rss_peak_mb": sampler.peak_rss_mb(name, *window),
+            "hwm_mb": hwm_kb(pid) / 1024,
+        }
+    over = [g for x in gaps for g in x.over]
+    # each gap: did the worker's clock thread wait for a CPU for at least half of it?
+    waited = 0
+    for port, call_gaps in zip(rtp_calls, gaps, strict=True):
+        name = f"w{(port - BOT_RTP) // 200 + 1}"
+        for end, length in zip(call_gaps.at, call_gaps.over, strict=True):
+            if sampler.clock_wait_ms(name, end - length, end) >= 1000 * length / 2:
+                waited += 1
+    return {
+        "calls": calls,
+        "workers": svc.workers,
+        "routing": "kamailio" if svc.kamailio_port else "direct",
+        "calls_answered": len(starts),
+        "call_errors": [r["error"] for r in rows if r.get("error")],
+        "rtp_calls": len(rtp_calls),
+        "turns": len(latencies),
+        "wire_latency": latencies,
+        "wire_latency_tts": dynamic,
+        "wire_latency_cached": static,
+        "bot_record_latency": bot_lat,
+        "caller_latency": caller_lat,
+        "jitter_buffer_avg_ms": jb,
+        "gaps_over_40ms": over,
+        "gaps_at": sorted(t for x in gaps for t in x.at),
+        "gaps_with_clock_thread_waiting": waited,
+        "gap_intervals": sum(x.intervals for x in gaps),
+        "gap_longest": max((x.longest for x in gaps), default=0.0),
+        "gap_p99": max((x.p99 for x in gaps), default=0.0),
+        "rtp_lost_in_playback": sum(x.lost for x in gaps),
+        "gap_longest_anywhere": max((x.longest_anywhere for x in gaps), default=0.0),
+        # control: the softphones' own outbound streams, timed by their clock threads on the
+        # same two cores: gaps there too mean the machine, not the bot, held the thread up
+        "caller_stream_gaps_over_40ms": [
+            g for c in rtp_calls.values() for g in wire.stream_gaps(c.caller)
+        ],
+        "caller_stream_packets": sum(len(c.caller) for c in rtp_calls.values()),
+        "invite_to_ok": [s.invite_to_ok for s in setup.values()],
+        "invite_to_ok_worker": [s.worker for s in setup.values() if s.worker is not None],
+        "workers_usage": workers,
+        "callers_cpu_percent": sampler.cpu_percent("callers", *window),
+        "kamailio_cpu_percent": sampler.cpu_percent("kamailio", *window)
+        if "kamailio" in sampler_groups
+        else None,
+        "load_start": load_start,
+        "load_end": load_end,
+        "window_seconds": window[1] - window[0],
+        "profile": prof,
+    }
+
+
+# -- report ------------------------------------------------------------------------------------
+def ms(values: list[float], q: float) -> str:
+    return f"{wire.percentile(values, q) * 1000:.0f}" if values else "-"
+
+
+def table(results: list[dict[str, Any]]) -> str:
+    lines = [
+        "| calls | workers | answers | wire p50 / p95 / max (ms) | bot's own p50 / p95 (ms) "
+        "| gaps > 40 ms in playback (clock thread waiting for a CPU) | longest gap (ms) "
+        "| INVITE→200 p50 / p95 (ms) "
+        "| CPU per worker (% of a core) | RSS peak per worker (MB) | load 1 min |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for r in results:
+        lat, bot, inv = r["wire_latency"], r["bot_record_latency"], r["invite_to_ok"]
+        usage = r["workers_usage"].values()
+        cpu = ", ".join(f"{u['cpu_percent']:.0f}" for u in usage)
+        rss = ", ".join(f"{max(u['rss_peak_mb'], u['hwm_mb']):.0f}" for u in usage)
+        routing = f"{r['workers']} ({r['routing']})" if r["workers"] > 1 else "1"
+        lines.append(
+            f"| {r['calls']} | {routing} | {r['turns']} "
+            f"| {ms(lat, 50)} / {ms(lat, 95)} / {ms(lat, 100)} | {ms(bot, 50)} / {ms(bot, 95)} "
+            f"| {len(r['gaps_over_40ms'])} of {r['gap_intervals']} "
+            f"({r['gaps_with_clock_thread_waiting']}) "
+            f"| {r['gap_longest'] * 1000:.0f} | {ms(inv, 50)} / {ms(inv, 95)} "
+            f"| {cpu} | {rss} | {r['load_start'][0]:.1f} → {r['load_end'][0]:.1f} |"
+        )
+    return "\n".join(lines)
+
+
+def profile_table(results: list[dict[str, Any]]) -> str:
+    lines = [
+        "| calls | wire p50 / p95, prompt rendered in call (ms) | wire p50 / p95, prerendered (ms) "
+        "| endpointing 0.3 s / 0.8 s | ASR p50 / p95 (ms) | caller-side p50 / p95 (ms) "
+        "| jitter buffer (ms) | worker INVITE→200 p50 (ms) | callers' CPU (%) | Kamailio CPU (%) "
+        "| gaps > 40 ms in the callers' streams (control) |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for r in results:
+        p = r["profile"]
+        asr = [x / 1000 for x in p["asr_final_ms"] + p["asr_partial_ms"]]
+        tts, cached = r["wire_latency_tts"], r["wire_latency_cached"]
+        cl = r["caller_latency"]
+        hop = r["invite_to_ok_worker"]
+        kam = r["kamailio_cpu_percent"]
+        lines.append(
+            f"| {r['calls']} | {ms(tts, 50)} / {ms(tts, 95)} | {ms(cached, 50)} / {ms(cached, 95)} "
+            f"| {p['endpoint_complete']} / {p['endpoint_incomplete']} "
+            f"| {ms(asr, 50)} / {ms(asr, 95)} | {ms(cl, 50)} / {ms(cl, 95)} "
+            f"| {sum(r['jitter_buffer_avg_ms']) / max(1, len(r['jitter_buffer_avg_ms'])):.0f} "
+            f"| {ms(hop, 50) if hop else '-'} | {r['callers_cpu_percent']:.0f} "
+            f"| {'-' if kam is None else f'{kam:.0f}'} "
+            f"| {len(r['caller_stream_gaps_over_40ms'])} of {r['caller_stream_packets']} |"
+        )
+    return "\n".join(lines)
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--levels", default="1,4,8,16", help="concurrent calls per level")
+    p.add_argument("--turns", type=int, default=32, help="caller answers per level, at least")
+    p.add_argument("--min-turns-per-call", type=int, default=4)
+    p.add_argument("--quiet", type=float, default=1.0, help="bot silence before answering (s)")
+    p.add_argument("--direct", action="store_true", help="no Kamailio: callers dial workers")
+    p.add_argument("--log-level", default="DEBUG", help="workers' log level (DEBUG: profile)")
+    p.add_argument("--deadline", type=float, default=840.0, help="whole run, seconds")
+    p.add_argument(
+        "--rt-clock",
+        action="store_true",
+        help="experiment: run the workers' pjmedia clock threads at SCHED_FIFO 10 (root)",
+    )
+    p.add_argument(
+        "--worker-env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="environment for the workers, e.g. VOICEBOT_SPEECH__CPU_THREADS=1 (experiments)",
+    )
+    p.add_argument("--out", default=str(ROOT / "bench" / "out" / "telephony"))
+    args = p.parse_args()
+    levels = [int(x) for x in args.levels.split(",")]
+    extra_env = dict(item.split("=", 1) for item in args.worker_env)
+    for n in levels:
+        if n not in WORKERS_FOR:
+            p.error(f"--levels: {n}? use some of {sorted(WORKERS_FOR)}")
+    if os.geteuid() != 0:
+        print("warning: not root: dumpcap may not capture on lo", file=sys.stderr)
+    tool("dumpcap", "tshark")
+    tool("espeak-ng", "espeak-ng")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    began = time.monotonic()
+    end_by = began + args.deadline
+    procs = Processes()
+    results: list[dict[str, Any]] = []
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    signal.signal(signal.SIGTERM, on_signal)
+    print(f"load at start: {os.getloadavg()}; {os.cpu_count()} cores", flush=True)
+    try:
+        by_workers: dict[int, list[int]] = {}
+        for n in levels:
+            by_workers.setdefault(WORKERS_FOR[n], []).append(n)
+        for workers, group in sorted(by_workers.items()):
+            if time.monotonic() > end_by - 60:
+                print(f"no time left for {group} calls", flush=True)
+                break
+            svc = start_service(procs, out, workers, args.log_level, extra_env)
+            print(f"{workers} worker(s) up in {svc.started_in:.1f} s: {svc.uris}", flush=True)
+            kam = None
+            if workers > 1 and not args.direct:
+                kam = start_kamailio(procs, out, svc)
+                print(f"kamailio on {HOST}:{svc.kamailio_port}", flush=True)
+            for calls in group:
+                left = end_by - time.monotonic() - 30
+                turns = max(args.min_turns_per_call, math.ceil(args.turns / calls))
+                if left < turns * 4 + 20:
+                    print(f"no time left for {calls} calls", flush=True)
+                    continue
+                print(f"level {calls} calls x {turns} answers ...", flush=True)
+                r = run_level(procs, out, svc, calls, turns, args, left, kam)
+                results.append(r)
+                print(table([r]).splitlines()[-1], flush=True)
+                if r["call_errors"]:
+                    print(f"  call errors: {r['call_errors']}", flush=True)
+                (out / "results.json").write_text(json.dumps(results, indent=1))
+            if kam is not None:
+                procs.stop(kam, wait=10)
+            procs.stop(svc.proc, wait=45)
+    except KeyboardInterrupt:
+        print("interrupted: stopping everything", file=sys.stderr)
+    finally:
+        procs.stop_all()
+    print(f"\nran {time.monotonic() - began:.0f} s; load at end: {os.getloadavg()}")
+    print(table(results))
+    print()
+    print(profile_table(results))
+    return 0 if results else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
