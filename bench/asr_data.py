@@ -74,7 +74,7 @@ def line(seconds: float, rng: np.random.Generator) -> np.ndarray:
 def _variants(item_id: str, kind: str, truth: str, speech: np.ndarray, seed: int) -> list[Item]:
     lead = np.zeros(int(LEAD * RATE))
     body = np.concatenate([lead, speech])
-    end = len(body) / RATE
+    end = LEAD + speech_end(speech)
     noisy = body + line(len(body) / RATE, np.random.default_rng(seed))
     label = {"digit": "single digit", "string": "digit strings 4-10", "sentence": "sentences"}
     if kind == "string" and len(truth) == 8:
@@ -83,6 +83,16 @@ def _variants(item_id: str, kind: str, truth: str, speech: np.ndarray, seed: int
         Item(f"{item_id}-clean", f"{label[kind]}, clean", kind, truth, telephone(body), end),
         Item(f"{item_id}-noisy", f"{label[kind]}, line noise", kind, truth, telephone(noisy), end),
     ]
+
+
+def speech_end(speech: np.ndarray) -> float:
+    """Where the speech ends: the end of the last 10 ms above -45 dBFS (espeak-ng renders end
+    in ~0.1-0.2 s of silence, which must not count as speech for the latency figures)."""
+    hop = RATE // 100
+    n = len(speech) // hop
+    rms = np.sqrt(np.mean(speech[: n * hop].reshape(n, hop) ** 2, axis=1))
+    loud = np.flatnonzero(rms > 32768 * 10 ** (-45 / 20))
+    return (loud[-1] + 1) * hop / RATE if len(loud) else len(speech) / RATE
 
 
 def _fsdd() -> dict[str, list[Path]]:

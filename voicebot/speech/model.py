@@ -98,6 +98,9 @@ class WhisperModel:
         self.start = [*self.tokenizer.sot_sequence, self.tokenizer.no_timestamps]
         self.eot = self.tokenizer.eot
         self.sot_prev = self.tokenizer.sot_prev
+        # what may follow a complete answer: the end of the transcript or a punctuation mark
+        marks = {self.encode_text(mark)[0] for mark in (".", ",", "?", "!")}
+        self.endings = sorted({self.eot} | marks)
 
     def encode_text(self, text: str) -> list[int]:
         return list(self.tokenizer.encode(text))

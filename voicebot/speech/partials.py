@@ -2,6 +2,7 @@
 
     decoder = PartialDecoder(recognizer, expect, on_partial=callback)
     decoder.update(audio_so_far)        # any thread, any time: non-blocking, latest wins
+    decoder.update(audio, urgent=True)  # at a pause: no cadence wait
     result = decoder.finish(utterance)  # the final; stops the worker
     decoder.close()                     # without a final (hang-up, barge-in)
 
@@ -49,16 +50,20 @@ class PartialDecoder:
         self.latest: Recognition | None = None
         self.decoded = 0  # partial decodes run
         self._pending: np.ndarray | None = None
+        self._urgent = False
         self._busy = False
         self._closed = False
         self._cond = threading.Condition()
         self._thread = threading.Thread(target=self._run, name="asr-partials", daemon=True)
         self._thread.start()
 
-    def update(self, audio: np.ndarray) -> None:
+    def update(self, audio: np.ndarray, urgent: bool = False) -> None:
+        """Decode `audio` next. `urgent` (the caller paused) skips the cadence wait: that
+        partial is the one the final will most likely reuse."""
         with self._cond:
             if not self._closed:
                 self._pending = audio
+                self._urgent = urgent
                 self._cond.notify()
 
     def finish(self, audio: np.ndarray) -> Recognition:
@@ -81,7 +86,7 @@ class PartialDecoder:
                 if self._closed:
                     return
                 wait = last_start + self.interval - time.monotonic()
-                if wait > 0:
+                if wait > 0 and not self._urgent:
                     self._cond.wait(wait)
                     continue
                 audio, self._pending = self._pending, None
