@@ -10,18 +10,18 @@
 Design, with what was measured (tiny.en, int8, 2 shared cores; see BENCHMARKS.md "ASR"):
 
 * Encoder window fitted to the utterance: 0.3 s of leading silence, the audio, then silence up
-  to max(`window_floor`, length + `window_margin`) instead of faster-whisper's fixed 30 s. The
-  encoder's cost is linear in the window. On FSDD digits, free text did not degrade down to a
-  1 s window (69-71% for 1-4 s vs 57% at 30 s), but on 14 espeak-ng sentences windows under
-  ~6 s made greedy decoding loop ("Yes. Yes. Yes.", a sentence three times): WER 1.34 at
-  2 s + 0.5, 0.76-0.82 at 4 s, 0.37 at 5 s, 0.25 at 6 s + 1 against 0.27 at 30 s (22 kHz
-  renders). At 8 kHz through G.711 greedy decoding at 6 s still looped (WER 0.81) while beam
-  search did not: beam 3 with an 8 s floor gave WER 33% clean / 39% with line noise against
-  33% / 45% for plain `transcribe()` (beam 5, 30 s), in ~115 ms of CPU against ~475-590 ms.
-  So free text gets an 8 s floor, beam 3 (and `cut_repeats` as a last guard), while grammar
-  mode, which teacher-forces candidates and cannot loop, keeps a 2 s floor.
-* Decoding for latency: no timestamps, beam 3 (see above), at most 8 tokens per second of
-  audio + 8, no temperature fallback.
+  to max(floor, length + margin) instead of faster-whisper's fixed 30 s; the encoder's cost is
+  linear in the window. Whisper degrades on short windows by looping ("2 2 2 2 2", "Yes. Yes.
+  Yes.", a sentence three times). Measured (bench/asr_bench.py, tiny.en, 8 kHz G.711, beam 3,
+  free text; FSDD single digits right / espeak-ng sentences WER by window floor): 2 s 1% /
+  29%, 4 s 7% / 27%, 6 s 18% / 30%, 10 s 62% / 29%, 30 s 64% / 34%. Sentences survive short
+  windows (beam search, the token budget and `cut_repeats` stop the loops), short numbers do
+  not. So free text gets a 6 s floor (sentences with line noise: WER 44% at 6 s against 46%
+  for plain `transcribe()`, at ~1/4.5 of its CPU), numbers said freely (digits of unknown
+  length, number, money, date) a 10 s floor, and grammar mode, which teacher-forces its
+  candidates and cannot loop, a 2 s floor.
+* Decoding for latency: no timestamps, beam 3 (greedy looped at 8 kHz even at 6 s: WER 81%),
+  at most 8 tokens per second of audio + 8, no temperature fallback.
 * Guards against text out of noise and silence, in order: too little speech by the listener's
   own VAD (`speech_seconds` < `min_speech`: webrtcvad with its noise-floor gate, ~4 us a frame;
   stationary line noise, clicks and silence stop here with no model call; a clip cut tight
@@ -49,7 +49,7 @@ from typing import Protocol
 import numpy as np
 
 from voicebot.audio import float32_to_pcm16, pcm16_to_float32, resample
-from voicebot.dialog.expectation import Expectation
+from voicebot.dialog.expectation import FREE_TEXT, Expectation
 from voicebot.speech import grammar
 from voicebot.speech.model import SAMPLE_RATE, WhisperModel, max_length_for
 from voicebot.speech.vad import Vad, VadSettings
@@ -57,6 +57,7 @@ from voicebot.speech.vad import Vad, VadSettings
 log = logging.getLogger(__name__)
 
 MAX_WINDOW = 30.0  # Whisper's encoder takes at most 30 s
+NUMERIC_KINDS = ("digits", "number", "money", "date")
 REUSE_GUARD = 320  # samples (20 ms) at the end of a partial's audio left out of the comparison
 
 PHANTOMS = frozenset(
@@ -88,7 +89,8 @@ class Recognizer(Protocol):
 @dataclass(frozen=True)
 class RecognizerSettings:
     lead: float = 0.3  # silence put before the audio (s)
-    window_floor: float = 8.0  # shortest encoder window for free text (s)
+    window_floor: float = 6.0  # shortest encoder window for free text (s)
+    numeric_window_floor: float = 10.0  # ... for numbers said freely: short windows loop on them
     beam_size: int = 3  # free text; grammar mode needs no search
     window_margin: float = 1.0  # silence after the audio inside the window (s)
     grammar_window_floor: float = 2.0  # grammar mode teacher-forces: no loops to fear (s)
@@ -185,13 +187,15 @@ class WhisperRecognizer:
         return result
 
     # -- internals ---------------------------------------------------------------------------
-    def window_for(self, seconds: float, closed: bool = False) -> float:
+    def window_for(self, seconds: float, expect: Expectation = FREE_TEXT) -> float:
         s = self.settings
-        if closed:
-            wanted = max(s.grammar_window_floor, s.lead + seconds + s.grammar_window_margin)
+        if expect.is_closed:
+            floor, margin = s.grammar_window_floor, s.grammar_window_margin
+        elif expect.kind in NUMERIC_KINDS:
+            floor, margin = s.numeric_window_floor, s.window_margin
         else:
-            wanted = max(s.window_floor, s.lead + seconds + s.window_margin)
-        return min(wanted, MAX_WINDOW)
+            floor, margin = s.window_floor, s.window_margin
+        return min(max(floor, s.lead + seconds + margin), MAX_WINDOW)
 
     def _reuse(self, audio: np.ndarray, expect: Expectation) -> Recognition | None:
         last = self._last_partial
@@ -226,7 +230,7 @@ class WhisperRecognizer:
     def _recognize(self, audio: np.ndarray, expect: Expectation, final: bool) -> Recognition:
         began = time.perf_counter()
         seconds = len(audio) / SAMPLE_RATE
-        window = self.window_for(seconds, expect.is_closed)
+        window = self.window_for(seconds, expect)
         base = Recognition("", 0.0, final, "none", audio_seconds=seconds, window_seconds=window)
         with self._lock:
             if not self._has_speech(audio):
@@ -288,7 +292,8 @@ class WhisperRecognizer:
             part = audio[start : start + piece]
             if speech_seconds(part) < self.settings.min_speech:
                 continue
-            found = self._free_window(part, expect, self.window_for(len(part) / SAMPLE_RATE), base)
+            window = self.window_for(len(part) / SAMPLE_RATE, expect)
+            found = self._free_window(part, expect, window, base)
             if found.text:
                 texts.append(found.text)
                 confidence = min(confidence, found.confidence)
