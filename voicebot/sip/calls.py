@@ -247,8 +247,17 @@ class SipCall(pj.Call):
         )
 
     def release(self) -> None:
-        """Disconnect and drop the media port (endpoint thread, after the call ended)."""
-        self.port = None
+        """Destroy and drop the media port (endpoint thread, after the call ended).
+
+        The C++ port is destroyed first, while its Python object is whole: its destructor
+        takes it off the conference bridge (waiting, with the GIL released, for a clock tick
+        in progress). Dropping the last reference instead tore the Python object down first,
+        and the clock thread, which calls every registered port each tick, could call into the
+        half-freed object ("'MediaPort' object has no attribute 'media'", then SIGSEGV: once
+        in ~170 calls of bench/campaign_bench.py)."""
+        port, self.port = self.port, None
+        if port is not None and port.thisown:
+            pj.AudioMediaPort.__swig_destroy__(port)  # disowns it: no second delete later
 
 
 def _hangup(call: pj.Call, status_code: int) -> None:
