@@ -64,6 +64,7 @@ from voicebot.speech.listener import EndOfUtterance, Listener, MaxSpeech, Speech
 from voicebot.speech.model import load_model  # noqa: E402
 from voicebot.speech.partials import PartialDecoder  # noqa: E402
 from voicebot.speech.recognizer import WhisperRecognizer, to_model_audio  # noqa: E402
+from voicebot.speech.vad import level_dbfs  # noqa: E402
 
 VENV = ROOT / "bench" / ".venv-realtimestt"
 
@@ -209,6 +210,7 @@ def stream_ours(rec: WhisperRecognizer, items: list[Item], silence: float = 1.5)
         done = None
         speech_fed = 0.0
         last_update = 0.0
+        paused = False
         for k in range(len(pcm) // frame):
             now = t0 + (k + 1) * 0.02
             delay = now - time.monotonic()
@@ -221,13 +223,16 @@ def stream_ours(rec: WhisperRecognizer, items: list[Item], silence: float = 1.5)
                 result, covered = partials.get()
                 covered_at = submitted.get(round(covered * 16000))
                 events += listener.partial(result.text, now, covered_at)
-            if listener.in_utterance:
+            if level_dbfs(pcm[k * frame : (k + 1) * frame]) > -40.0:
+                paused = False  # speaking again after a pause
+            if listener.in_utterance and not paused:
                 speech_fed += 0.02
                 if speech_fed - last_update >= 0.5:  # cadence while the caller speaks
                     last_update = speech_fed
                     submit(decoder, listener, submitted, now)
             for e in events:
                 if isinstance(e, SpeechPaused):
+                    paused = True
                     submit(decoder, listener, submitted, now, urgent=True)
                 elif isinstance(e, EndOfUtterance | MaxSpeech):
                     eou = time.monotonic()
@@ -375,7 +380,7 @@ def main() -> int:
     began = time.perf_counter()
     load = os.getloadavg()
     rng = random.Random(2026)
-    n_single, n_strings, n_stream = (60, 12, 12) if args.quick else (200, 45, 30)
+    n_single, n_strings, n_stream = (60, 12, 12) if args.quick else (200, 45, 40)
     items = single_digits(n_single, rng) + digit_strings(n_strings, rng) + sentences()
     print(f"{len(items)} utterances from {FSDD}; load average {load}", file=sys.stderr)
 

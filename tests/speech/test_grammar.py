@@ -89,3 +89,15 @@ def test_voiced_islands_are_found_between_pauses():
 def test_global_phrases_join_the_options():
     expect = Expectation(kind="yes_no", global_phrases=("agent",))
     assert [name for name, _ in grammar.options_for(expect)] == ["yes", "no", "agent"]
+
+
+def test_too_few_spoken_digits_are_no_match_not_invented(rec):
+    expect = Expectation(kind="digits", min_digits=8, max_digits=8)
+    result = rec.final(model_audio(telephone(digit_string("472", 1)), 8000), expect)
+    assert (result.text, result.rejected) == ("", "no_match")
+
+
+def test_a_partial_of_a_digit_string_is_not_forced_to_full_length(rec):
+    expect = Expectation(kind="digits", min_digits=8, max_digits=8)
+    result = rec.partial(model_audio(telephone(digit_string("5193", 2)), 8000), expect)
+    assert result.text == "5193" and not result.final
