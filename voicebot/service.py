@@ -132,6 +132,9 @@ class VoicebotService:
         self.pending: dict[str, sev.IncomingCall] = {}
         self.outbound: dict[str, Outbound] = {}
         self.results: queue.Queue[OutboundResult] = queue.Queue()
+        # an answered call's result waits for both its flow and its SIP call to be over
+        self._half_done: dict[str, OutboundResult | None] = {}
+        self._half_lock = threading.Lock()
         self.draining = threading.Event()
         self._stopped = threading.Event()
 
@@ -268,17 +271,30 @@ class VoicebotService:
         if out is None:
             return
         engine = live.session.engine
-        self.results.put(
-            OutboundResult(
-                out.tag,
-                live.call_id,
-                200,
-                live.session.answered_by or "human",
-                live.outcome,
-                dict(engine.slots),
-                dict(engine.vars),
-            )
+        result = OutboundResult(
+            out.tag,
+            live.call_id,
+            200,
+            live.session.answered_by or "human",
+            live.outcome,
+            dict(engine.slots),
+            dict(engine.vars),
         )
+        self._answered_part_done(live.call_id, result)
+
+    def _answered_part_done(self, call_id: str, result: OutboundResult | None) -> None:
+        """The flow (`result`) or the SIP call (None) of an answered outbound call is over; the
+        result goes out once both are. A flow ends when the bot sends its BYE, and the call's
+        pjsua2 slot stays taken until the BYE is answered: a dialer that took the result as a
+        free slot placed its next call too early (PJ_ETOOMANY at 4 calls)."""
+        with self._half_lock:
+            if call_id not in self._half_done:
+                self._half_done[call_id] = result
+                return
+            other = self._half_done.pop(call_id)
+        final = result or other
+        if final is not None:
+            self.results.put(final)
 
     def _amd(self, rate: int) -> Any:
         from voicebot.speech.amd import AnsweringMachineDetector
@@ -367,6 +383,8 @@ class VoicebotService:
             live.post(dev.Hangup("caller"))
         else:
             live.post(dev.Hangup("bot"))
+        if live.on_done is not None:  # an outbound call: its result may wait for this
+            self._answered_part_done(ended.call_id, None)
 
     # -- draining --------------------------------------------------------------------------------
     def drain(self) -> None:

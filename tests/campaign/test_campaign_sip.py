@@ -238,7 +238,19 @@ def test_dialer_killed_mid_campaign_loses_nothing(site: Site) -> None:
     evidence = check(site.lines(), ledger, "crash")
     assert evidence.problems == [], evidence
     assert evidence.unknown_attempts == in_flight
-    assert "reconciled as unknown" in site.run_output("crash") or evidence.unknown_attempts
+    run_log = (site.tmp / "run-crash.log").read_text()
+    assert f"{in_flight} attempt(s) reconciled as unknown" in run_log
+    tried: dict[int, list] = {}
+    for a in ledger.attempts(ledger.campaign("crash")):
+        tried.setdefault(a["contact_id"], []).append(a)
+    for attempts in tried.values():  # a lost attempt counts and waits for its 3 s backoff
+        for lost, nxt in zip(attempts, attempts[1:], strict=False):
+            if lost["outcome"] == "unknown":
+                assert lost["counts"] == 1
+                wait = datetime.fromisoformat(nxt["started_at"]) - datetime.fromisoformat(
+                    lost["ended_at"]
+                )
+                assert wait.total_seconds() >= 2.9, (dict(lost), dict(nxt))
     after = [x for x in site.lines() if x["event"] == "invite" and x["t"] > killed_at]
     assert after, "the restarted dialer placed no call"
     assert ledger.campaign("crash").state == "finished"

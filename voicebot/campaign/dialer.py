@@ -30,7 +30,7 @@ from pathlib import Path
 from voicebot.campaign.ledger import Attempt, Ledger
 from voicebot.campaign.loop import CampaignLoop
 from voicebot.campaign.pacing import Outcome, outcome_for_sip
-from voicebot.errors import CampaignError
+from voicebot.errors import CampaignError, SipError
 from voicebot.service import OutboundResult, ServiceConfig, VoicebotService
 from voicebot.sip.config import MAX_CALLS
 
@@ -88,8 +88,7 @@ def run_campaign(
     try:
         while not stop.is_set() and not loop.done:
             for decision in loop.step(clock()):
-                dialer.place(decision.attempt)
-                placed += 1
+                placed += place(dialer, loop, decision.attempt, clock)
             service.poll(events, 0.05)
             service.check_ringing()
             _opt_outs(service, ledger, name, clock, opted_out)
@@ -100,6 +99,21 @@ def run_campaign(
         _report(service, loop, clock)
     print(f"campaign {name}: {placed} call(s) placed; state {ledger.campaign(name).state}")
     return 0
+
+
+def place(
+    dialer: SipDialer, loop: CampaignLoop, attempt: Attempt, clock: Callable[[], datetime]
+) -> bool:
+    """Place one call; a call pjsua2 refuses to start (no free call slot, a bad URI) is
+    reported as back-pressure (not an attempt, dialing held a moment) instead of ending the
+    run with the attempt left `dialing`."""
+    try:
+        dialer.place(attempt)
+        return True
+    except SipError as exc:
+        log.warning("attempt %s: call not placed: %s", attempt.id, exc)
+        loop.report(attempt.id, Outcome.CONGESTION, clock(), note=f"not placed: {exc}")
+        return False
 
 
 def _opt_outs(

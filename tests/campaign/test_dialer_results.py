@@ -1,0 +1,95 @@
+"""The dialer's bookkeeping around pjsua2's call slots, without SIP.
+
+* An answered outbound call's result goes out only once both its flow and its SIP call are
+  over: the flow ends when the bot sends BYE, and pjsua2 keeps the call's slot until the BYE is
+  answered; a dialer taking the result as a free slot placed a fifth call (PJ_ETOOMANY).
+* A call pjsua2 refuses to place is reported as back-pressure (not an attempt) instead of
+  ending `campaign run` with the attempt left `dialing`.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+from types import SimpleNamespace
+
+from voicebot.campaign.config import CampaignSettings
+from voicebot.campaign.contacts import read_contacts
+from voicebot.campaign.dialer import place
+from voicebot.campaign.ledger import Ledger
+from voicebot.campaign.loop import CampaignLoop
+from voicebot.errors import SipError
+from voicebot.service import Outbound, VoicebotService
+from voicebot.sip import events as sev
+
+NOW = datetime(2026, 11, 23, 5, 0, tzinfo=UTC)  # 14:00 in Tokyo
+
+
+def bare_service() -> VoicebotService:
+    """The service's outbound bookkeeping only (no flow, model or endpoint)."""
+    service = VoicebotService.__new__(VoicebotService)
+    service.calls, service.pending, service.outbound = {}, {}, {}
+    service.results = queue.Queue()
+    service._half_done, service._half_lock = {}, threading.Lock()
+    service.resources = SimpleNamespace(records=None)
+    return service
+
+
+def live_call(call_id: str, service: VoicebotService) -> SimpleNamespace:
+    engine = SimpleNamespace(slots={"new_date": "2026-12-02"}, vars={"disposition": "x"})
+    live = SimpleNamespace(
+        call_id=call_id,
+        session=SimpleNamespace(engine=engine, answered_by="human"),
+        outcome="completed",
+        on_done=service._outbound_done,
+        posted=[],
+    )
+    live.post = live.posted.append
+    return live
+
+
+def test_an_answered_calls_result_waits_for_its_sip_call_to_end() -> None:
+    for flow_first in (True, False):
+        service = bare_service()
+        service.outbound["c1"] = Outbound(7, "sip:x", {}, 0.0, 30.0)
+        live = live_call("c1", service)
+        service.calls["c1"] = live
+        ended = sev.CallEnded("c1", "Normal call clearing", 200, by="local")
+        if flow_first:
+            service._outbound_done(live)  # the bot's BYE is out, its answer is not in
+            assert service.results.empty()
+            service._ended(ended)
+        else:
+            service._ended(ended)  # the callee hung up; the flow is still finishing
+            assert service.results.empty()
+            service._outbound_done(live)
+        result = service.results.get_nowait()
+        assert (result.tag, result.status, result.answered_by) == (7, 200, "human")
+        assert result.vars == {"disposition": "x"} and service.results.empty()
+        assert service._half_done == {}
+
+
+def test_a_call_pjsua2_refuses_is_back_pressure_not_an_attempt(tmp_path: Path) -> None:
+    flow = Path(__file__).resolve().parents[2] / "dialog_flows" / "payment_reminder.yaml"
+    (tmp_path / "c.csv").write_text(
+        "phone,name,amount_due,due_date,timezone\n+12125550100,Ann,42.17,2026-11-01,Asia/Tokyo\n"
+    )
+    ledger = Ledger(tmp_path / "c.db")
+    imported = read_contacts(tmp_path / "c.csv", region="US")
+    ledger.create("t", flow=str(flow), imported=imported, settings=CampaignSettings(), now=NOW)
+    ledger.transition("t", "start", NOW)
+    loop = CampaignLoop(ledger, "t", now=NOW)
+    (decision,) = loop.step(NOW)
+
+    class Refusing:
+        def place(self, attempt: object) -> None:
+            raise SipError("make_call: Too many objects of the specified type (PJ_ETOOMANY)")
+
+    assert place(Refusing(), loop, decision.attempt, lambda: NOW) is False  # type: ignore[arg-type]
+    (row,) = ledger.attempts(ledger.campaign("t"))
+    assert (row["state"], row["outcome"], row["counts"]) == ("done", "congestion", 0)
+    assert "PJ_ETOOMANY" in row["note"]
+    (waiting,) = ledger.pending(ledger.campaign("t"), NOW)
+    assert waiting[0].attempts == 0  # dialed again after the pause, nothing counted
