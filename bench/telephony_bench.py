@@ -46,7 +46,6 @@ import socket
 import sqlite3
 import subprocess
 import sys
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,6 +55,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench import telephony_wire as wire  # noqa: E402 (after the path set-up)
+from bench.telephony_procfs import Sampler, children, hwm_kb, session_pids  # noqa: E402
 from voicebot.kamailio import Destination, KamailioConfig, render_config  # noqa: E402
 
 HOST = "127.0.0.1"
@@ -65,7 +65,6 @@ BOT_RTP = 41000  # worker i: BOT_RTP + 200 * i (voicebot.service.worker_main)
 CALLER_RTP = 52000  # caller process k: + 100 * k
 CALLS_PER_CALLER = 4
 TURN_SECONDS = 3.2  # one round of the flow, roughly: the calls start spread over it
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
 # -- processes ---------------------------------------------------------------------------------
@@ -148,153 +147,6 @@ def options_ok(port: int) -> bool:
             return False
 
 
-# -- /proc sampling ----------------------------------------------------------------------------
-def _stat(pid: int) -> tuple[int, int] | None:
-    """(utime + stime ticks, VmRSS kB) of a process, None once it is gone."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        status = Path(f"/proc/{pid}/status").read_text()
-    except OSError:
-        return None
-    m = re.search(r"VmRSS:\s+(\d+)", status)
-    return int(fields[11]) + int(fields[12]), int(m.group(1)) if m else 0
-
-
-def threads_named(pid: int, name: str) -> list[int]:
-    out = []
-    with contextlib.suppress(OSError):
-        for task in Path(f"/proc/{pid}/task").iterdir():
-            with contextlib.suppress(OSError):
-                if (task / "comm").read_text().strip() == name:
-                    out.append(int(task.name))
-    return out
-
-
-def run_delay_ns(pid: int, tid: int) -> int | None:
-    """Time the thread has spent runnable but waiting for a CPU (schedstat's second field)."""
-    try:
-        return int(Path(f"/proc/{pid}/task/{tid}/schedstat").read_text().split()[1])
-    except (OSError, IndexError, ValueError):
-        return None
-
-
-def hwm_kb(pid: int) -> int:
-    try:
-        m = re.search(r"VmHWM:\s+(\d+)", Path(f"/proc/{pid}/status").read_text())
-    except OSError:
-        return 0
-    return int(m.group(1)) if m else 0
-
-
-def children(pid: int) -> list[int]:
-    out = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-                out.append(int(entry.name))
-    return out
-
-
-def session_pids(sid: int) -> list[int]:
-    out = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[3]) == sid:
-                out.append(int(entry.name))
-    return out
-
-
-@dataclass
-class Sampler:
-    """Samples named groups of processes every `every` seconds on its own thread."""
-
-    groups: dict[str, Any]  # name -> callable returning the pids of the group now
-    clocks: dict[str, int] = field(default_factory=dict)  # name -> pid whose clock thread to watch
-    every: float = 0.1
-    series: dict[str, list[tuple[float, int, int]]] = field(default_factory=dict)
-    # name -> (time, run-queue wait of pjmedia's "clock" thread so far, ns): the thread that
-    # sends the bot's RTP every 20 ms; a jump of tens of ms means it waited for a CPU
-    waits: dict[str, list[tuple[float, int]]] = field(default_factory=dict)
-    realtime_clock: bool = False  # experiment: put each clock thread found on SCHED_FIFO
-    _stop: threading.Event = field(default_factory=threading.Event)
-
-    def start(self) -> Sampler:
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(5)
-
-    def _run(self) -> None:
-        seen: dict[int, int] = {}  # pid -> ticks at its first sample (base for its group sum)
-        totals: dict[str, int] = {}
-        last_wait: dict[int, int] = {}  # clock thread id -> its run-queue wait at last sample
-        waited: dict[str, int] = {}
-        while not self._stop.is_set():
-            now = time.time()
-            # pjsua opens the (null) sound device, and so starts its clock thread, when a call
-            # has audio and closes it a second after the last: look for the thread each time
-            for name, pid in self.clocks.items():
-                for tid in threads_named(pid, "clock"):
-                    if self.realtime_clock and tid not in last_wait:
-                        with contextlib.suppress(OSError):
-                            os.sched_setscheduler(tid, os.SCHED_FIFO, os.sched_param(10))
-                    ns = run_delay_ns(pid, tid)
-                    if ns is not None:
-                        waited[name] = waited.get(name, 0) + ns - last_wait.get(tid, ns)
-                        last_wait[tid] = ns
-                self.waits.setdefault(name, []).append((now, waited.get(name, 0)))
-            for name, pids_of in self.groups.items():
-                ticks, rss = totals.get(name, 0), 0
-                for pid in pids_of():
-                    s = _stat(pid)
-                    if s is None:
-                        continue
-                    key = hash((name, pid))
-                    first = seen.setdefault(key, s[0])
-                    ticks += s[0] - first
-                    seen[key] = s[0]
-                    rss += s[1]
-                totals[name] = ticks
-                self.series.setdefault(name, []).append((now, ticks, rss))
-            self._stop.wait(self.every)
-
-    def cpu_percent(self, name: str, start: float, end: float) -> float:
-        rows = [r for r in self.series.get(name, []) if start <= r[0] <= end]
-        if len(rows) < 2:
-            return float("nan")
-        return 100.0 * (rows[-1][1] - rows[0][1]) / CLK_TCK / (rows[-1][0] - rows[0][0])
-
-    def clock_wait_ms(self, name: str, start: float, end: float) -> float:
-        """The clock thread's run-queue wait between `start` and `end` (sample resolution)."""
-        rows = self.waits.get(name, [])
-        before = [w for t, w in rows if t <= start]
-        after = [w for t, w in rows if t >= end]
-        if not before or not after:
-            return float("nan")
-        return (after[0] - before[-1]) / 1e6
-
-    def clock_wait_worst_ms(self, name: str, start: float, end: float) -> float:
-        """The largest run-queue wait of the clock thread within one sampling interval."""
-        rows = [r for r in self.waits.get(name, []) if start <= r[0] <= end]
-        steps = [(b[1] - a[1]) / 1e6 for a, b in zip(rows, rows[1:], strict=False)]
-        return max(steps, default=float("nan"))
-
-    def peak_rss_mb(self, name: str, start: float, end: float) -> float:
-        rows = [r[2] for r in self.series.get(name, []) if start <= r[0] <= end]
-        return max(rows) / 1024 if rows else float("nan")
-
-
 # -- the service under test --------------------------------------------------------------------
 @dataclass
 class Service:
@@ -328,6 +180,7 @@ def start_service(
         "VOICEBOT_CALL_RECORDS": str(db),
         "VOICEBOT_SIP__RTP_PORT": str(BOT_RTP),
         "VOICEBOT_LOG_LEVEL": log_level,
+        "VOICEBOT_SIP__DRAIN_SECONDS": "5",  # calls a stopped caller left behind: end soon
         **extra_env,
     }
     args = [sys.executable, "-m", "voicebot", "--log-level", log_level, "serve"]
@@ -572,7 +425,7 @@ def table(results: list[dict[str, Any]]) -> str:
     lines = [
         "| calls | workers | answers | wire p50 / p95 / max (ms) | bot's own p50 / p95 (ms) "
         "| gaps > 40 ms in playback (clock thread waiting for a CPU) | longest gap (ms) "
-        "| INVITE→200 p50 / p95 (ms) "
+        "| INVITE→200 p50 / p95 / max (ms) "
         "| CPU per worker (% of a core) | RSS peak per worker (MB) | load 1 min |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
@@ -587,7 +440,7 @@ def table(results: list[dict[str, Any]]) -> str:
             f"| {ms(lat, 50)} / {ms(lat, 95)} / {ms(lat, 100)} | {ms(bot, 50)} / {ms(bot, 95)} "
             f"| {len(r['gaps_over_40ms'])} of {r['gap_intervals']} "
             f"({r['gaps_with_clock_thread_waiting']}) "
-            f"| {r['gap_longest'] * 1000:.0f} | {ms(inv, 50)} / {ms(inv, 95)} "
+            f"| {r['gap_longest'] * 1000:.0f} | {ms(inv, 50)} / {ms(inv, 95)} / {ms(inv, 100)} "
             f"| {cpu} | {rss} | {r['load_start'][0]:.1f} → {r['load_end'][0]:.1f} |"
         )
     return "\n".join(lines)
@@ -597,7 +450,8 @@ def profile_table(results: list[dict[str, Any]]) -> str:
     lines = [
         "| calls | wire p50 / p95, prompt rendered in call (ms) | wire p50 / p95, prerendered (ms) "
         "| endpointing 0.3 s / 0.8 s | ASR p50 / p95 (ms) | caller-side p50 / p95 (ms) "
-        "| jitter buffer (ms) | worker INVITE→200 p50 (ms) | callers' CPU (%) | Kamailio CPU (%) "
+        "| jitter buffer (ms) | worker's INVITE→200 p50 / max (ms) | callers' CPU (%) "
+        "| Kamailio CPU (%) "
         "| gaps > 40 ms in the callers' streams (control) |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
@@ -613,7 +467,8 @@ def profile_table(results: list[dict[str, Any]]) -> str:
             f"| {p['endpoint_complete']} / {p['endpoint_incomplete']} "
             f"| {ms(asr, 50)} / {ms(asr, 95)} | {ms(cl, 50)} / {ms(cl, 95)} "
             f"| {sum(r['jitter_buffer_avg_ms']) / max(1, len(r['jitter_buffer_avg_ms'])):.0f} "
-            f"| {ms(hop, 50) if hop else '-'} | {r['callers_cpu_percent']:.0f} "
+            f"| {f'{ms(hop, 50)} / {ms(hop, 100)}' if hop else '-'} "
+            f"| {r['callers_cpu_percent']:.0f} "
             f"| {'-' if kam is None else f'{kam:.0f}'} "
             f"| {len(r['caller_stream_gaps_over_40ms'])} of {r['caller_stream_packets']} |"
         )
@@ -662,7 +517,8 @@ def main() -> int:
     def on_signal(signum: int, _frame: Any) -> None:
         raise KeyboardInterrupt(f"signal {signum}")
 
-    signal.signal(signal.SIGTERM, on_signal)
+    for signum in (signal.SIGTERM, signal.SIGINT):  # SIGINT too: ignored in background jobs
+        signal.signal(signum, on_signal)
     print(f"load at start: {os.getloadavg()}; {os.cpu_count()} cores", flush=True)
     try:
         by_workers: dict[int, list[int]] = {}
