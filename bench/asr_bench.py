@@ -356,8 +356,14 @@ def pct(values: list[float]) -> str:
 
 def stream_summary(system: str, results: list[dict], key: str) -> list[list[str]]:
     rows = []
-    for name in sorted({r["set"] for r in results}):
-        rs = [r for r in results if r["set"] == name]
+    for name in [*sorted({r["set"] for r in results}), "all"]:
+        rs = [r for r in results if name in ("all", r["set"])]
+        if name == "all":
+            lat = [r[key] for r in rs if r.get(key) is not None]
+            digits = [r for r in rs if not isinstance(r["right"], list)]
+            right = f"{sum(bool(r['right']) for r in digits)}/{len(digits)} digit items"
+            rows.append([f"**{system}**", "**all**", right, f"{len(lat)}/{len(rs)}", pct(lat)])
+            continue
         lat = [r[key] for r in rs if r.get(key) is not None]
         if rs and isinstance(rs[0]["right"], list):
             e = sum(r["right"][0] for r in rs)
@@ -405,6 +411,8 @@ def main() -> int:
     if not args.no_baseline:
         with tempfile.TemporaryDirectory(dir=out) as tmp:
             rt = run_realtimestt(stream_items, Path(tmp))
+    raw = {"ours_stream": ours_stream, "realtimestt": rt, "noise": noise}
+    (out / "asr_stream.json").write_text(json.dumps(raw, indent=1, default=str))
     report = render(rows, sweep, ours_stream, rt, stream_items, noise, load, args, began)
     (out / "asr_results.md").write_text(report)
     print(report)
