@@ -93,3 +93,14 @@ def test_a_call_pjsua2_refuses_is_back_pressure_not_an_attempt(tmp_path: Path) -
     assert "PJ_ETOOMANY" in row["note"]
     (waiting,) = ledger.pending(ledger.campaign("t"), NOW)
     assert waiting[0].attempts == 0  # dialed again after the pause, nothing counted
+
+
+def test_an_answered_call_whose_flow_crashed_is_a_failed_attempt():
+    from voicebot.campaign.dialer import outcome_of
+    from voicebot.campaign.pacing import Outcome
+    from voicebot.service import OutboundResult
+
+    assert outcome_of(OutboundResult(1, "c", 200, "human", "completed")) == Outcome.ANSWERED
+    assert outcome_of(OutboundResult(1, "c", 200, "machine", "completed")) == Outcome.MACHINE
+    assert outcome_of(OutboundResult(1, "c", 200, "human", "failed")) == Outcome.FAILED
+    assert outcome_of(OutboundResult(1, "c", 486)) == Outcome.BUSY

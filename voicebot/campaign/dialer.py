@@ -40,6 +40,8 @@ log = logging.getLogger(__name__)
 def outcome_of(result: OutboundResult) -> Outcome:
     if result.answered_by is None:
         return outcome_for_sip(result.status or 0)
+    if result.outcome == "failed":  # the flow crashed mid-call: retry per policy, not done
+        return Outcome.FAILED
     return Outcome.MACHINE if result.answered_by == "machine" else Outcome.ANSWERED
 
 
