@@ -16,8 +16,8 @@ Design, with what was measured (tiny.en, int8, 2 shared cores; see BENCHMARKS.md
   free text; FSDD single digits right / espeak-ng sentences WER by window floor): 2 s 1% /
   29%, 4 s 7% / 27%, 6 s 18% / 30%, 10 s 62% / 29%, 30 s 64% / 34%. Sentences survive short
   windows (beam search, the token budget and `cut_repeats` stop the loops), short numbers do
-  not. So free text gets a 6 s floor (sentences with line noise: WER 44% at 6 s against 46%
-  for plain `transcribe()`, at ~1/4.5 of its CPU), numbers said freely (digits of unknown
+  not. So free text gets a 6 s floor (sentences with line noise: WER 43.6% against 45.5% for
+  plain `transcribe()`, at ~1/7 of its CPU), numbers said freely (digits of unknown
   length, number, money, date) a 10 s floor, and grammar mode, which teacher-forces its
   candidates and cannot loop, a 2 s floor.
 * Decoding for latency: no timestamps, beam 3 (greedy looped at 8 kHz even at 6 s: WER 81%),
