@@ -12,17 +12,21 @@ allowing more is refused with a clear error) and the campaign loop on the same t
                        list at once, while the call still runs (a crash must not lose it)
     loop.report     -> ledger (disposition, retries, do-not-call when the flow set it)
 
-A call still ringing after `ring_seconds` is cancelled (no answer). SIGTERM/SIGINT stop placing
-calls; calls in progress finish (drain) and are reported before the process exits.
+A call still ringing after `ring_seconds` is cancelled (no answer). One dialer per campaign
+database (a lock file beside it). SIGTERM/SIGINT stop placing calls; calls in progress finish
+(drain) and are reported before the process exits.
 """
 
 from __future__ import annotations
 
+import fcntl
 import logging
+import os
 import signal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -60,6 +64,29 @@ class SipDialer:
         uri = self.uri_for(attempt.phone)
         call_id = self.service.place_call(uri, attempt.contact, attempt.id, self.ring_seconds)
         log.info("attempt %s: calling %s (call %s)", attempt.id, uri, call_id)
+
+
+@contextmanager
+def dialer_lock(database: Path) -> Iterator[None]:
+    """Hold the campaign database for one dialer: a second one would reconcile live calls."""
+    path = database.with_name(database.name + ".dialer.lock")
+    with open(path, "a+") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            f.seek(0)
+            holder = f.read().strip() or "another process"
+            raise CampaignError(
+                f"{database} is already being dialed by {holder}: one dialer per database"
+            ) from None
+        f.seek(0)
+        f.truncate()
+        f.write(f"pid {os.getpid()}")
+        f.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def run_campaign(
@@ -165,6 +192,7 @@ def run_until_signalled(name: str, ledger: Ledger, config: ServiceConfig) -> int
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
     began = time.monotonic()
-    code = run_campaign(name, ledger, config, stop=stop)
+    with dialer_lock(ledger.path):
+        code = run_campaign(name, ledger, config, stop=stop)
     log.info("campaign %s ran for %.0f s", name, time.monotonic() - began)
     return code
