@@ -507,7 +507,7 @@ def main() -> int:
         print("warning: not root: dumpcap may not capture on lo", file=sys.stderr)
     tool("dumpcap", "tshark")
     tool("espeak-ng", "espeak-ng")
-    out = Path(args.out)
+    out = Path(args.out).resolve()  # Kamailio changes directory: absolute paths only
     out.mkdir(parents=True, exist_ok=True)
     began = time.monotonic()
     end_by = began + args.deadline
