@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 APT_PACKAGES := espeak-ng sox kamailio sip-tester
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo demo-text test lint apt clean
+.PHONY: setup demo demo-text test lint apt bench-deps clean
 
 setup: apt $(STAMP)
 
@@ -43,6 +43,11 @@ lint: setup
 	$(BIN)/ruff check voicebot tests bench
 	$(BIN)/ruff format --check voicebot tests bench
 	$(BIN)/mypy voicebot
+
+# benchmarks only: dumpcap (tshark) for bench/telephony_bench.py's wire capture
+bench-deps: setup
+	@dpkg -s tshark >/dev/null 2>&1 || (apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends tshark >/dev/null)
 
 clean:
 	rm -rf $(VENV)

@@ -427,17 +427,22 @@ def decode(text: str) -> ServiceConfig:
 
 
 def serve_forever(config: ServiceConfig) -> None:
-    """Run one worker until SIGTERM/SIGINT, then drain. Main thread only."""
-    service = VoicebotService(config)
-    service.start()
+    """Run one worker until SIGTERM/SIGINT, then drain. Main thread only.
+
+    The handler is in place before the slow start (a SIGTERM while the model loads drains
+    instead of killing), and once drained the worker ignores further SIGTERMs: a process-group
+    kill also gets the supervisor's forwarded one, which must not turn a clean exit into -15."""
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
+    service = VoicebotService(config)
+    service.start()
     print(
         f"voicebot {config.worker} answering at {service.uri} with flow {service.loaded.flow.name}",
         flush=True,
     )
     service.run(stop)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
 def worker_main(spec: WorkerSpec) -> None:

@@ -85,7 +85,13 @@ class Supervisor:
             return
         code = proc.exitcode
         slot.process = None
-        log.warning("worker %s exited with %s", slot.spec.name, code)
+        clean = self.draining and code == 0
+        log.log(
+            logging.INFO if clean else logging.WARNING,
+            "worker %s exited with %s",
+            slot.spec.name,
+            code,
+        )
         if self.on_exit is not None:
             try:
                 self.on_exit(slot.spec, code)
