@@ -57,6 +57,7 @@ sys.path.insert(0, str(ROOT))
 from bench import telephony_wire as wire  # noqa: E402 (after the path set-up)
 from bench.telephony_procfs import Sampler, children, hwm_kb, session_pids  # noqa: E402
 from voicebot.kamailio import Destination, KamailioConfig, render_config  # noqa: E402
+from voicebot.testing.sip_probe import options_ok  # noqa: E402
 
 HOST = "127.0.0.1"
 FLOW = ROOT / "bench" / "telephony_flow.yaml"
@@ -126,25 +127,6 @@ def free_ports(count: int, start: int) -> int:
             return base
         base += count + 1
     raise RuntimeError("no free ports")
-
-
-def options_ok(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind((HOST, 0))
-        s.settimeout(0.3)
-        me = s.getsockname()[1]
-        msg = (
-            f"OPTIONS sip:{HOST}:{port} SIP/2.0\r\n"
-            f"Via: SIP/2.0/UDP {HOST}:{me};branch=z9hG4bK{time.monotonic_ns()}\r\n"
-            f"From: <sip:probe@{HOST}>;tag=1\r\nTo: <sip:{HOST}:{port}>\r\n"
-            f"Call-ID: probe-{time.monotonic_ns()}\r\nCSeq: 1 OPTIONS\r\n"
-            "Max-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
-        )
-        s.sendto(msg.encode(), (HOST, port))
-        try:
-            return s.recv(4096).startswith(b"SIP/2.0 200")
-        except OSError:
-            return False
 
 
 # -- the service under test --------------------------------------------------------------------
@@ -222,7 +204,7 @@ def start_kamailio(procs: Processes, out: Path, svc: Service) -> subprocess.Pope
     args += ["-Y", str(run_dir), "-P", str(run_dir / "kamailio.pid"), "-m", "32", "-M", "4"]
     proc = procs.start(args, run_dir / "kamailio.log")
     deadline = time.monotonic() + 15
-    while not options_ok(port):
+    while not options_ok(HOST, port, 0.3):
         if proc.poll() is not None or time.monotonic() > deadline:
             raise SystemExit(f"kamailio did not start: {(run_dir / 'kamailio.log').read_text()}")
     svc.kamailio_port = port

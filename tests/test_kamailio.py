@@ -25,6 +25,7 @@ import pytest
 from voicebot import kamailio
 from voicebot.errors import ConfigError
 from voicebot.kamailio import Destination, KamailioConfig, render_config
+from voicebot.testing.sip_probe import options_ok
 
 DATA = Path(__file__).parent / "data" / "kamailio"
 ANSWER = DATA / "worker_answer.xml"
@@ -50,26 +51,6 @@ def _free_port() -> int:
                     continue
         return port
     raise RuntimeError("no free port")
-
-
-def _options_ok(port: int, timeout: float = 0.2) -> bool:
-    """Does something on HOST:port answer an OPTIONS with 200?"""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind((HOST, 0))
-        s.settimeout(timeout)
-        me = s.getsockname()[1]
-        msg = (
-            f"OPTIONS sip:{HOST}:{port} SIP/2.0\r\n"
-            f"Via: SIP/2.0/UDP {HOST}:{me};branch=z9hG4bK{time.monotonic_ns()}\r\n"
-            f"From: <sip:probe@{HOST}>;tag=1\r\nTo: <sip:{HOST}:{port}>\r\n"
-            f"Call-ID: probe-{time.monotonic_ns()}\r\nCSeq: 1 OPTIONS\r\n"
-            "Max-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
-        )
-        s.sendto(msg.encode(), (HOST, port))
-        try:
-            return s.recv(4096).startswith(b"SIP/2.0 200")
-        except OSError:
-            return False
 
 
 class Processes:
@@ -126,7 +107,7 @@ class Worker:
 
     def ready(self) -> bool:
         if not self.tcp:
-            return _options_ok(self.port)
+            return options_ok(HOST, self.port)
         try:
             socket.create_connection((HOST, self.port), timeout=0.2).close()
         except OSError:
@@ -152,7 +133,7 @@ def start_kamailio(procs: Processes, tmp: Path, settings: KamailioConfig) -> Pat
     args += ["-Y", str(run_dir), "-P", str(run_dir / "kamailio.pid"), "-m", "32", "-M", "4"]
     proc = procs.start(args, log)
     deadline = time.monotonic() + 10
-    while not _options_ok(settings.listen_port):
+    while not options_ok(HOST, settings.listen_port):
         assert proc.poll() is None, f"kamailio exited: {log.read_text()[-2000:]}"
         assert time.monotonic() < deadline, f"kamailio not answering: {log.read_text()[-2000:]}"
     return log

@@ -169,6 +169,8 @@ class LiveCall:
 
     # -- outputs ---------------------------------------------------------------------------------
     def _do(self, outputs: list[SessionOutput]) -> None:
+        if not outputs:  # most frames: nothing to do, nothing new to record
+            return
         for out in outputs:
             if isinstance(out, Play):
                 self._play(out.say)

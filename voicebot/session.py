@@ -259,10 +259,9 @@ class CallSession:
         elif isinstance(item, KeyIn):
             out += self._keys(item.digits, now)
         elif isinstance(item, PlaybackStarted):
-            for turn in reversed(self.turns):
-                if turn.replied_at is None and turn.recognized_at is not None:
-                    turn.replied_at = now
-                break
+            last = self.turns[-1] if self.turns else None  # the bot's first sound replies to it
+            if last is not None and last.replied_at is None and last.recognized_at is not None:
+                last.replied_at = now
         elif isinstance(item, PlaybackFinished):
             if self.stale_finishes:
                 self.stale_finishes -= 1
