@@ -5,7 +5,7 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-APT_PACKAGES := espeak-ng sox kamailio sip-tester
+APT_PACKAGES := espeak-ng sox kamailio sip-tester sipvicious
 STAMP := $(VENV)/.installed
 
 .PHONY: setup demo demo-text test lint apt bench-deps clean

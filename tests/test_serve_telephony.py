@@ -123,7 +123,14 @@ def _sipp() -> str:
 class Serve:
     """`voicebot serve --workers 2` in its own process group; its output collected as it comes."""
 
-    def __init__(self, tmp: Path, flow: Path, port: int, env: dict[str, str]) -> None:
+    def __init__(
+        self,
+        tmp: Path,
+        flow: Path,
+        port: int,
+        env: dict[str, str],
+        settings: dict[str, str] | None = None,
+    ) -> None:
         self.db = tmp / "calls.db"
         self.port = port
         environ = {
@@ -132,6 +139,7 @@ class Serve:
             "VOICEBOT_CALL_RECORDS": str(self.db),
             "VOICEBOT_LOG_LEVEL": "INFO",  # the supervisor names each worker's pid
             "VOICEBOT_SIP__DRAIN_SECONDS": "2",
+            **(settings or {}),
         }
         args = [sys.executable, "-m", "voicebot", "serve", "--flow", str(flow)]
         args += ["--port", str(port), "--workers", "2"]

@@ -210,6 +210,10 @@ def service_config(args: argparse.Namespace) -> ServiceConfig:
         registrar=st.sip.registrar,
         username=st.sip.username,
         password=st.sip.password,
+        realm=st.sip.realm,
+        transaction_timeout=st.sip.transaction_timeout,
+        # the endpoint's backstop behind the session's own limit (a call no flow ends)
+        max_call_seconds=st.sip.max_call_seconds + 60,
     )
     env = st.flow_environment()
     env.update(_pairs(getattr(args, "env", []) or [], "--env"))

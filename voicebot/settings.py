@@ -53,6 +53,16 @@ class SipSettings(BaseModel):
     registrar: str = Field("", description="register with this PBX, e.g. sip:pbx.example.com")
     username: str = Field("", description="digest user for the registrar")
     password: str = Field("", description="digest password for the registrar")
+    realm: str = Field(
+        "", description="digest realm the credentials answer ('' = the registrar's host)"
+    )
+    transaction_timeout: float = Field(
+        4.0,
+        ge=1,
+        le=32,
+        description="SIP transaction timeout: a call not ACKed by then is ended and frees its "
+        "slot; also the wait for a first answer to our INVITE, BYE or REGISTER",
+    )
     max_call_seconds: float = Field(3600.0, gt=0, description="longest call before hang-up")
     drain_seconds: float = Field(30.0, ge=0, description="SIGTERM: time calls get to finish")
 

@@ -22,8 +22,10 @@ def md5(text: str) -> str:
 class Registrar(threading.Thread):
     """Challenges every REGISTER without credentials (401), checks the digest, answers 200."""
 
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, realm: str = REALM) -> None:
         super().__init__(daemon=True)
+        self.realm = realm
+        self.authorizations: list[str] = []
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.bind(("127.0.0.1", port))
         self.port = self.sock.getsockname()[1]
@@ -46,8 +48,10 @@ class Registrar(threading.Thread):
         get = lambda name: next((v.strip() for k, v in headers if k.lower() == name), "")  # noqa: E731
         expires = get("expires") or re.search(r"expires=(\d+)", get("contact")).group(1)
         auth = get("authorization")
+        if auth:
+            self.authorizations.append(auth)
         if not auth:
-            status, extra = 401, [f'WWW-Authenticate: Digest realm="{REALM}", nonce="{NONCE}"']
+            status, extra = 401, [f'WWW-Authenticate: Digest realm="{self.realm}", nonce="{NONCE}"']
         else:
             fields = dict(re.findall(r'(\w+)="?([^",]+)"?', auth))
             ha1 = md5(f"{USER}:{REALM}:{PASSWORD}")
@@ -74,6 +78,7 @@ def test_registers_with_digest_auth_and_unregisters_on_stop():
             registrar=f"sip:127.0.0.1:{registrar.port}",
             username=USER,
             password=PASSWORD,
+            realm=REALM,
         ) as bot:
             registered = bot.event("Registered")
         # leaving the block stops the bot, which unregisters (Expires: 0) before it exits
@@ -84,3 +89,37 @@ def test_registers_with_digest_auth_and_unregisters_on_stop():
     assert registered["status_code"] == 200 and registered["expires"] == 300
     assert registrar.log[:2] == [("300", 401), ("300", 200)]
     assert ("0", 200) in registrar.log[2:]
+
+
+def test_credentials_are_never_answered_to_another_realm():
+    """A server challenging for a realm other than the configured one gets no digest response
+    (pjsip's realm '*' answered any challenge: crackable offline, issue 15)."""
+    registrar = Registrar(0, realm="evil.example")
+    registrar.start()
+    try:
+        with Peer(
+            answering_server,
+            port=0,
+            rtp_port=33100,
+            registrar=f"sip:127.0.0.1:{registrar.port}",
+            username=USER,
+            password=PASSWORD,
+            realm=REALM,
+        ) as bot:
+            registered = bot.event("Registered")
+    finally:
+        registrar.stopped.set()
+        registrar.join(2)
+        registrar.sock.close()
+    assert registered["status_code"] == 401
+    assert registrar.authorizations == []
+    assert registrar.log and all(status == 401 for _, status in registrar.log)
+
+
+def test_realm_defaults_to_the_registrars_host_and_star_is_refused():
+    from voicebot.sip.config import SipConfig
+
+    assert SipConfig(registrar="sip:pbx.example.com:5070").auth_realm == "pbx.example.com"
+    assert SipConfig(registrar="sip:pbx.example.com", realm="asterisk").auth_realm == "asterisk"
+    with pytest.raises(ValueError, match="realm '\\*' answers any server"):
+        SipConfig(registrar="sip:pbx.example.com", realm="*")

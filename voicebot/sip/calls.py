@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 import pjsua2 as pj
 
-from voicebot.sip.config import AllowList
+from voicebot.sip.config import AllowList, SipConfig
 from voicebot.sip.events import (
     CallAnswered,
     CallEnded,
@@ -57,18 +57,51 @@ def x_headers(message: str) -> dict[str, str]:
 class Registry:
     """What the pjsua2 objects share: live calls by id, the allow-list, the event sink."""
 
-    def __init__(self, emit: Callable[[SipEvent], None], allow: AllowList, rate: int) -> None:
+    def __init__(self, emit: Callable[[SipEvent], None], config: SipConfig) -> None:
         self.emit = emit
-        self.allow = allow
-        self.rate = rate
+        self.allow = AllowList(config.allow_from)
+        self.rate = config.audio_rate
+        self.max_call_seconds = config.max_call_seconds
+        self.accept_refer = config.accept_refer
+        self._next_sweep = 0.0
         self.calls: dict[str, SipCall] = {}
         self.ended: list[SipCall] = []  # disconnected; dropped on the next loop turn
+        self.deferred: list[Callable[[], None]] = []  # run on the next loop turn
         self.account: SipAccount | None = None
+
+    def defer(self, fn: Callable[[], None]) -> None:
+        """Run `fn` on the next loop turn, outside the pjsua2 callback we are in."""
+        self.deferred.append(fn)
+
+    def run_deferred(self) -> None:
+        while self.deferred:
+            fn = self.deferred.pop(0)
+            try:
+                fn()
+            except pj.Error as exc:
+                log.warning("deferred SIP action failed: %s", exc.reason)
 
     def hanging_up_all(self) -> None:
         """Mark every call as ended from our side (the endpoint is stopping)."""
         for call in self.calls.values():
             call.hung_up_here = True
+
+    def sweep(self, now: float) -> None:
+        """End every call older than `max_call_seconds`, however it started (a backstop)."""
+        if not self.max_call_seconds or now < self._next_sweep:
+            return
+        self._next_sweep = now + 1.0
+        for call in list(self.calls.values()):
+            if call.disconnected or call.hung_up_here:
+                continue
+            if now - call.started_at > self.max_call_seconds:
+                log.warning("call %s: up %.0f s, over the limit, ending it",
+                            call.call_id, now - call.started_at)  # fmt: skip
+                call.hung_up_here = True
+                try:
+                    _hangup(call, 0)
+                except pj.Error as exc:
+                    log.warning("call %s: hang-up failed: %s", call.call_id, exc.reason)
 
     def live_calls(self) -> int:
         return sum(not call.disconnected for call in self.calls.values())
@@ -101,7 +134,11 @@ class SipAccount(pj.Account):
         if not reg.allow.allows(source):
             log.warning("refusing call from %s (%s): not in allow_from", source, info.remoteUri)
             call.refused = True
-            _hangup(call, 403)
+            # not inside this callback: a final response sent from here frees the INVITE's
+            # cloned rx data, which pjsua frees again when the callback returns (an abort on
+            # `pjsip_rx_data_free_cloned: Assertion 'rdata' failed` for an INVITE without
+            # SDP or one over ~4 kB: tests/sip/test_sip_attacks.py)
+            reg.defer(lambda: _hangup(call, 403))
             reg.emit(CallRefused(info.remoteUri, source, 403, at=time.monotonic()))
             return
         op = pj.CallOpParam()
@@ -147,6 +184,7 @@ class SipCall(pj.Call):
         self.hung_up_here = False
         self.refused = False
         self.disconnected = False
+        self.started_at = time.monotonic()
 
     def onCallState(self, prm: pj.OnCallStateParam) -> None:
         info = self.getInfo()
@@ -237,6 +275,13 @@ class SipCall(pj.Call):
         prm.cont = not prm.finalNotify
 
     def onCallTransferRequest(self, prm: pj.OnCallTransferRequestParam) -> None:
+        # A REFER from the far end would have the bot INVITE whatever its Refer-To says (a
+        # premium number, the PBX, a listener collecting our digest answer) in a call no flow
+        # runs: refused unless `accept_refer` (the scripted softphone, a transferee in tests).
+        if not self.registry.accept_refer:
+            log.warning("call %s: refusing REFER to %s from the far end", self.call_id, prm.dstUri)
+            prm.statusCode = 403
+            return
         # we are the transferee: pjsua2 places the new call through the object we hand it
         new = SipCall(self.registry, self.account, "outbound")
         self.registry.calls[new.call_id] = new

@@ -18,8 +18,11 @@ API::
         domain: str = ""                 # for the AOR when registering (default: registrar host)
         username: str = ""               # digest auth
         password: str = ""
-        realm: str = "*"
+        realm: str = ""                  # digest realm answered; "" = the registrar's host
         register_expires: int = 300
+        transaction_timeout: float = 4.0 # pjsip's timers B/F/H: no ACK or answer by then ends it
+        max_call_seconds: float = 0.0    # any call older than this is ended (0 = no limit)
+        accept_refer: bool = False       # follow a far end's REFER (softphones only)
         user_agent: str = "voicebot"
         pjsip_log_level: int = 2         # pjsip's own log (1 errors .. 5 everything) -> logging
         switch_interval: float = 0.001   # sys.setswitchinterval at start (0: leave it)
@@ -27,6 +30,18 @@ API::
     class AllowList:
         __init__(entries: Iterable[str])     # "10.0.0.5", "10.0.0.0/24", "::1"
         allows(source: str) -> bool          # "host:port", "[v6]:port" or a bare address
+
+Digest credentials are answered only to `realm` (by default the registrar's host): a far end
+that challenges for any other realm gets nothing it could crack offline. `realm: "*"` (pjsip's
+"any realm") is refused.
+
+`transaction_timeout`: a 200 OK that is never ACKed held its call slot for pjsip's 64*T1
+(32 s, then as long again for the BYE nobody answers): four such INVITEs (2 kB from a spoofable
+source) made every call 486 for a minute. The same timer bounds the wait for any answer to a
+request of ours (INVITE before its first response, BYE, REGISTER), which on a working network
+comes in milliseconds. `accept_refer`: a REFER from the far end is answered 403 unless set
+(the bot never dials where a caller tells it to). `max_call_seconds`: the endpoint's own
+backstop behind the flow's limit, for any call however it started.
 
 Codecs not named in `codecs` are disabled, so the SDP offers/accepts only those.
 
@@ -64,8 +79,11 @@ class SipConfig:
     domain: str = ""
     username: str = ""
     password: str = ""
-    realm: str = "*"
+    realm: str = ""
     register_expires: int = 300
+    transaction_timeout: float = 4.0
+    max_call_seconds: float = 0.0
+    accept_refer: bool = False
     user_agent: str = "voicebot"
     pjsip_log_level: int = 2
     switch_interval: float = 0.001
@@ -82,6 +100,21 @@ class SipConfig:
         if unknown or not self.transports:
             raise ValueError(f"transports {self.transports}: use 'udp' and/or 'tcp'")
         AllowList(self.allow_from)  # fail early on a malformed entry
+        if self.realm.strip() == "*":
+            raise ValueError(
+                "realm '*' answers any server's digest challenge with our credentials: "
+                "name the registrar's realm (or leave it empty for the registrar's host)"
+            )
+        if not 1 <= self.transaction_timeout <= 32:
+            raise ValueError(f"transaction_timeout {self.transaction_timeout}: use 1 to 32 seconds")
+
+    @property
+    def auth_realm(self) -> str:
+        """The one realm our digest credentials are answered to."""
+        if self.realm:
+            return self.realm
+        host = self.registrar.split(":", 1)[-1].split(";")[0]
+        return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
 
     @property
     def uri(self) -> str:

@@ -53,7 +53,7 @@ import pjsua2 as pj
 
 from voicebot.errors import SipError
 from voicebot.sip.calls import Registry, SipAccount, SipCall
-from voicebot.sip.config import AllowList, SipConfig
+from voicebot.sip.config import SipConfig
 from voicebot.sip.events import SipEvent
 from voicebot.sip.media import CallMedia
 
@@ -97,9 +97,7 @@ class SipEndpoint:
         self._thread: threading.Thread | None = None
         self._started: concurrent.futures.Future[int] = concurrent.futures.Future()
         self._stopping = threading.Event()
-        self._registry = Registry(
-            self._events.put, AllowList(self.config.allow_from), self.config.audio_rate
-        )
+        self._registry = Registry(self._events.put, self.config)
         self.port = self.config.port
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -272,7 +270,9 @@ class SipEndpoint:
         try:
             while not self._stopping.is_set():
                 ep.libHandleEvents(_POLL_MS)
+                self._registry.run_deferred()
                 self._drain_commands()
+                self._registry.sweep(time.monotonic())
                 self._registry.reap()
                 self._registry.refill()
         except Exception:
@@ -298,6 +298,7 @@ class SipEndpoint:
         ep_cfg.medConfig.noVad = True  # keep sending RTP through silences
         ep_cfg.medConfig.ecTailLen = 0  # no echo canceller: nothing to cancel on a server
         ep.libInit(ep_cfg)
+        _set_transaction_timeout(cfg.transaction_timeout)
         ep.audDevManager().setNullDev()
 
         tcfg = pj.TransportConfig()
@@ -314,7 +315,7 @@ class SipEndpoint:
             acfg.regConfig.registrarUri = cfg.registrar
             acfg.regConfig.timeoutSec = cfg.register_expires
             acfg.sipConfig.authCreds.append(
-                pj.AuthCredInfo("digest", cfg.realm, cfg.username or cfg.user, 0, cfg.password)
+                pj.AuthCredInfo("digest", cfg.auth_realm, cfg.username or cfg.user, 0, cfg.password)
             )
         rtp = acfg.mediaConfig.transportConfig
         rtp.port = cfg.rtp_port
@@ -380,6 +381,19 @@ class SipEndpoint:
             ep.libDestroy(flags)
         except Exception:
             log.exception("pjsua2 libDestroy")
+
+
+def _set_transaction_timeout(seconds: float) -> None:
+    """pjsip's transaction timeout (timers B, F, H: 64*T1 = 32 s by default), process-wide.
+
+    Timer H is the wait for the ACK of our 2xx: until it fires, a call whose caller never
+    ACKs holds its slot (four such INVITEs made every call 486 for a minute). It is also how
+    long we wait for a first answer to a request of ours (INVITE, BYE, REGISTER), which on a
+    live network comes in milliseconds. pjsua2 does not expose it; pjsip does."""
+    import pjsua2._pjsua2 as native
+
+    t1, t2, t4, td = (ctypes.c_uint(ms) for ms in (500, 4000, 5000, int(seconds * 1000)))
+    ctypes.CDLL(native.__file__).pjsip_tsx_set_timers(t1, t2, t4, td)
 
 
 def _set_codecs(ep: pj.Endpoint, wanted: tuple[str, ...]) -> None:

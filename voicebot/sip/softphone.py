@@ -34,6 +34,7 @@ API::
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import queue
@@ -135,7 +136,9 @@ class Softphone:
     """A scripted SIP caller with its own endpoint and event pump; see the module docstring."""
 
     def __init__(self, config: SipConfig | None = None) -> None:
-        self.endpoint = SipEndpoint(config or SipConfig(port=0, user="softphone"))
+        # a softphone is a caller: it follows the bot's REFER like a phone would
+        config = config or SipConfig(port=0, user="softphone")
+        self.endpoint = SipEndpoint(dataclasses.replace(config, accept_refer=True))
         self._cond = threading.Condition()
         self._calls: dict[str, SoftphoneCall] = {}
         self._pump: threading.Thread | None = None
