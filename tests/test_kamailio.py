@@ -405,3 +405,57 @@ def test_callers_outside_the_allow_list_get_403(tmp_path: Path, procs: Processes
     assert done.returncode != 0
     assert (tmp_path / "caller_errors.log").read_text().count("403 Caller Not Allowed") == 2
     assert worker.lines("INVITE") == []
+
+
+@pytest.mark.sip
+def test_a_callers_refer_is_refused_before_any_worker_sees_it(
+    tmp_path: Path, procs: Processes
+) -> None:
+    """Issue 15: Kamailio passed a caller's in-dialog REFER to the worker (which dialed it).
+    The worker stand-in here logs every request it gets: it sees the INVITE and the BYE only."""
+    worker = Worker(procs, tmp_path, ANSWER)
+    wait_workers([worker])
+    port = _free_port()
+    start_kamailio(procs, tmp_path, settings_for(port, [worker.uri]))
+    args = [_tool("sipp"), "-sf", str(DATA / "caller_refers.xml"), f"{HOST}:{port}"]
+    args += ["-i", HOST, "-p", str(_free_port()), "-mp", str(_free_port()), "-nostdin"]
+    args += ["-key", "target", "sip:+19005551234@127.0.0.1:9", "-m", "1"]
+    args += ["-timeout", "20s", "-timeout_error", "-trace_err", "-error_file"]
+    args += [str(tmp_path / "caller_errors.log")]
+    done = subprocess.run(args, stdin=subprocess.DEVNULL, capture_output=True, timeout=30)
+    assert_all_passed(tmp_path, done)  # the scenario expects 403 to the REFER
+    time.sleep(0.3)
+    assert len(worker.lines("INVITE")) == 1 and len(worker.lines("BYE")) == 1
+    assert "REFER from 127.0.0.1 refused" in (tmp_path / "kamailio.log").read_text()
+
+
+@pytest.mark.sip
+def test_an_invite_flood_from_one_source_is_cut_by_pike(tmp_path: Path, procs: Processes) -> None:
+    """Issue 15: INVITEs per source are limited (pike) before they reach the workers."""
+    worker = Worker(procs, tmp_path, ANSWER)
+    wait_workers([worker])
+    port = _free_port()
+    log = start_kamailio(procs, tmp_path, settings_for(port, [worker.uri], pike_limit=5))
+    done = place_calls(tmp_path, port, 30, rate=200, length_ms=50, limit=30)
+    assert done.returncode != 0  # the calls over the limit got no answer at all
+    time.sleep(0.3)
+    taken = len(worker.lines("INVITE"))
+    assert 1 <= taken <= 12, taken  # 5 per 2 s unit, the flood lasting well under 2 units
+    assert "INVITE flood from 127.0.0.1" in log.read_text()
+
+
+def test_cli_refuses_outsiders_by_default(tmp_path: Path) -> None:
+    """`voicebot kamailio-config` without --allow admits loopback only, as the workers do."""
+    args = argparse.Namespace(
+        listen="127.0.0.1:5060", worker=["sip:127.0.0.1:5071"], workers=0, base_port=5071,
+        host="127.0.0.1", max_calls=4, transport="udp", ping_interval=5, allow=[], pike=20,
+        out=str(tmp_path),
+    )  # fmt: skip
+    assert kamailio.run(args) == 0
+    cfg = (tmp_path / "kamailio.cfg").read_text()
+    assert "src_ip==127.0.0.0/8 || src_ip==::1" in cfg and "pike_check_req()" in cfg
+    args.allow = ["any"]
+    args.pike = 0
+    assert kamailio.run(args) == 0
+    cfg = (tmp_path / "kamailio.cfg").read_text()
+    assert "Caller Not Allowed" not in cfg and "pike" not in cfg

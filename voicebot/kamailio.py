@@ -5,12 +5,14 @@ at most 4 calls (the fifth INVITE gets 486). `render_config` writes a `kamailio.
 `dispatcher.list` (Kamailio 5.6, Debian's; base `kamailio` package only) that put one address in
 front of such workers, on this machine and on others. What the generated script does:
 
-    in-dialog request     ACK, BYE, re-INVITE, REFER, INFO follow the Record-Route set
+    in-dialog request     ACK, BYE, re-INVITE, INFO follow the Record-Route set
       (To tag)            (loose_route); a BYE from either side also frees the worker's
-                          slot (ds_load_update)
+                          slot (ds_load_update); a REFER is relayed only from a worker (the
+                          bot transferring its caller): a caller's REFER gets 403
     initial INVITE        403 unless from `allow_from` (when set: the workers now see only
-                          Kamailio's address); record_route, pick a worker with
-                          ds_select_dst(1, 10), relay statefully
+                          Kamailio's address); at most `pike_limit` per source in 2 s (pike:
+                          a source over it is ignored until it slows down); record_route,
+                          pick a worker with ds_select_dst(1, 10), relay statefully
     OPTIONS               200 from Kamailio itself (a trunk's keepalive)
     anything else         405 (workers take calls, nothing else)
     every request         Max-Forwards (483 when exhausted) and sanity checks first
@@ -86,6 +88,7 @@ class KamailioConfig:
     children: int = 4  # Kamailio receiver processes per UDP socket (and TCP workers)
     allow_from: tuple[str, ...] = ()  # IPs / CIDRs that may start calls; () = anyone
     runtime_dir: str = "/run/kamailio"  # holds kamailio_ctl, the socket of `kamcmd -s`
+    pike_limit: int = 20  # initial INVITEs one source may send in 2 s (0: no limit)
 
     def __post_init__(self) -> None:
         if not self.destinations:
@@ -104,6 +107,8 @@ class KamailioConfig:
                 raise ConfigError(
                     f"allow {entry!r}: use an IP or a CIDR like 10.0.0.0/24"
                 ) from None
+        if self.pike_limit < 0:
+            raise ConfigError(f"pike limit {self.pike_limit}: use 0 (off) or more")
         if self.ping_interval < 1 or self.reply_timeout_ms < 100:
             raise ConfigError("ping_interval must be >= 1 s and reply_timeout_ms >= 100 ms")
 
@@ -150,7 +155,10 @@ def render_config(settings: KamailioConfig) -> tuple[str, str]:
         fr_timer=settings.reply_timeout_ms,
         runtime_dir=settings.runtime_dir,
     )
+    if settings.pike_limit:
+        head += _PIKE.format(limit=settings.pike_limit)
     routes = _ROUTES.replace("\t@ALLOW@\n", _allow_check(settings))
+    routes = routes.replace("\t@PIKE@\n", _PIKE_CHECK if settings.pike_limit else "")
     return head + routes, render_dispatcher_list(settings)
 
 
@@ -181,7 +189,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--max-calls", type=int, default=MAX_CALLS_PER_WORKER, metavar="N", help="per worker")
     add("--transport", choices=("udp", "tcp"), default="udp", help="towards the workers")
     add("--ping-interval", type=int, default=5, metavar="S", help="OPTIONS keepalive period")
-    add("--allow", action="append", default=[], metavar="CIDR", help="callers allowed (repeat)")
+    add(
+        "--allow",
+        action="append",
+        default=[],
+        metavar="CIDR",
+        help="callers allowed (repeat; default: loopback only, as the workers; 'any': anyone)",
+    )
+    add("--pike", type=int, default=20, metavar="N", help="INVITEs per source in 2 s (0: off)")
     add("--out", metavar="DIR", help="write DIR/kamailio.cfg, DIR/dispatcher.list (else print)")
 
 
@@ -197,6 +212,9 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("no workers: give --worker sip:HOST:PORT (repeat) or --workers N")
     out = Path(args.out) if args.out else None
     list_file = str((out / "dispatcher.list").resolve()) if out else KamailioConfig.list_file
+    allow = tuple(args.allow) or ("127.0.0.0/8", "::1")
+    if "any" in allow:
+        allow = ()
     settings = KamailioConfig(
         destinations=tuple(Destination(u, max_calls=args.max_calls) for u in uris),
         listen_host=host or "0.0.0.0",
@@ -204,7 +222,8 @@ def run(args: argparse.Namespace) -> int:
         transport=args.transport,
         list_file=list_file,
         ping_interval=args.ping_interval,
-        allow_from=tuple(args.allow),
+        allow_from=allow,
+        pike_limit=args.pike,
     )
     cfg, dispatcher_list = render_config(settings)
     if out is None:
@@ -288,6 +307,20 @@ modparam("dispatcher", "ds_inactive_threshold", 1)
 modparam("dispatcher", "ds_ping_reply_codes", "class=2;code=404;code=405")
 """
 
+_PIKE = """
+loadmodule "pike.so"
+modparam("pike", "sampling_time_unit", 2)
+modparam("pike", "reqs_density_per_unit", {limit})
+modparam("pike", "remove_latency", 4)
+"""
+
+_PIKE_CHECK = """\
+	if (!pike_check_req()) {
+		xlog("L_WARN", "INVITE flood from $si: over the pike limit, ignored\\n");
+		exit;
+	}
+"""
+
 _ROUTES = """
 ####### Routing logic #########
 request_route {
@@ -339,6 +372,12 @@ request_route {
 
 # ACK, BYE, re-INVITE, REFER, INFO, UPDATE: along the Route set our Record-Route built
 route[WITHINDLG] {
+	if (is_method("REFER") && !ds_is_from_list("1")) {
+		# a caller's REFER would have the bot dial wherever Refer-To says
+		xlog("L_WARN", "REFER from $si refused: only workers transfer\n");
+		sl_send_reply("403", "REFER Not Allowed");
+		exit;
+	}
 	if (loose_route()) {
 		if (is_method("BYE")) {
 			ds_load_update();  # the call no longer counts against its worker
@@ -360,6 +399,7 @@ route[WITHINDLG] {
 # others kept for failover
 route[DISPATCH] {
 	@ALLOW@
+	@PIKE@
 	record_route();
 	if (!ds_select_dst("1", "10")) {
 		if (ds_is_active("1")) {
