@@ -211,3 +211,16 @@ def test_g711_only_peer_at_8_khz():
     pieces = arrived(resample(caller_audio, RATE, 8000), received)
     good = [score > 0.9 and abs(level) < 3 for score, level in pieces]
     assert sum(good) >= 7, pieces
+
+
+def test_the_endpoint_ends_a_call_over_its_maximum_duration_by_itself():
+    """However a call started and whatever runs it, the endpoint hangs it up past
+    `max_call_seconds` (issue 15: calls a REFER spawned ran with no limit for minutes)."""
+    with Peer(answering_server, port=0, rtp_port=33300, max_call_seconds=1.5) as bot:
+        script = [("dial", uri(bot.port)), ("wait_answered",), ("wait_ended",)]
+        with Peer(scripted_caller, rtp_port=33400, script=script) as caller:
+            (call,) = caller.result()
+        ended = bot.event("CallEnded")
+    assert call["answered"] and call["ended"]["by"] == "remote"
+    assert ended["by"] == "local"
+    assert 1.5 <= ended["at"] - bot.event("CallAnswered")["at"] <= 3.5
