@@ -56,13 +56,13 @@ sys.path.insert(0, str(ROOT))
 
 from bench import telephony_wire as wire  # noqa: E402 (after the path set-up)
 from bench.telephony_procfs import Sampler, children, hwm_kb, session_pids  # noqa: E402
-from voicebot.kamailio import Destination, KamailioConfig, render_config  # noqa: E402
+from voicebot.deploy.kamailio import Destination, KamailioConfig, render_config  # noqa: E402
 from voicebot.testing.sip_probe import options_ok  # noqa: E402
 
 HOST = "127.0.0.1"
 FLOW = ROOT / "bench" / "telephony_flow.yaml"
 WORKERS_FOR = {1: 1, 4: 1, 8: 2, 16: 4}  # concurrent calls -> worker processes (4 calls each)
-BOT_RTP = 41000  # worker i: BOT_RTP + 200 * i (voicebot.service.worker_main)
+BOT_RTP = 41000  # worker i: BOT_RTP + 200 * i (voicebot.server.worker.worker_main)
 CALLER_RTP = 52000  # caller process k: + 100 * k
 CALLS_PER_CALLER = 4
 TURN_SECONDS = 3.2  # one round of the flow, roughly: the calls start spread over it

@@ -22,9 +22,9 @@ from pathlib import Path
 
 import pytest
 
-from voicebot import kamailio
+from voicebot.deploy import kamailio
+from voicebot.deploy.kamailio import Destination, KamailioConfig, render_config
 from voicebot.errors import ConfigError
-from voicebot.kamailio import Destination, KamailioConfig, render_config
 from voicebot.testing.sip_probe import options_ok
 
 DATA = Path(__file__).parent / "data" / "kamailio"

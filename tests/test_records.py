@@ -6,7 +6,7 @@ import multiprocessing
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from voicebot.records import CallStore, TurnRecord, format_call, format_list
+from voicebot.call.records import CallStore, TurnRecord, format_call, format_list
 
 
 def _writer(path: str, worker: str, n: int) -> None:

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 from rapidfuzz import fuzz
 
-from voicebot.records import CallStore
+from voicebot.call.records import CallStore
 
 pytestmark = [pytest.mark.sip, pytest.mark.slow]
 

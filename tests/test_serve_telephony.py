@@ -29,7 +29,7 @@ import numpy as np
 import pytest
 from test_kamailio import Processes, assert_all_passed, place_calls, settings_for, start_kamailio
 
-from voicebot.records import CallStore
+from voicebot.call.records import CallStore
 
 pytestmark = [pytest.mark.sip, pytest.mark.slow]
 

@@ -7,11 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from voicebot.dialog import actions as act
-from voicebot.dialog import events as ev
-from voicebot.dialog.engine import DialogEngine
-from voicebot.flow.loader import load_flow
-from voicebot.session import (
+from voicebot.call.session import (
     AudioIn,
     Beep,
     CallSession,
@@ -27,6 +23,10 @@ from voicebot.session import (
     StopPlayback,
     Tick,
 )
+from voicebot.dialog import actions as act
+from voicebot.dialog import events as ev
+from voicebot.dialog.engine import DialogEngine
+from voicebot.flow.loader import load_flow
 from voicebot.speech.listener import Listener
 from voicebot.testing.speech import silence, timed_frames, voice_tone
 
@@ -209,7 +209,7 @@ def test_a_key_ends_a_recording_and_keys_during_announcements_are_ignored():
 
 
 # -- outbound: answering-machine detection decides where the flow starts --------------------
-from voicebot.session import AMD_TURN  # noqa: E402
+from voicebot.call.session import AMD_TURN  # noqa: E402
 from voicebot.testing.amd import BeepHeard, Decision, ScriptedDetector  # noqa: E402
 
 REMINDER = FLOWS / "appointment_reminder.yaml"

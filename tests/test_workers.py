@@ -6,8 +6,8 @@ import time
 
 import pytest
 
+from voicebot.server.supervisor import Supervisor, specs
 from voicebot.testing import workers as bodies
-from voicebot.workers import Supervisor, specs
 
 
 @pytest.fixture

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 from voicebot.errors import FlowError, Problem, VoicebotError
 
 if TYPE_CHECKING:
-    from voicebot.service import ServiceConfig
+    from voicebot.server.worker import ServiceConfig
 
 
 def _problems_out(problems: Sequence[Problem]) -> None:
@@ -194,7 +194,7 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
 # -- serve -----------------------------------------------------------------------------------
 def service_config(args: argparse.Namespace) -> ServiceConfig:
-    from voicebot.service import ServiceConfig
+    from voicebot.server.worker import ServiceConfig
     from voicebot.settings import load_settings
     from voicebot.sip.config import SipConfig
 
@@ -236,7 +236,7 @@ def service_config(args: argparse.Namespace) -> ServiceConfig:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from voicebot.service import serve_forever, serve_workers
+    from voicebot.server.worker import serve_forever, serve_workers
     from voicebot.settings import load_settings
 
     config = service_config(args)
@@ -253,7 +253,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 # -- call records ----------------------------------------------------------------------------
 def cmd_calls(args: argparse.Namespace) -> int:
-    from voicebot.records import CallStore, format_call, format_list
+    from voicebot.call.records import CallStore, format_call, format_list
     from voicebot.settings import load_settings
 
     path = Path(args.db) if args.db else load_settings().call_records
@@ -339,8 +339,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--db", help="records file (default: settings call_records)")
     p.set_defaults(func=cmd_calls)
 
-    from voicebot import kamailio
     from voicebot.campaign import cli as campaign_cli
+    from voicebot.deploy import kamailio
 
     p = sub.add_parser("kamailio-config", help="Kamailio dispatcher front for the workers")
     kamailio.add_arguments(p)

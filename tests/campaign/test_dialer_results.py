@@ -21,7 +21,7 @@ from voicebot.campaign.dialer import place
 from voicebot.campaign.ledger import Ledger
 from voicebot.campaign.loop import CampaignLoop
 from voicebot.errors import SipError
-from voicebot.service import Outbound, VoicebotService
+from voicebot.server.worker import Outbound, VoicebotService
 from voicebot.sip import events as sev
 
 NOW = datetime(2026, 11, 23, 5, 0, tzinfo=UTC)  # 14:00 in Tokyo
@@ -98,7 +98,7 @@ def test_a_call_pjsua2_refuses_is_back_pressure_not_an_attempt(tmp_path: Path) -
 def test_an_answered_call_whose_flow_crashed_is_a_failed_attempt():
     from voicebot.campaign.dialer import outcome_of
     from voicebot.campaign.pacing import Outcome
-    from voicebot.service import OutboundResult
+    from voicebot.server.worker import OutboundResult
 
     assert outcome_of(OutboundResult(1, "c", 200, "human", "completed")) == Outcome.ANSWERED
     assert outcome_of(OutboundResult(1, "c", 200, "machine", "completed")) == Outcome.MACHINE

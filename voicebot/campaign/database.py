@@ -1,6 +1,6 @@
 """The campaign database file: one SQLite file in WAL mode shared by the dialer and the CLI.
 
-Like `voicebot.records`, every writer holds its own connection with a busy timeout and every
+Like `voicebot.call.records`, every writer holds its own connection with a busy timeout and every
 change is one short `BEGIN IMMEDIATE` transaction, so a process killed mid-write leaves the
 last committed state and nothing half-written. `transaction()` nests as a SAVEPOINT, so the
 ledger can add to the do-not-call list inside the transaction that records an outcome.

@@ -35,7 +35,7 @@ from voicebot.campaign.ledger import Attempt, Ledger
 from voicebot.campaign.loop import CampaignLoop
 from voicebot.campaign.pacing import Outcome, outcome_for_sip
 from voicebot.errors import CampaignError, SipError
-from voicebot.service import OutboundResult, ServiceConfig, VoicebotService
+from voicebot.server.worker import OutboundResult, ServiceConfig, VoicebotService
 from voicebot.sip.config import MAX_CALLS
 
 log = logging.getLogger(__name__)

@@ -7,7 +7,7 @@ import signal
 import time
 from pathlib import Path
 
-from voicebot.workers import WorkerSpec
+from voicebot.server.supervisor import WorkerSpec
 
 LOG_DIR_ENV = "VOICEBOT_TEST_WORKER_LOG"
 

@@ -25,22 +25,22 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from voicebot.call.live_call import LiveCall, Resources
+from voicebot.call.records import CallStore
+from voicebot.call.session import CallSession, KeyIn, PlaybackFinished
 from voicebot.dialog import engine as eng
 from voicebot.dialog import events as dev
 from voicebot.dialog.engine import DialogEngine
 from voicebot.flow import templates
 from voicebot.flow.loader import LoadedFlow, load_flow
 from voicebot.flow.schema import AudioPrompt
-from voicebot.live_call import LiveCall, Resources
-from voicebot.records import CallStore
-from voicebot.session import CallSession, KeyIn, PlaybackFinished
+from voicebot.server.supervisor import Supervisor, WorkerSpec, specs
 from voicebot.sip import events as sev
 from voicebot.sip.config import SipConfig
 from voicebot.sip.endpoint import SipEndpoint
 from voicebot.speech.listener import Listener
 from voicebot.speech.prompt_cache import PromptCache
 from voicebot.speech.synthesizer import EspeakSynthesizer, Voice
-from voicebot.workers import Supervisor, WorkerSpec, specs
 
 log = logging.getLogger(__name__)
 

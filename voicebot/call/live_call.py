@@ -32,12 +32,8 @@ from typing import Any, Protocol
 import numpy as np
 
 from voicebot.audio.wav import write_wav
-from voicebot.call_log import call_logger
-from voicebot.dialog import actions as act
-from voicebot.dialog import events as dev
-from voicebot.flow.simulator import real_http
-from voicebot.records import CallStore, TurnRecord
-from voicebot.session import (
+from voicebot.call.records import CallStore, TurnRecord
+from voicebot.call.session import (
     AudioIn,
     Beep,
     CallSession,
@@ -53,6 +49,10 @@ from voicebot.session import (
     StopPlayback,
     Tick,
 )
+from voicebot.call_log import call_logger
+from voicebot.dialog import actions as act
+from voicebot.dialog import events as dev
+from voicebot.flow.simulator import real_http
 from voicebot.speech.prompt_cache import PromptCache
 from voicebot.speech.recognizer import Recognizer, to_model_audio
 from voicebot.speech.synthesizer import Voice

@@ -1,0 +1,1 @@
+"""Configurations generated for what runs in front of the workers (Kamailio)."""
