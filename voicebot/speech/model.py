@@ -108,6 +108,19 @@ class WhisperModel:
     def decode_text(self, tokens: list[int]) -> str:
         return str(self.tokenizer.decode([t for t in tokens if t < self.eot]))
 
+    def start_for_language(self, language: str, prompt: str | None = None) -> list[int]:
+        """A multilingual model's decoder start forced to `language` (Whisper's code: "zh")."""
+        if not self.ct2.is_multilingual:
+            raise SpeechError(f"{self.path}: an English-only model cannot transcribe {language!r}")
+        lang = self.tokenizer.tokenizer.token_to_id(f"<|{language}|>")
+        if lang is None:
+            raise SpeechError(f"Whisper has no language {language!r}")
+        sot, _, task = self.tokenizer.sot_sequence
+        start = [sot, lang, task, self.tokenizer.no_timestamps]
+        if not prompt:
+            return start
+        return [self.sot_prev, *self.encode_text(prompt.strip())[-223:], *start]
+
     def start_with_prompt(self, prompt: str | None) -> list[int]:
         """The decoder's start: previous-text prompt (biasing), then the transcript start."""
         if not prompt:
