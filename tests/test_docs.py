@@ -20,8 +20,12 @@ def test_every_setting_is_documented_with_its_default():
         for name in model.model_fields:
             assert f"`{prefix}.{name}`" in README, f"{prefix}.{name}"
     config = (ROOT / "config" / "voicebot.yaml").read_text()
-    for name in [*Settings.model_fields, *SpeechSettings.model_fields,
-                 *CampaignSettings.model_fields, *SipSettings.model_fields]:
+    for name in [
+        *Settings.model_fields,
+        *SpeechSettings.model_fields,
+        *CampaignSettings.model_fields,
+        *SipSettings.model_fields,
+    ]:
         assert f"{name}:" in config, name
 
 
@@ -48,4 +52,13 @@ def test_docs_carry_the_designers_contract_unchanged():
 
 def test_readme_names_the_two_commands():
     assert "make demo" in README and "make test" in README
-    assert "make test" in (ROOT / ".ci" / "run").read_text()
+
+
+def test_ci_runs_lint_then_the_tests():
+    commands = [
+        line for line in (ROOT / ".ci" / "run").read_text().splitlines() if line.startswith("make")
+    ]
+    assert commands == ["make lint", "make test"]
+    makefile = (ROOT / "Makefile").read_text()
+    lint = makefile.split("\nlint:")[1].split("\n\n")[0]
+    assert "ruff check ." in lint and "ruff format --check ." in lint and "mypy voicebot" in lint
