@@ -45,11 +45,6 @@ def test_environment_overrides_the_file(monkeypatch):
     assert settings.currency == "EUR" and settings.speech.cpu_threads == 1
 
 
-def test_docs_carry_the_designers_contract_unchanged():
-    shared = ROOT.parent / "shared" / "FLOW_FORMAT.md"
-    assert (ROOT / "docs" / "flow-format.md").read_text() == shared.read_text()
-
-
 def test_readme_names_the_two_commands():
     assert "make demo" in README and "make test" in README
 
