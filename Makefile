@@ -1,6 +1,7 @@
 # Two commands do all set-up on a fresh Debian machine (Python 3.11, root):
 #   make demo   -- install what is missing, then run the main job on the embedded default
 #   make test   -- install what is missing, then run the whole test suite
+#   make lint   -- ruff (rules and format) on the whole tree, mypy on voicebot/
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
@@ -40,8 +41,8 @@ test: setup
 	$(BIN)/python -m pytest -q
 
 lint: setup
-	$(BIN)/ruff check voicebot tests bench
-	$(BIN)/ruff format --check voicebot tests bench
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/mypy voicebot
 
 # benchmarks only: dumpcap (tshark) for bench/telephony_bench.py's wire capture

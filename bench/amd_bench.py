@@ -1,7 +1,8 @@
 """Answering-machine detection on a labelled set of answered calls (bench/amd_data.py).
 
 Run:  .venv/bin/python bench/amd_bench.py [--humans 80] [--machines 80] [--every 0.5]
-      [--no-transcripts] [--write]   (--write puts the results into BENCHMARKS.md)
+      [--no-transcripts] [--write] [--data DIR]   (--write puts the results into BENCHMARKS.md;
+      --data: FSDD, see bench/fsdd_data.py)
 
 Each call is replayed on a virtual clock (answer at 0, 20 ms frames) through
 `AnsweringMachineDetector`, twice: on timing and beeps alone, then with transcripts, as the
@@ -25,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 from amd_data import Call, labelled_calls
+from fsdd_data import add_data_option, test_split
 
 from voicebot.audio.frames import bytes_per_frame
 from voicebot.dialog.expectation import Expectation
@@ -236,9 +238,10 @@ def main() -> None:
     parser.add_argument("--every", type=float, default=0.5, help="seconds between partials")
     parser.add_argument("--no-transcripts", action="store_true")
     parser.add_argument("--write", action="store_true", help="update BENCHMARKS.md")
+    add_data_option(parser)
     args = parser.parse_args()
     t0 = time.perf_counter()
-    calls = labelled_calls(humans=args.humans, machines=args.machines)
+    calls = labelled_calls(test_split(args.data), humans=args.humans, machines=args.machines)
     print(f"{len(calls)} calls generated in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
     plain = [run(c, None, args.every) for c in calls]
     humans, machines = Counter(c.label for c in calls).values()

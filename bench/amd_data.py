@@ -27,7 +27,6 @@ import numpy as np
 from voicebot.audio import read_wav, ulaw_decode, ulaw_encode
 
 RATE = 8000
-FSDD = Path("/work/shared/data/fsdd")
 VOICES = (
     "en-us",
     "en-gb",
@@ -220,9 +219,11 @@ def _machine(rng: random.Random, i: int) -> Call:
     )
 
 
-def labelled_calls(seed: int = 7, humans: int = 80, machines: int = 80) -> list[Call]:
+def labelled_calls(
+    fsdd: list[Path], seed: int = 7, humans: int = 80, machines: int = 80
+) -> list[Call]:
+    """The labelled set; `fsdd` is FSDD's test split (bench/fsdd_data.py)."""
     rng = random.Random(seed)
-    fsdd = sorted(FSDD.glob("*.wav"))
     return [_human(rng, i, fsdd) for i in range(humans)] + [
         _machine(rng, i) for i in range(machines)
     ]

@@ -1,12 +1,12 @@
 """ASR benchmark (not a test): our recogniser against plain faster-whisper and RealtimeSTT.
 
-    .venv/bin/python bench/asr_bench.py [--quick] [--no-baseline] [--out bench/out]
+    .venv/bin/python bench/asr_bench.py [--quick] [--no-baseline] [--out bench/out] [--data DIR]
 
 Audio, all at the telephone rate (8 kHz) through a G.711 μ-law round trip, "clean" and with
 "line noise" (white hiss at -50 dBFS plus 50 Hz hum at -55 dBFS, about 30 dB under FSDD
 speech), each utterance with 0.3 s of line before it (the listener's pre-roll):
-* FSDD single digits (/work/shared/data/fsdd, real speakers, 8 kHz): 200 of the 300
-  (quick: 60);
+* FSDD single digits (its test split, `--data DIR`: bench/fsdd_data.py; real speakers, 8 kHz):
+  200 of the 300 (quick: 60);
 * strings of 4-10 FSDD digits (random speakers) joined by 0.15-0.45 s pauses, and 8-digit
   strings: 45 each (quick: 12);
 * sentences: 20 IVR answers rendered by espeak-ng (the project's synthesiser) at 8 kHz.
@@ -49,13 +49,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from asr_data import (  # noqa: E402  (bench/ is the script's directory)
-    FSDD,
     Item,
     digit_strings,
     line_noise_and_silence,
     sentences,
     single_digits,
 )
+from fsdd_data import add_data_option, test_split  # noqa: E402
 
 from voicebot.audio import resample, write_wav  # noqa: E402
 from voicebot.dialog.expectation import FREE_TEXT, Expectation  # noqa: E402
@@ -380,15 +380,17 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="about a fifth of the audio")
     parser.add_argument("--no-baseline", action="store_true", help="skip RealtimeSTT")
     parser.add_argument("--out", default=str(ROOT / "bench" / "out"))
+    add_data_option(parser)
     args = parser.parse_args()
+    fsdd = test_split(args.data)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     began = time.perf_counter()
     load = os.getloadavg()
     rng = random.Random(2026)
     n_single, n_strings, n_stream = (60, 12, 12) if args.quick else (200, 45, 40)
-    items = single_digits(n_single, rng) + digit_strings(n_strings, rng) + sentences()
-    print(f"{len(items)} utterances from {FSDD}; load average {load}", file=sys.stderr)
+    items = single_digits(n_single, rng, fsdd) + digit_strings(n_strings, rng, fsdd) + sentences()
+    print(f"{len(items)} utterances from {args.data}; load average {load}", file=sys.stderr)
 
     model = load_model()
     rec = WhisperRecognizer(model)

@@ -14,9 +14,6 @@ import numpy as np
 
 from voicebot.audio import read_wav, ulaw_decode, ulaw_encode
 
-FSDD = Path(__file__).resolve().parents[2] / "shared" / "data" / "fsdd"
-if not FSDD.is_dir():
-    FSDD = Path("/work/shared/data/fsdd")
 RATE = 8000
 LEAD = 0.3
 
@@ -95,9 +92,9 @@ def speech_end(speech: np.ndarray) -> float:
     return (loud[-1] + 1) * hop / RATE if len(loud) else len(speech) / RATE
 
 
-def _fsdd() -> dict[str, list[Path]]:
+def _fsdd(files: list[Path]) -> dict[str, list[Path]]:
     by_digit: dict[str, list[Path]] = {}
-    for path in sorted(FSDD.glob("*.wav")):
+    for path in files:
         by_digit.setdefault(path.name[0], []).append(path)
     return by_digit
 
@@ -107,8 +104,8 @@ def _samples(path: Path) -> np.ndarray:
     return np.frombuffer(pcm, "<i2").astype(np.float64)
 
 
-def single_digits(n: int, rng: random.Random) -> list[Item]:
-    files = sorted(FSDD.glob("*.wav"))
+def single_digits(n: int, rng: random.Random, files: list[Path]) -> list[Item]:
+    """`n` of the FSDD `files` (bench/fsdd_data.py), each a clean and a line-noise item."""
     chosen = files if n >= len(files) else rng.sample(files, n)
     out: list[Item] = []
     for k, path in enumerate(chosen):
@@ -116,9 +113,9 @@ def single_digits(n: int, rng: random.Random) -> list[Item]:
     return out
 
 
-def digit_strings(n: int, rng: random.Random) -> list[Item]:
+def digit_strings(n: int, rng: random.Random, files: list[Path]) -> list[Item]:
     """`n` strings of 4-10 digits and `n` of exactly 8, pauses of 0.15-0.45 s between."""
-    by_digit = _fsdd()
+    by_digit = _fsdd(files)
     out: list[Item] = []
     for k in range(2 * n):
         length = 8 if k >= n else rng.randint(4, 10)

@@ -1,6 +1,7 @@
 """Micro-benchmark of the listener (VAD + endpointing) per frame, and of TTS latency.
 
-Run:  .venv/bin/python bench/listener_bench.py [--seconds 120] [--runs 20]
+Run:  .venv/bin/python bench/listener_bench.py [--seconds 120] [--runs 20] [--data DIR]
+(--data: FSDD's test split, see bench/fsdd_data.py)
 
 Per-frame cost is what the media thread pays for each 20 ms frame (it holds the GIL): the
 listener is fed a call-like stream (real FSDD digits between silences and line noise) and every
@@ -11,12 +12,13 @@ three-sentence answer through `PromptCache.stream`, and the whole answer) and on
 from __future__ import annotations
 
 import argparse
-import glob
 import statistics
 import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
+from fsdd_data import add_data_option, test_split
 
 from voicebot.audio.wav import read_wav
 from voicebot.dialog.expectation import Expectation
@@ -29,10 +31,9 @@ from voicebot.testing.speech import noise, silence, timed_frames
 DIGITS = Expectation(kind="digits", min_digits=1, max_digits=10)
 
 
-def call_audio(seconds: float, rate: int) -> np.ndarray:
-    """Digits from FSDD, each between 0.5-1.5 s of silence, under -50 dBFS line noise."""
+def call_audio(seconds: float, rate: int, files: list[Path]) -> np.ndarray:
+    """Digits from FSDD `files`, each between 0.5-1.5 s of silence, under -50 dBFS line noise."""
     rng = np.random.default_rng(7)
-    files = sorted(glob.glob("/work/shared/data/fsdd/*.wav"))
     parts: list[np.ndarray] = []
     total = 0
     while total < seconds * rate:
@@ -48,8 +49,8 @@ def percentile(values: list[float], q: float) -> float:
     return float(np.percentile(np.array(values), q))
 
 
-def bench_frames(seconds: float, rate: int) -> None:
-    frames = list(timed_frames(call_audio(seconds, rate), rate))
+def bench_frames(seconds: float, rate: int, fsdd: list[Path]) -> None:
+    frames = list(timed_frames(call_audio(seconds, rate, fsdd), rate))
     classifier = WebRtcClassifier()
     vad_ns = []
     for pcm, _ in frames:
@@ -116,11 +117,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=120.0, help="call audio per rate")
     parser.add_argument("--runs", type=int, default=20, help="TTS renders per rate")
+    add_data_option(parser)
     args = parser.parse_args()
+    fsdd = test_split(args.data)
     print("| per frame (µs) | mean | p50 | p99 | max | share of a 20 ms frame |")
     print("| --- | --- | --- | --- | --- | --- |")
     for rate in (8000, 16000):
-        bench_frames(args.seconds, rate)
+        bench_frames(args.seconds, rate, fsdd)
     print()
     print("| latency (ms) | p50 | p95 | max |")
     print("| --- | --- | --- | --- |")

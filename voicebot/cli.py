@@ -197,6 +197,7 @@ def service_config(args: argparse.Namespace) -> ServiceConfig:
     from voicebot.server.worker import ServiceConfig
     from voicebot.settings import load_settings
     from voicebot.sip.config import SipConfig
+    from voicebot.speech.synthesizer import Voice
 
     st = load_settings()
     flow = Path(args.flow) if args.flow else st.flows_dir / st.default_flow
@@ -209,7 +210,7 @@ def service_config(args: argparse.Namespace) -> ServiceConfig:
         audio_rate=st.sip.audio_rate,
         registrar=st.sip.registrar,
         username=st.sip.username,
-        password=st.sip.password,
+        password=st.sip.password.get_secret_value(),
         realm=st.sip.realm,
         transaction_timeout=st.sip.transaction_timeout,
         # the endpoint's backstop behind the session's own limit (a call no flow ends)
@@ -232,6 +233,8 @@ def service_config(args: argparse.Namespace) -> ServiceConfig:
         max_call_seconds=st.sip.max_call_seconds,
         drain_seconds=st.sip.drain_seconds,
         clock=getattr(args, "clock", None),
+        voice=Voice(st.speech.tts_voice, st.speech.tts_rate),
+        log_level=args.log_level.upper() if args.log_level else st.log_level,
     )
 
 
@@ -275,7 +278,12 @@ def cmd_calls(args: argparse.Namespace) -> int:
 # -- parser ------------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="voicebot", description="Voice-bot telephony service.")
-    parser.add_argument("--log-level", default=None, help="DEBUG, INFO, WARNING, ERROR")
+    parser.add_argument(
+        "--log-level",
+        default=None,
+        help="DEBUG, INFO, WARNING, ERROR (default: setting log_level for serve and "
+        "campaign run, WARNING for the others)",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     flow = sub.add_parser("flow", help="write, check, test and explore dialog flows")
@@ -319,7 +327,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--env", action="append", default=[], metavar="NAME=VALUE", help="env.NAME for the flow"
     )
     p.add_argument("--clock", help="demos/tests: the ISO time the flow sees as each call starts")
-    p.set_defaults(func=cmd_serve)
+    p.set_defaults(func=cmd_serve, service=True)
 
     from voicebot import caller
 
@@ -358,12 +366,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def log_level(args: argparse.Namespace) -> str:
+    """`--log-level`, else the setting `log_level` for the commands that run the service
+    (`serve`, `campaign run`: their parsers set `service=True`), else WARNING."""
+    if args.log_level:
+        return str(args.log_level).upper()
+    if getattr(args, "service", False):
+        from voicebot.settings import load_settings
+
+        return load_settings().log_level
+    return "WARNING"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    level = args.log_level or os.environ.get("VOICEBOT_LOG_LEVEL", "WARNING")
-    logging.basicConfig(level=level.upper(), format="%(levelname)s %(name)s: %(message)s")
     try:
+        logging.basicConfig(level=log_level(args), format="%(levelname)s %(name)s: %(message)s")
         return int(args.func(args) or 0)
     except FlowError as exc:
         _problems_out(exc.problems)

@@ -3,15 +3,22 @@
 Precedence (highest first): constructor arguments, `VOICEBOT_*` environment variables (nested
 with `__`, e.g. `VOICEBOT_SPEECH__MODEL_DIR`), the YAML file (`VOICEBOT_CONFIG` names another
 one), then the defaults below. Every setting and its default is listed in README.md.
+
+Secrets (`SecretStr` fields: `sip.password`) never reach a child process's environment:
+`drop_secrets_from_environment` takes their `VOICEBOT_*` variables out of this process's
+environment once read, before workers start, and the workers get their configuration through
+the pipe multiprocessing starts them with (voicebot/server/worker.py).
 """
 
 from __future__ import annotations
 
+import logging
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -23,6 +30,7 @@ from voicebot.campaign.config import CampaignSettings
 from voicebot.errors import ConfigError
 
 DEFAULT_CONFIG = Path("config/voicebot.yaml")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
 class SpeechSettings(BaseModel):
@@ -52,7 +60,7 @@ class SipSettings(BaseModel):
     audio_rate: int = Field(16000, description="rate calls are processed at (8000 or 16000)")
     registrar: str = Field("", description="register with this PBX, e.g. sip:pbx.example.com")
     username: str = Field("", description="digest user for the registrar")
-    password: str = Field("", description="digest password for the registrar")
+    password: SecretStr = Field(SecretStr(""), description="digest password for the registrar")
     realm: str = Field(
         "", description="digest realm the credentials answer ('' = the registrar's host)"
     )
@@ -85,13 +93,23 @@ class Settings(BaseSettings):
     )
     currency: str = Field("USD", description="currency of the money filter")
     locale: str = Field("en_US", description="locale for money and date formatting")
-    log_level: str = Field("INFO", description="DEBUG, INFO, WARNING or ERROR")
+    log_level: str = Field(
+        "INFO", description="DEBUG, INFO, WARNING or ERROR: `serve` and `campaign run`"
+    )
     speech: SpeechSettings = SpeechSettings()
     sip: SipSettings = Field(default_factory=SipSettings, description="SIP endpoint and workers")
     campaign: CampaignSettings = Field(
         default_factory=CampaignSettings,
         description="outbound campaigns: database, region, pacing, retries",
     )
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        level = value.upper()
+        if level not in LOG_LEVELS:
+            raise ValueError(f"{value!r}: use one of {', '.join(LOG_LEVELS)}")
+        return level
 
     @classmethod
     def settings_customise_sources(
@@ -113,6 +131,31 @@ class Settings(BaseSettings):
         out = {name: os.environ[name] for name in self.expose_env if name in os.environ}
         out.update(self.flow_env)
         return out
+
+
+def _secret_paths(model: type[BaseModel], prefix: tuple[str, ...] = ()) -> Iterator[str]:
+    for name, f in model.model_fields.items():
+        if f.annotation is SecretStr:
+            yield "__".join((*prefix, name))
+        elif isinstance(f.annotation, type) and issubclass(f.annotation, BaseModel):
+            yield from _secret_paths(f.annotation, (*prefix, name))
+
+
+def secret_variables() -> list[str]:
+    """The environment variables that set a secret: `VOICEBOT_SIP__PASSWORD`."""
+    return [f"VOICEBOT_{path}".upper() for path in _secret_paths(Settings)]
+
+
+def drop_secrets_from_environment() -> list[str]:
+    """Take the secret settings' variables (any case) out of `os.environ`, so that no process
+    started from now on inherits them; the names removed. Call once the settings are read."""
+    secret = set(secret_variables())
+    removed = [name for name in os.environ if name.upper() in secret]
+    for name in removed:
+        del os.environ[name]
+    if removed:
+        logging.getLogger(__name__).debug("secrets kept out of child processes: %s", removed)
+    return removed
 
 
 def load_settings(**overrides: Any) -> Settings:

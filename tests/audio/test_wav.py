@@ -1,4 +1,5 @@
 import wave
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -6,7 +7,7 @@ import pytest
 from voicebot.audio.wav import read_wav, write_wav
 from voicebot.errors import SpeechError
 
-FSDD_ZERO = "/work/shared/data/fsdd/0_george_0.wav"
+FSDD_ZERO = Path(__file__).resolve().parents[1] / "data" / "fsdd" / "0_george_0.wav"
 
 
 def test_write_then_read_round_trips(tmp_path):

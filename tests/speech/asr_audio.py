@@ -10,22 +10,22 @@ import numpy as np
 from voicebot.audio import read_wav, ulaw_decode, ulaw_encode
 from voicebot.speech.recognizer import to_model_audio
 
-FSDD = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "fsdd"
+FSDD = Path(__file__).resolve().parents[1] / "data" / "fsdd"
+SPEAKERS = ("george", "jackson", "lucas", "nicolas", "theo", "yweweler")
+# FSDD's test split, the population random samples are drawn from: recordings 0-4 of every
+# digit by every speaker. The repository holds only the files that the tests pick from it.
+SPLIT = sorted(f"{d}_{s}_{i}" for d in "0123456789" for s in SPEAKERS for i in range(5))
 
 
-def fsdd_dir() -> Path:
-    for candidate in (FSDD, Path("/work/shared/data/fsdd")):
-        if candidate.is_dir():
-            return candidate
-    raise FileNotFoundError(f"FSDD digits not found at {FSDD} (shared/data/fsdd beside the repo)")
-
-
-def fsdd_files() -> list[Path]:
-    return sorted(fsdd_dir().glob("*.wav"))
-
-
-def fsdd_pcm(path: Path) -> tuple[bytes, int]:
-    return read_wav(path)
+def fsdd(name: str) -> Path:
+    """The recording `name` ("7_jackson_0") in tests/data/fsdd."""
+    path = FSDD / f"{name}.wav"
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"{path} is not in the repository: copy {name}.wav from FSDD's recordings/ "
+            "(tests/data/fsdd/README.md)"
+        )
+    return path
 
 
 def telephone(pcm: bytes) -> bytes:
@@ -40,12 +40,12 @@ def model_audio(pcm: bytes, rate: int) -> np.ndarray:
 def digit_string(digits: str, seed: int, rate: int = 8000) -> bytes:
     """FSDD recordings of `digits` (random speakers) joined by 0.15-0.45 s pauses, 0.3 s before."""
     rng = random.Random(seed)
-    by_digit: dict[str, list[Path]] = {}
-    for path in fsdd_files():
-        by_digit.setdefault(path.name[0], []).append(path)
+    by_digit: dict[str, list[str]] = {}
+    for name in SPLIT:
+        by_digit.setdefault(name[0], []).append(name)
     parts = [bytes(int(0.3 * rate) * 2)]
     for d in digits:
-        pcm, _ = read_wav(rng.choice(by_digit[d]), rate)
+        pcm, _ = read_wav(fsdd(rng.choice(by_digit[d])), rate)
         parts += [pcm, bytes(int(rng.uniform(0.15, 0.45) * rate) * 2)]
     return b"".join(parts)
 

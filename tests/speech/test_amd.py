@@ -20,7 +20,7 @@ from voicebot.speech.amd import (
 )
 from voicebot.testing.speech import noise, silence, timed_frames, voice_tone
 
-FSDD = Path("/work/shared/data/fsdd")
+FSDD = Path(__file__).resolve().parents[1] / "data" / "fsdd"
 
 
 def tone(seconds: float, *hz: float, level_dbfs: float = -15.0) -> np.ndarray:

@@ -1,5 +1,7 @@
 """Endpointing, barge-in and timers, driven by synthetic and real frames on a virtual clock."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -20,7 +22,7 @@ from voicebot.testing.speech import noise, run_listener, silence, timed_frames, 
 
 YES_NO = Expectation(kind="yes_no")
 DIGITS = Expectation(kind="digits", min_digits=3, max_digits=3)
-FSDD = "/work/shared/data/fsdd"
+FSDD = Path(__file__).resolve().parents[1] / "data" / "fsdd"
 FRAME = 0.02
 
 
@@ -39,7 +41,7 @@ def only(events, kind):
 
 
 def digit(name, rate=8000):
-    pcm, src = read_wav(f"{FSDD}/{name}.wav", rate=rate)
+    pcm, src = read_wav(FSDD / f"{name}.wav", rate=rate)
     return np.frombuffer(pcm, "<i2")
 
 

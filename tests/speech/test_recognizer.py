@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from asr_audio import fsdd_files, line_noise, model_audio, telephone
+from asr_audio import fsdd, line_noise, model_audio, telephone
 
 from voicebot.audio import read_wav
 from voicebot.dialog.expectation import FREE_TEXT, Expectation
@@ -71,8 +71,7 @@ def test_no_result_from_a_minute_of_line_noise_and_silence(rec, expect):
 
 
 def test_a_final_after_a_pause_reuses_the_partial(rec):
-    path = next(p for p in fsdd_files() if p.name.startswith("7_"))
-    pcm, rate = read_wav(path)
+    pcm, rate = read_wav(fsdd("7_george_0"))
     speech = model_audio(bytes(int(0.3 * rate) * 2) + telephone(pcm), rate)
     tail = np.zeros(3200, np.float32)  # the listener's 0.2 s of silence after the speech
     expect = Expectation(kind="digits", min_digits=1, max_digits=1)
@@ -84,9 +83,8 @@ def test_a_final_after_a_pause_reuses_the_partial(rec):
 
 
 def test_a_final_with_more_speech_than_the_partial_decodes_again(rec):
-    paths = [p for p in fsdd_files() if p.name.startswith(("3_", "8_"))]
-    first, _ = read_wav(paths[0])
-    second, _ = read_wav(paths[-1])
+    first, _ = read_wav(fsdd("3_george_0"))
+    second, _ = read_wav(fsdd("8_yweweler_4"))
     expect = Expectation(kind="digits", min_digits=1, max_digits=2)
     rec.partial(model_audio(first, 8000), expect)
     final = rec.final(model_audio(first + bytes(3200) + second, 8000), expect)

@@ -4,7 +4,7 @@ import argparse
 import wave
 
 import pytest
-from asr_audio import fsdd_files
+from asr_audio import fsdd
 
 from voicebot.cli import main
 from voicebot.dialog.expectation import Expectation
@@ -27,7 +27,7 @@ def test_expect_values():
 
 @pytest.mark.slow
 def test_transcribe_a_digit_in_grammar_mode(capsys):
-    path = next(p for p in fsdd_files() if p.name.startswith("4_"))
+    path = fsdd("4_george_0")
     assert main(["transcribe", str(path), "--expect", "digits:1"]) == 0
     text, timing = capsys.readouterr().out.splitlines()
     assert text == "4"
@@ -45,7 +45,7 @@ def test_transcribe_silence_prints_that_nothing_was_said(tmp_path, capsys):
 
 
 def test_a_bad_expect_is_a_usage_error(capsys):
-    path = fsdd_files()[0]
+    path = fsdd("0_george_0")
     with pytest.raises(SystemExit) as exc:
         main(["transcribe", str(path), "--expect", "digits:zero"])
     assert exc.value.code == 2

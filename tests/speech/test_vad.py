@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -5,7 +7,7 @@ from voicebot.audio.wav import read_wav
 from voicebot.speech.vad import Vad, VadSettings, WebRtcClassifier, level_dbfs
 from voicebot.testing.speech import noise, silence, timed_frames, voice_tone
 
-FSDD = "/work/shared/data/fsdd"
+FSDD = Path(__file__).resolve().parents[1] / "data" / "fsdd"
 
 
 class Scripted:
@@ -89,7 +91,7 @@ def test_voice_like_tone_starts_and_stops(rate):
 
 @pytest.mark.parametrize("noise_dbfs", [None, -45.0])
 def test_real_spoken_digit_is_found_clean_and_in_noise(noise_dbfs):
-    pcm, rate = read_wav(f"{FSDD}/7_jackson_0.wav")
+    pcm, rate = read_wav(FSDD / "7_jackson_0.wav")
     digit = np.frombuffer(pcm, "<i2")
     samples = np.concatenate([silence(1.0), digit, silence(1.0)]).astype(np.int32)
     if noise_dbfs is not None:

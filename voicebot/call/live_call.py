@@ -86,6 +86,7 @@ class Resources:
     records: CallStore | None
     recordings_dir: Path
     worker: str = ""
+    voice: Voice = Voice("en-us", 165)  # for prompts that name none (settings speech.tts_*)
 
 
 def beep(rate: int, seconds: float = 0.3) -> bytes:
@@ -189,7 +190,7 @@ class LiveCall:
     def _play(self, say: act.Say) -> None:
         was_playing = self.media.playing
         self._said_since.append((say.text, say.step or ""))
-        voice = Voice(say.voice or "en-us", say.rate or 165)
+        voice = Voice(say.voice or self.res.voice.name, say.rate or self.res.voice.words_per_minute)
         if say.audio:
             self.media.play(self.res.prompts.asset(say.audio))
         elif say.prompt_id is not None or self.res.prompts.contains(say.text, voice):

@@ -251,7 +251,7 @@ def _commands(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--env", action="append", default=[], metavar="NAME=VALUE")
     p.add_argument("--clock", help="tests: the ISO time flows see as each call starts")
     p.add_argument("--flow", help=argparse.SUPPRESS)  # the campaign's flow is used
-    p.set_defaults(func=run_dial)
+    p.set_defaults(func=run_dial, service=True)
 
     p = sub.add_parser("status", parents=[db], help="progress of a campaign (or list them)")
     p.add_argument("name", nargs="?")

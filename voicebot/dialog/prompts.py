@@ -45,7 +45,9 @@ class PromptResolver:
         return [(value, pid)]
 
     def _say(self, piece: Any, pid: str | None, names: dict[str, Any], barge_in: bool) -> Say:
-        voice, rate = self.flow.voice.name, self.flow.voice.rate
+        voice = rate = None  # a flow without `voice` is spoken in the service's (settings)
+        if "voice" in self.flow.model_fields_set:
+            voice, rate = self.flow.voice.name, self.flow.voice.rate
         if isinstance(piece, AudioPrompt):
             text = templates.render(piece.text, names) if piece.text else ""
             audio = None

@@ -1,6 +1,6 @@
 """Flow tests: `*.test.yaml` files that script conversations and check what the bot does.
 
-Format (FLOW_FORMAT.md, "Flow tests"): `flow`, `env`, `clock`, `http` mocks and `tests`, each a
+Format (docs/flow-format.md, "Flow tests"): `flow`, `env`, `clock`, `http` mocks and `tests`, each a
 `name` and `turns` of `bot`, `caller`, `dtmf`, `silence: N` or `expect: {step, slots, vars,
 transfer, hangup}`. Keys this implementation adds, at file level or per test: `direction`
 (inbound|outbound), `contact` (the campaign row), `caller`, `answer` (human|machine, for

@@ -1,4 +1,4 @@
-"""The flow format (shared/FLOW_FORMAT.md) as pydantic v2 models: the designers' edge.
+"""The flow format (docs/flow-format.md) as pydantic v2 models: the designers' edge.
 
 Unknown keys are rejected everywhere (`extra="forbid"`), so a misspelt key is an error with a
 location rather than something silently ignored. Keys this implementation adds to the contract:

@@ -12,9 +12,8 @@ progress finish, and after `drain_seconds` whatever is left is hung up.
 from __future__ import annotations
 
 import dataclasses
-import json
+import functools
 import logging
-import os
 import queue
 import signal
 import threading
@@ -24,6 +23,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+from pydantic import TypeAdapter
 
 from voicebot.call.live_call import LiveCall, Resources
 from voicebot.call.records import CallStore
@@ -35,6 +36,7 @@ from voicebot.flow import templates
 from voicebot.flow.loader import LoadedFlow, load_flow
 from voicebot.flow.schema import AudioPrompt
 from voicebot.server.supervisor import Supervisor, WorkerSpec, specs
+from voicebot.settings import drop_secrets_from_environment
 from voicebot.sip import events as sev
 from voicebot.sip.config import SipConfig
 from voicebot.sip.endpoint import SipEndpoint
@@ -62,6 +64,8 @@ class ServiceConfig:
     max_call_seconds: float = 3600.0
     drain_seconds: float = 30.0
     clock: str | None = None  # demos/tests: ISO time the flow sees when each call starts
+    voice: Voice = Voice("en-us", 165)  # TTS when the flow sets no `voice` (speech.tts_*)
+    log_level: str = "INFO"  # a worker's logging level (settings log_level)
 
 
 def static_prompts(loaded: LoadedFlow) -> set[str]:
@@ -161,6 +165,7 @@ class VoicebotService:
             records=records,
             recordings_dir=cfg.data_dir / "recordings",
             worker=cfg.worker,
+            voice=voice,
         )
         self.endpoint.start()
         log.info(
@@ -174,8 +179,11 @@ class VoicebotService:
 
     @property
     def voice(self) -> Voice:
-        v = self.loaded.flow.voice
-        return Voice(v.name, v.rate)
+        """The flow's `voice`, or the settings' (speech.tts_voice/tts_rate) if it sets none."""
+        flow = self.loaded.flow
+        if "voice" not in flow.model_fields_set:
+            return self.config.voice
+        return Voice(flow.voice.name, flow.voice.rate)
 
     @property
     def uri(self) -> str:
@@ -407,23 +415,18 @@ class VoicebotService:
 
 
 # -- running it ------------------------------------------------------------------------------
-CONFIG_ENV = "VOICEBOT_WORKER_CONFIG"
+# A worker's configuration crosses the process boundary as pydantic JSON (validated on the way
+# in), inside the pickled arguments that multiprocessing's spawn writes to the child's pipe:
+# never in an environment variable, so the SIP password is not in /proc/PID/environ.
+WORKER_CONFIG = TypeAdapter(ServiceConfig)
 
 
 def encode(config: ServiceConfig) -> str:
-    data = dataclasses.asdict(config)
-    return json.dumps(data, default=str)
+    return WORKER_CONFIG.dump_json(config).decode()
 
 
 def decode(text: str) -> ServiceConfig:
-    data = json.loads(text)
-    raw: dict[str, Any] = data.pop("sip")
-    fields: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in raw.items()}
-    sip = SipConfig(**fields)
-    for key in ("flow", "data_dir", "call_records", "audio_dir", "model_dir"):
-        if data.get(key) is not None:
-            data[key] = Path(data[key])
-    return ServiceConfig(sip=sip, **data)
+    return WORKER_CONFIG.validate_json(text)
 
 
 def serve_forever(config: ServiceConfig) -> None:
@@ -445,14 +448,14 @@ def serve_forever(config: ServiceConfig) -> None:
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
-def worker_main(spec: WorkerSpec) -> None:
-    """Body of a supervised worker process (the config comes in the environment)."""
-    base = decode(os.environ[CONFIG_ENV])
+def worker_main(config: str, spec: WorkerSpec) -> None:
+    """Body of a supervised worker process: `config` is `encode(ServiceConfig)`."""
+    base = decode(config)
     sip = dataclasses.replace(
         base.sip, port=spec.sip_port, rtp_port=base.sip.rtp_port + 200 * spec.index
     )
     logging.basicConfig(
-        level=os.environ.get("VOICEBOT_LOG_LEVEL", "INFO"),
+        level=base.log_level,
         format=f"%(asctime)s {spec.name} %(levelname)s %(name)s: %(message)s",
     )
     serve_forever(dataclasses.replace(base, sip=sip, worker=spec.name))
@@ -460,7 +463,7 @@ def worker_main(spec: WorkerSpec) -> None:
 
 def serve_workers(config: ServiceConfig, count: int) -> int:
     """`voicebot serve --workers N`: N supervised workers on ports port..port+N-1."""
-    os.environ[CONFIG_ENV] = encode(config)
+    drop_secrets_from_environment()  # read into `config`; children must not inherit them
     store = CallStore(config.call_records) if config.call_records else None
 
     def on_exit(spec: WorkerSpec, code: int | None) -> None:
@@ -473,7 +476,7 @@ def serve_workers(config: ServiceConfig, count: int) -> int:
 
     sup = Supervisor(
         specs(count, config.sip.port),
-        worker_main,
+        functools.partial(worker_main, encode(config)),
         on_exit=on_exit,
         drain_deadline=config.drain_seconds + 10,
     )

@@ -56,7 +56,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from voicebot.audio.frames import SAMPLE_RATES
 
@@ -78,7 +78,7 @@ class SipConfig:
     registrar: str = ""
     domain: str = ""
     username: str = ""
-    password: str = ""
+    password: str = field(default="", repr=False)  # kept out of logs and tracebacks
     realm: str = ""
     register_expires: int = 300
     transaction_timeout: float = 4.0

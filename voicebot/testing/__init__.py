@@ -1,4 +1,5 @@
 """Fakes shipped with voicebot for tests (httpx's MockTransport habit): one module per boundary.
 
-speech   FakeSynthesizer, synthetic audio (silence, noise, voice-like tones), frame feeding
+speech     FakeSynthesizer, synthetic audio (silence, noise, voice-like tones), frame feeding
+registrar  a loopback SIP registrar with digest auth (REGISTER only)
 """
