@@ -99,6 +99,16 @@ def changes(chosen: AmdSettings) -> str:
     return ", ".join(diff) if diff else "none: today's defaults won"
 
 
+def held(gain: int, chosen: list[dict], defaults: list[dict], test: list[Call]) -> str:
+    """Whether the tuning half's gain over today's defaults holds on the test half."""
+    if gain <= 0:
+        return ""
+    now = right(test, chosen) - right(test, defaults)
+    return f" (the tuning half's gain of {gain} over today's defaults " + (
+        f"holds on the test half: {now:+d})" if now > 0 else f"does not hold: {now:+d})"
+    )
+
+
 def split(calls: list[Call], seed: int) -> tuple[list[Call], list[Call]]:
     """(tuning half, test half): each category shuffled with `seed` and halved."""
     rng = random.Random(seed)
@@ -310,7 +320,9 @@ def write_section(lines: list[str]) -> None:
     BENCHMARKS.write_text(text[:start] + section + ("\n" + rest if rest else ""))
 
 
-def targets(calls: list[Call], results: list[dict], s: AmdSettings) -> list[str]:
+def targets(
+    calls: list[Call], results: list[dict], s: AmdSettings, name: str = "chosen thresholds"
+) -> list[str]:
     """The issue's target (a human recognised within 3 s of answer) and what misses it."""
     late = [
         (c, r["decided"].at)
@@ -326,7 +338,7 @@ def targets(calls: list[Call], results: list[dict], s: AmdSettings) -> list[str]
         if not r["decided"] or r["decided"].kind != c.label
     ]
     recognised = len(decided_right(calls, results, "human"))
-    lines = ["Targets (test half, chosen thresholds, timing and beep only):", ""]
+    lines = [f"Targets (test half, {name}, timing and beep only):", ""]
     if not late:
         lines.append(
             f"* a human recognised within {TARGET:.0f} s of answer: **met** for every human."
@@ -461,12 +473,14 @@ def main() -> None:
         f"{args.shown}, and today's defaults:",
         "",
         *grid_table(tune, rows, args.shown),
-        f"Chosen: {describe(chosen)}. Changed from today's defaults: {changes(chosen)}.",
+        f"Chosen: {describe(chosen)}. Where it differs from today's defaults (`AmdSettings()` "
+        f"in voicebot/speech/amd.py, default -> chosen): {changes(chosen)}.",
         "",
         f"Tuning half, for contrast (the figure the choice was made on, {mode}): chosen "
         f"{share(tune, rows[best][1])}, today's defaults {share(tune, rows[0][1])}. Test half, "
-        f"same mode: chosen {share(test, test_chosen)}, today's defaults {share(test, test_old)}. "
-        "Everything below is the test half.",
+        f"same mode: chosen {share(test, test_chosen)}, today's defaults {share(test, test_old)}"
+        + held(right(tune, rows[best][1]) - right(tune, rows[0][1]), test_chosen, test_old, test)
+        + ". Everything below is the test half.",
         "",
     ]
     lines += report(test, test_plain, "Test half, chosen thresholds, timing and beep only")
@@ -479,8 +493,11 @@ def main() -> None:
         lines += ready_report(test, test_chosen)
     if chosen != defaults:  # the same test half under today's defaults, for comparison
         lines += report(test, test_old_plain, "Test half, today's defaults, timing and beep only")
+        lines += ready_report(test, test_old_plain)
+        lines += targets(test, test_old_plain, defaults, "today's defaults")
         if partials is not None:
             lines += report(test, test_old, f"Test half, today's defaults, with {mode}")
+            lines += ready_report(test, test_old)
     final = test_chosen if partials is not None else test_plain
     wrong = [
         f"{c.name} -> {r['decided'].kind if r['decided'] else 'none'} "
