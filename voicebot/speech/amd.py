@@ -67,7 +67,7 @@ and beep only, 92.5% correct (74/80: the 4 long human answers and 2 of 6 short g
 the misses), humans decided p50 2.05 s / p95 3.00 s after answer (35 of 36 within 3 s),
 machines p50 3.03 s; with tiny.en partials every 1.0 s of greeting (as `CallSession` asks),
 93.8% (75/80) and machines p50 2.92 s. Every beep heard, its end within 12 ms, no false beep;
-`GreetingEnded` 2.0 s after the greeting. Cost ~11-27 us a frame (p50 5-7; p99 35-150 across
+`GreetingEnded` 2.0 s after the greeting. Cost ~11-36 us a frame (p50 5-7; p99 35-150 across
 runs on shared cores): an FFT only on frames above -40 dBFS.
 
 API::
