@@ -29,11 +29,12 @@ from voicebot.dialog import engine as eng
 from voicebot.dialog import events as dev
 from voicebot.dialog.engine import DialogEngine
 from voicebot.flow import templates
+from voicebot.flow.backend import HttpLimits, HttpxBackend
 from voicebot.flow.loader import LoadedFlow, load_flow
 from voicebot.flow.schema import AudioPrompt
 from voicebot.live_call import LiveCall, Resources
 from voicebot.records import CallStore
-from voicebot.session import CallSession, KeyIn, PlaybackFinished
+from voicebot.session import CallSession, Deadlines, KeyIn, PlaybackFinished
 from voicebot.sip import events as sev
 from voicebot.sip.config import SipConfig
 from voicebot.sip.endpoint import SipEndpoint
@@ -61,6 +62,9 @@ class ServiceConfig:
     worker: str = "w1"
     max_call_seconds: float = 3600.0
     drain_seconds: float = 30.0
+    watchdog_seconds: float = 10.0  # neither playing nor listening this long: error route
+    http_connect_timeout: float = 2.0
+    http_max_reply_bytes: int = 1_000_000
     clock: str | None = None  # demos/tests: ISO time the flow sees when each call starts
 
 
@@ -160,6 +164,7 @@ class VoicebotService:
             io_pool=ThreadPoolExecutor(max_workers=4, thread_name_prefix="io"),
             records=records,
             recordings_dir=cfg.data_dir / "recordings",
+            http=HttpxBackend(HttpLimits(cfg.http_connect_timeout, cfg.http_max_reply_bytes)),
             worker=cfg.worker,
         )
         self.endpoint.start()
@@ -320,7 +325,11 @@ class VoicebotService:
             origin = datetime.fromisoformat(cfg.clock) - timedelta(seconds=time.monotonic())
         amd = self._amd(ready.media.rate) if outbound is not None else None
         session = CallSession(
-            engine, Listener(rate=ready.media.rate), wall_clock_origin=origin, amd=amd
+            engine,
+            Listener(rate=ready.media.rate),
+            wall_clock_origin=origin,
+            amd=amd,
+            deadlines=Deadlines(watchdog=cfg.watchdog_seconds),
         )
         live = LiveCall(
             ready.call_id,
