@@ -488,6 +488,9 @@ class CallSession:
             self.ended = True
             return [Perform(act.HangUp("watchdog"))]
         self.watchdog_fired = True
+        for key in list(self.pending):  # whatever it was waiting for no longer matters
+            del self.pending[key]
+            self.gave_up.add(key)
         return self._failed("watchdog", detail, "timeout", now)
 
     # -- answering-machine detection (outbound) ----------------------------------------------
