@@ -102,3 +102,34 @@ steps:
         call = TextCall(flow(tmp_path, text), clock=when)
         call.start()
         assert bot(call) == [said]
+
+
+def test_a_condition_on_a_slot_not_yet_filled_takes_the_error_route(tmp_path: Path):
+    # found by test_generated_flows: `when: slots.a` with no slot `a` raised jinja2's
+    # UndefinedError from `if` (after `evaluate` had returned), past the engine's TemplateError
+    text = """
+version: 1
+name: branch
+defaults: {on_error: oops}
+start: hello
+steps:
+  hello:
+    say: "Hello."
+    next: [{when: "slots.a", goto: end}, {goto: end}]
+  oops: {say: "Something went wrong.", next: end}
+  end: {hangup: {}}
+"""
+    call = TextCall(flow(tmp_path, text), clock=CLOCK)
+    call.start()
+    assert bot(call) == ["Hello.", "Something went wrong."]
+    assert not any(e.startswith("internal:") for e in call.engine.trace.errors)
+
+
+def test_a_request_that_fails_into_itself_ends_as_a_loop(tmp_path: Path):
+    # found by test_generated_flows: http -> error -> the same http step looped forever (one
+    # request per result, none counted as steps without input)
+    text = FLOW.replace("error: sorry, timeout: sorry", "error: lookup, timeout: lookup")
+    call = TextCall(flow(tmp_path, text), clock=CLOCK, env={"API": ""})
+    call.start()
+    assert call.hung_up and bot(call) == [eng.APOLOGY]
+    assert any("the flow loops" in e for e in call.engine.trace.errors)

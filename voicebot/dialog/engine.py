@@ -128,6 +128,7 @@ class DialogEngine:
         self.ended = False
         self.no_input = 0
         self.no_match = 0
+        self.hops = 0  # steps entered since the caller's last input (MAX_HOPS: the flow loops)
         self.keys = ""
         self.last_prompts: list[Say] = []
         self.now: datetime | None = None
@@ -184,6 +185,8 @@ class DialogEngine:
         self.now = now
         if self.ended:
             return []
+        if isinstance(event, Utterance | Dtmf | TimerFired | AnswerDetected | CallStarted):
+            self.hops = 0
         actions: list[Action] = []
         try:
             self._dispatch(event, actions)
@@ -256,10 +259,9 @@ class DialogEngine:
 
     # -- moving between steps --------------------------------------------------------------------
     def _goto(self, target: str | None, out: list[Action]) -> None:
-        hops = 0
         while target is not None and not self.ended:
-            hops += 1
-            if hops > MAX_HOPS:
+            self.hops += 1  # steps since the caller last did something (an http or transfer
+            if self.hops > MAX_HOPS:  # step that fails into itself loops across events too)
                 self._fail(
                     f"more than {MAX_HOPS} steps without input: the flow loops",
                     out,
