@@ -388,6 +388,8 @@ class CallSession:
             log.info("%s came back after the session gave up on it", key)
             return []
         if isinstance(item, Reply):
+            if item.result.error:  # the flow routes it; the record keeps why
+                self._incident(f"{key} {item.result.error}", item.result.text, now)
             return self._engine(item.result, now)
         return self._request_failed(pending, item.error, item.detail, now)
 
