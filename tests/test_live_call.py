@@ -14,8 +14,9 @@ import pytest
 
 from voicebot.dialog import events as ev
 from voicebot.dialog.actions import HttpRequest
-from voicebot.dialog.engine import DialogEngine
+from voicebot.dialog.engine import APOLOGY, DialogEngine
 from voicebot.dialog.events import HttpResult
+from voicebot.errors import SipError, SpeechError
 from voicebot.flow.loader import load_flow
 from voicebot.live_call import LiveCall, Resources
 from voicebot.records import CallStore
@@ -79,7 +80,14 @@ class FakeSip:
         self.hung_up.set()
 
     def transfer(self, call_id: str, target: str, headers: object = None) -> None:
-        raise AssertionError("no transfer in this flow")
+        raise SipError(f"REFER to {target} refused")
+
+
+class BrokenSynthesizer(FakeSynthesizer):
+    def synthesize(self, text: str, sample_rate: int, voice: object = None) -> bytes:
+        if "Found" in text:
+            raise SpeechError("espeak-ng produced no audio")
+        return super().synthesize(text, sample_rate)
 
 
 class Backend:
@@ -89,18 +97,22 @@ class Backend:
     def fetch(self, request: HttpRequest) -> HttpResult:
         if self.how == "raises":
             raise RuntimeError("a bug in the backend")
+        if self.how == "ok":
+            return HttpResult(200, {})
         time.sleep(5)  # never answers in time (and ignores its own timeout)
         return HttpResult(200, {})
 
 
-def run_call(tmp: Path, backend: Backend) -> tuple[LiveCall, FakeMedia, float, CallStore]:
+def run_call(
+    tmp: Path, backend: Backend, flow: str = FLOW, synthesizer: FakeSynthesizer | None = None
+) -> tuple[LiveCall, FakeMedia, float, CallStore]:
     path = tmp / "flow.yaml"
-    path.write_text(FLOW)
+    path.write_text(flow)
     store = CallStore(tmp / "calls.db")
     store.call_started("c1", direction="inbound")
     res = Resources(
         recognizer=None,  # type: ignore[arg-type]
-        prompts=PromptCache(tmp / "prompts", FakeSynthesizer(), 8000),
+        prompts=PromptCache(tmp / "prompts", synthesizer or FakeSynthesizer(), 8000),
         asr_pool=ThreadPoolExecutor(1),
         io_pool=ThreadPoolExecutor(1),
         records=store,
@@ -130,3 +142,40 @@ def test_a_backend_that_fails_or_hangs_gets_the_error_prompt_in_time(tmp_path, h
     record = store.get("c1")
     assert record is not None and record.outcome == "completed"
     assert record.incidents and record.incidents[0].split(": ")[1].startswith("http:1")
+
+
+def test_a_prompt_that_cannot_be_rendered_takes_the_error_route(tmp_path):
+    flow = FLOW.replace(
+        'found: {say: "Found it.", next: end}',
+        'found: {say: "Found it.", next: more}\n'
+        '  more: {ask: {slot: {name: m, type: yes_no}, prompt: "More?"}, next: end}',
+    )
+    live, media, began, store = run_call(
+        tmp_path, Backend("ok"), flow, synthesizer=BrokenSynthesizer()
+    )
+    record = store.get("c1")
+    assert record is not None
+    said = [t["text"] for t in record.turns if t["who"] == "bot"]
+    # "Found it." never played; "More?" has no error route of its own: the apology, hang-up
+    assert said == ["Found it.", "More?", APOLOGY]
+    assert any("synthesis error: SpeechError" in i for i in record.incidents)
+
+
+TRANSFER = """
+version: 1
+name: transfer
+start: agent
+steps:
+  agent:
+    transfer: {to: "sip:agent@pbx.test"}
+    on: {failed: sorry}
+  sorry: {say: "Our system is down, sorry.", next: end}
+  end: {hangup: {}}
+"""
+
+
+def test_a_transfer_the_endpoint_refuses_takes_the_failed_route(tmp_path):
+    live, media, began, store = run_call(tmp_path, Backend("ok"), TRANSFER)
+    record = store.get("c1")
+    assert record is not None
+    assert [t["text"] for t in record.turns if t["who"] == "bot"] == ["Our system is down, sorry."]

@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -151,13 +151,3 @@ def _same_url(written: str, sent: str) -> bool:
         return str(httpx.URL(written)) == sent
     except (httpx.InvalidURL, ValueError):
         return False
-
-
-def backend_of(fetch: Callable[[HttpRequest], HttpResult]) -> HttpBackend:
-    """A plain function as an `HttpBackend` (tests that script results by hand)."""
-
-    class _Fn:
-        def fetch(self, request: HttpRequest) -> HttpResult:
-            return fetch(request)
-
-    return _Fn()
