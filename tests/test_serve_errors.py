@@ -108,3 +108,33 @@ def test_a_backend_down_gets_the_error_prompt_within_its_timeout(
     kind = "error" if backend == "refuses" else "timeout"
     assert record.incidents and record.incidents[0].split(": ")[1] == f"http:1 {kind}"
     assert record.outcome == "completed"
+
+
+def test_the_watchdog_ends_a_silence_longer_than_its_seconds(tmp_path: Path, sleeping_api: str):
+    # the step waits 30 s for its backend; the watchdog (3 s here) does not let the caller wait
+    flow = tmp_path / "flow.yaml"
+    flow.write_text(FLOW.replace(f"timeout: {TIMEOUT}s", "timeout: 30s"))
+    bot = start_bot(
+        tmp_path,
+        "--flow",
+        str(flow),
+        "--port",
+        "0",
+        "--env",
+        f"API={sleeping_api}",
+        env={"VOICEBOT_SIP__WATCHDOG_SECONDS": "3"},
+    )
+    try:
+        wav = tmp_path / "heard.wav"
+        out = call(bot.uri, "--record", str(wav), timeout=60)
+    finally:
+        stop_bot(bot)
+    assert heard(bot_lines(out)[0], "our system is down"), out
+    onset = first_sound(wav)
+    print(f"watchdog: error prompt heard {onset:.2f} s after media start")
+    assert 3.0 <= onset + 0.1 and onset <= 3.0 + 1.0
+    store = bot.records()
+    record = store.get(store.list()[0].id)
+    assert record is not None
+    assert record.incidents[0].split(": ")[1] == "watchdog timeout"
+    assert any("neither playing nor listening" in i for i in record.incidents)
