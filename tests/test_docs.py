@@ -5,14 +5,19 @@ from __future__ import annotations
 from pathlib import Path
 
 from voicebot.campaign.config import CampaignSettings
-from voicebot.settings import Settings, SipSettings, SpeechSettings
+from voicebot.settings import HttpSettings, Settings, SipSettings, SpeechSettings
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()
 
 
 def test_every_setting_is_documented_with_its_default():
-    nested = {"speech": SpeechSettings, "campaign": CampaignSettings, "sip": SipSettings}
+    nested = {
+        "speech": SpeechSettings,
+        "campaign": CampaignSettings,
+        "sip": SipSettings,
+        "http": HttpSettings,
+    }
     for name in Settings.model_fields:
         if name not in nested:
             assert f"| `{name}` |" in README, name
@@ -25,6 +30,7 @@ def test_every_setting_is_documented_with_its_default():
         *SpeechSettings.model_fields,
         *CampaignSettings.model_fields,
         *SipSettings.model_fields,
+        *HttpSettings.model_fields,
     ]:
         assert f"{name}:" in config, name
 

@@ -106,18 +106,19 @@ def _pairs(items: Sequence[str], what: str) -> dict[str, str]:
 
 
 def cmd_chat(args: argparse.Namespace) -> int:
-    from voicebot.flow.flowtests import HttpMocks, load_test_file
+    from voicebot.flow.backend import HttpBackend, HttpxBackend
+    from voicebot.flow.flowtests import load_test_file, mock_backend
     from voicebot.flow.loader import load_flow
-    from voicebot.flow.simulator import Line, TextCall, real_http
+    from voicebot.flow.simulator import Line, TextCall
     from voicebot.settings import load_settings
 
     settings = load_settings()
     loaded = load_flow(args.file)
-    http = real_http
+    http: HttpBackend = HttpxBackend(settings.http.limits())
     env = settings.flow_environment()
     if args.http_fixtures:
         fixtures, _ = load_test_file(Path(args.http_fixtures))
-        http = HttpMocks(fixtures.http)
+        http = mock_backend(fixtures.http, [])
         env.update(fixtures.env)
     env.update(_pairs(args.env, "--env"))
     clock = dt.datetime.fromisoformat(args.clock) if args.clock else dt.datetime.now().astimezone()
@@ -232,6 +233,9 @@ def service_config(args: argparse.Namespace) -> ServiceConfig:
         locale=st.locale,
         max_call_seconds=st.sip.max_call_seconds,
         drain_seconds=st.sip.drain_seconds,
+        watchdog_seconds=st.sip.watchdog_seconds,
+        http_connect_timeout=st.http.connect_timeout,
+        http_max_reply_bytes=st.http.max_reply_bytes,
         clock=getattr(args, "clock", None),
         voice=Voice(st.speech.tts_voice, st.speech.tts_rate),
         log_level=args.log_level.upper() if args.log_level else st.log_level,

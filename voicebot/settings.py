@@ -28,6 +28,7 @@ from pydantic_settings import (
 
 from voicebot.campaign.config import CampaignSettings
 from voicebot.errors import ConfigError
+from voicebot.flow.backend import HttpLimits
 
 DEFAULT_CONFIG = Path("config/voicebot.yaml")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
@@ -43,6 +44,18 @@ class SpeechSettings(BaseModel):
     cpu_threads: int = Field(2, ge=1, description="threads for the recogniser")
     tts_voice: str = Field("en-us", description="espeak-ng voice when a flow sets none")
     tts_rate: int = Field(165, description="words per minute when a flow sets none")
+
+
+class HttpSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    connect_timeout: float = Field(
+        2.0, gt=0, description="seconds to connect to a flow's backend (capped by the step's)"
+    )
+    max_reply_bytes: int = Field(1_000_000, ge=1, description="longest backend reply accepted")
+
+    def limits(self) -> HttpLimits:
+        return HttpLimits(self.connect_timeout, self.max_reply_bytes)
 
 
 class SipSettings(BaseModel):
@@ -73,6 +86,9 @@ class SipSettings(BaseModel):
     )
     max_call_seconds: float = Field(3600.0, gt=0, description="longest call before hang-up")
     drain_seconds: float = Field(30.0, ge=0, description="SIGTERM: time calls get to finish")
+    watchdog_seconds: float = Field(
+        10.0, gt=0, description="a call neither playing nor listening this long: error route"
+    )
 
 
 class Settings(BaseSettings):
@@ -97,6 +113,9 @@ class Settings(BaseSettings):
         "INFO", description="DEBUG, INFO, WARNING or ERROR: `serve` and `campaign run`"
     )
     speech: SpeechSettings = SpeechSettings()
+    http: HttpSettings = Field(
+        default_factory=HttpSettings, description="flows' HTTP requests (timeout: the step's)"
+    )
     sip: SipSettings = Field(default_factory=SipSettings, description="SIP endpoint and workers")
     campaign: CampaignSettings = Field(
         default_factory=CampaignSettings,

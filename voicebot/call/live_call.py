@@ -10,8 +10,14 @@ service's dispatcher or by worker pools), hands everything to the session with
                sentence at a time, the first playing while the rest renders) -> media.play
     StopPlayback  media.stop_playback() (barge-in)
     Recognize  on the recogniser pool (CTranslate2 releases the GIL) -> Recognized into inbox
-    Perform    HTTP on the I/O pool; transfer / hang-up through the SIP endpoint
+    Perform    HTTP on the I/O pool (the worker's `HttpBackend`) -> Reply into inbox;
+               transfer / hang-up through the SIP endpoint
     Beep / SaveRecording  a 440 Hz tone / a WAV under data_dir/recordings
+
+Whatever fails comes back as an input too: work on a pool that raises posts `RequestFailed`
+(with the output's `key`), a prompt that cannot be rendered posts `RequestFailed("synthesis")`,
+a transfer the endpoint refuses posts `TransferResult("failed")`; the session's deadlines and
+watchdog cover what never comes back. Nothing is left for the caller to wait on in silence.
 
 The call record (turns with latencies, steps, slots, outcome) is written as the call goes.
 """
@@ -39,9 +45,12 @@ from voicebot.call.session import (
     CallSession,
     Perform,
     Play,
+    PlaybackFinished,
     PlaybackStarted,
     Recognize,
     Recognized,
+    Reply,
+    RequestFailed,
     Saved,
     SaveRecording,
     SessionInput,
@@ -52,7 +61,7 @@ from voicebot.call.session import (
 from voicebot.call_log import call_logger
 from voicebot.dialog import actions as act
 from voicebot.dialog import events as dev
-from voicebot.flow.simulator import real_http
+from voicebot.flow.backend import HttpBackend
 from voicebot.speech.prompt_cache import PromptCache
 from voicebot.speech.recognizer import Recognizer, to_model_audio
 from voicebot.speech.synthesizer import Voice
@@ -85,6 +94,7 @@ class Resources:
     io_pool: Executor
     records: CallStore | None
     recordings_dir: Path
+    http: HttpBackend
     worker: str = ""
     voice: Voice = Voice("en-us", 165)  # for prompts that name none (settings speech.tts_*)
 
@@ -180,7 +190,7 @@ class LiveCall:
             elif isinstance(out, Recognize):
                 self._recognize(out)
             elif isinstance(out, Perform):
-                self._perform(out.action)
+                self._perform(out)
             elif isinstance(out, Beep):
                 self.media.play(beep(self.media.rate))
             elif isinstance(out, SaveRecording):
@@ -190,6 +200,18 @@ class LiveCall:
     def _play(self, say: act.Say) -> None:
         was_playing = self.media.playing
         self._said_since.append((say.text, say.step or ""))
+        try:
+            self._render_and_play(say)
+        except Exception as exc:
+            self.log.exception("prompt %r could not be played", say.text[:40])
+            self.post(RequestFailed("synthesis", "error", f"{type(exc).__name__}: {exc}"))
+            if not self.media.playing:  # nothing queued: no PlaybackDone will come
+                self.post(PlaybackFinished())
+            return
+        if not was_playing:
+            self._do(self.session.handle(PlaybackStarted(), time.monotonic()))
+
+    def _render_and_play(self, say: act.Say) -> None:
         voice = Voice(say.voice or self.res.voice.name, say.rate or self.res.voice.words_per_minute)
         if say.audio:
             self.media.play(self.res.prompts.asset(say.audio))
@@ -198,8 +220,6 @@ class LiveCall:
         else:
             for pcm in self.res.prompts.stream(say.text, voice):
                 self.media.play(pcm)  # the first sentence plays while the next renders
-        if not was_playing:
-            self.session.handle(PlaybackStarted(), time.monotonic())
 
     def _recognize(self, req: Recognize) -> None:
         def work() -> None:
@@ -211,14 +231,22 @@ class LiveCall:
             )
             self.post(Recognized(req.turn, rec.text, rec.confidence, req.final))
 
-        self._submit(self.res.asr_pool, work)
+        self._submit(self.res.asr_pool, work, req.key)
 
-    def _perform(self, action: act.HttpRequest | act.Transfer | act.HangUp) -> None:
+    def _perform(self, out: Perform) -> None:
+        action = out.action
         if isinstance(action, act.HttpRequest):
-            self._submit(self.res.io_pool, lambda: self.post(real_http(action)))
+            http = self.res.http
+            self._submit(
+                self.res.io_pool, lambda: self.post(Reply(out.request, http.fetch(action))), out.key
+            )
         elif isinstance(action, act.Transfer):
             self.transfer_target = action.to
-            self.sip.transfer(self.call_id, action.to, action.headers)
+            try:
+                self.sip.transfer(self.call_id, action.to, action.headers)
+            except Exception as exc:  # the endpoint refused the REFER: the flow's `failed` route
+                self.log.warning("transfer to %s failed: %s", action.to, exc)
+                self.post(dev.TransferResult("failed"))
         else:
             self.outcome = "completed" if self.outcome != "transferred" else self.outcome
             self.reason = self.reason or action.reason
@@ -235,16 +263,22 @@ class LiveCall:
             self.recording_path = str(path)
             self.post(Saved(str(path), len(out.pcm) / 2 / out.rate))
 
-        self._submit(self.res.io_pool, work)
+        self._submit(self.res.io_pool, work, out.key)
 
-    def _submit(self, pool: Executor, fn: Any) -> None:
+    def _submit(self, pool: Executor, fn: Callable[[], None], key: str) -> None:
+        """Run `fn` on `pool`; if it raises, or the pool refuses it, the session hears of it."""
+
         def guarded() -> None:
             try:
                 fn()
-            except Exception:
-                self.log.exception("background work failed")
+            except Exception as exc:
+                self.log.exception("%s failed", key)
+                self.post(RequestFailed(key, "error", f"{type(exc).__name__}: {exc}"))
 
-        pool.submit(guarded)
+        try:
+            pool.submit(guarded)
+        except RuntimeError as exc:  # shut down (draining)
+            self.post(RequestFailed(key, "error", f"{type(exc).__name__}: {exc}"))
 
     # -- records ---------------------------------------------------------------------------------
     def _write_turns(self) -> None:
@@ -288,4 +322,5 @@ class LiveCall:
             transfer_target=target if self.outcome == "transferred" else None,
             recording_path=getattr(self, "recording_path", None),
             at=datetime.now(UTC),
+            incidents=[*self.session.incidents, *engine.trace.errors],
         )

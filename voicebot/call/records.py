@@ -7,7 +7,8 @@ close), updated when answered and ended, and its turns are appended as they happ
 
 Outcomes: `completed` (the flow hung up), `caller_hangup`, `transferred`, `not_answered` (an
 outbound call that was never answered: the reason holds the SIP status), `failed` (an error or
-a crashed worker), `in_progress` (not ended yet).
+a crashed worker), `in_progress` (not ended yet). `incidents` lists what went wrong on the way
+(a backend that timed out, the watchdog finding the call silent), each "12.3 s: what".
 """
 
 from __future__ import annotations
@@ -41,7 +42,8 @@ CREATE TABLE IF NOT EXISTS calls (
     steps TEXT NOT NULL DEFAULT '[]',
     slots TEXT NOT NULL DEFAULT '{}',
     vars TEXT NOT NULL DEFAULT '{}',
-    dtmf TEXT NOT NULL DEFAULT ''
+    dtmf TEXT NOT NULL DEFAULT '',
+    incidents TEXT NOT NULL DEFAULT '[]'   -- failures, timeouts, watchdog: "12.3 s: what"
 );
 CREATE INDEX IF NOT EXISTS calls_started ON calls (started_at);
 CREATE TABLE IF NOT EXISTS turns (
@@ -107,6 +109,7 @@ class CallRecord:
     vars: dict[str, Any]
     dtmf: str
     turns: list[dict[str, Any]] = field(default_factory=list)
+    incidents: list[str] = field(default_factory=list)
 
     @property
     def duration(self) -> float | None:
@@ -127,6 +130,9 @@ class CallStore:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA busy_timeout=10000")
         self._db.executescript(SCHEMA)
+        columns = {r[1] for r in self._db.execute("PRAGMA table_info(calls)")}
+        if "incidents" not in columns:  # a database from before incidents were kept
+            self._db.execute("ALTER TABLE calls ADD COLUMN incidents TEXT NOT NULL DEFAULT '[]'")
         # one connection, many threads (a worker's live calls): one transaction at a time
         self._lock = threading.RLock()
 
@@ -203,11 +209,13 @@ class CallStore:
         transfer_target: str | None = None,
         recording_path: str | None = None,
         at: datetime | None = None,
+        incidents: list[str] | None = None,
     ) -> None:
         with self._tx() as db:
             db.execute(
                 "UPDATE calls SET ended_at = ?, outcome = ?, reason = ?, steps = ?, slots = ?,"
-                " vars = ?, dtmf = ?, transfer_target = ?, recording_path = ? WHERE id = ?",
+                " vars = ?, dtmf = ?, transfer_target = ?, recording_path = ?, incidents = ?"
+                " WHERE id = ?",
                 (
                     _iso(at) or _now(),
                     outcome,
@@ -218,6 +226,7 @@ class CallStore:
                     dtmf,
                     transfer_target,
                     recording_path,
+                    _json(incidents or []),
                     call_id,
                 ),
             )
@@ -267,6 +276,7 @@ class CallStore:
             slots=json.loads(d["slots"]),
             vars=json.loads(d["vars"]),
             turns=turns or [],
+            incidents=json.loads(d.get("incidents") or "[]"),
         )
 
     def list(self, limit: int = 50, outcome: str | None = None) -> list[CallRecord]:
@@ -317,6 +327,8 @@ def format_call(r: CallRecord) -> str:
     lines.append(f"  slots {_json(r.slots)}")
     if r.vars:
         lines.append(f"  vars {_json(r.vars)}")
+    for incident in r.incidents:
+        lines.append(f"  incident {incident}")
     lines.append("  turns:")
     for t in r.turns:
         what = t["text"] or (f"[keys {t['dtmf']}]" if t["dtmf"] else "")

@@ -22,12 +22,22 @@ Rules it keeps:
   at once, and the runner's later `PlaybackFinished` for it is ignored.
 - Turn latency is measured from the end of the caller's speech (the listener's estimate) to the
   first bot audio the runner reports playing (`PlaybackStarted`).
+- Every request to the outside (`Perform` of an HTTP request or a transfer, a final `Recognize`,
+  `SaveRecording`) has a deadline (`Deadlines`) and comes back as exactly one input: its result,
+  a `RequestFailed` the runner posts, or a timeout the session declares itself when the deadline
+  passes (a result arriving after that is dropped). HTTP failures are `HttpResult`s with
+  `error`, transfer failures `TransferResult("failed"|"no_answer")`; the others reach the
+  engine as a `Failure`, which takes the flow's error route.
+- The watchdog: a call that neither plays nor listens (nor records, nor waits for answering-
+  machine detection or a transfer) for `Deadlines.watchdog` seconds gets a `Failure("watchdog")`
+  (the flow's error route); a second one with nothing played or heard in between hangs up.
+  Each incident is kept in `incidents`, for the call record.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -82,6 +92,25 @@ class Tick:
     """Time passed with no audio (timers)."""
 
 
+@dataclass(frozen=True)
+class Reply:
+    """The result of `Perform(HttpRequest)` number `request`."""
+
+    request: int
+    result: ev.HttpResult
+
+
+@dataclass(frozen=True)
+class RequestFailed:
+    """A request (the output whose `key` this is) failed in the runner: an exception, or the
+    runner gave up. `error` is "error" or "timeout"; `key "synthesis"` reports a prompt that
+    could not be rendered."""
+
+    key: str
+    error: str = "error"
+    detail: str = ""
+
+
 SessionInput = (
     AudioIn
     | KeyIn
@@ -90,6 +119,8 @@ SessionInput = (
     | PlaybackFinished
     | Saved
     | Tick
+    | Reply
+    | RequestFailed
     | ev.HttpResult
     | ev.TransferResult
     | ev.Hangup
@@ -116,6 +147,10 @@ class Recognize:
     expect: Expectation
     final: bool
 
+    @property
+    def key(self) -> str:
+        return f"recognition:{self.turn}:{'final' if self.final else 'partial'}"
+
 
 @dataclass(frozen=True)
 class Beep:
@@ -127,12 +162,39 @@ class SaveRecording:
     pcm: bytes  # empty when the caller said nothing
     rate: int
 
+    key = "recording"
+
 
 @dataclass(frozen=True)
 class Perform:
     """An engine action the runner performs as it is: HttpRequest, Transfer, HangUp."""
 
     action: act.HttpRequest | act.Transfer | act.HangUp
+    request: int = 0  # numbers HTTP requests and transfers (`Reply`, `RequestFailed.key`)
+
+    @property
+    def key(self) -> str:
+        kind = "http" if isinstance(self.action, act.HttpRequest) else "transfer"
+        return f"{kind}:{self.request}"
+
+
+@dataclass(frozen=True)
+class Deadlines:
+    """How long the session waits for each kind of request; HTTP waits for the flow step's own
+    `timeout` plus `http_grace` (the backend times itself and should report first)."""
+
+    watchdog: float = 10.0
+    recognition: float = 10.0
+    recording: float = 10.0
+    transfer: float = 60.0
+    http_grace: float = 0.5
+
+
+@dataclass(frozen=True)
+class _Pending:
+    key: str
+    deadline: float
+    output: Any
 
 
 SessionOutput = Play | StopPlayback | Beep | Recognize | SaveRecording | Perform
@@ -190,8 +252,16 @@ class CallSession:
         partials: bool = True,
         wall_clock_origin: datetime | None = None,
         amd: AnswerDetector | None = None,
+        deadlines: Deadlines = Deadlines(),
     ):
         self.engine = engine
+        self.deadlines = deadlines
+        self.pending: dict[str, _Pending] = {}  # requests out, by key
+        self.gave_up: set[str] = set()  # requests timed out or failed: late answers are dropped
+        self.requests = 0  # Perform numbers handed out
+        self.idle_since: float | None = None  # neither playing nor listening since
+        self.watchdog_fired = False  # and nothing played or heard since
+        self.incidents: list[str] = []  # "12.3 s: what happened", for the call record
         self.listener = listener
         self.rate = listener.rate
         self.partials = partials
@@ -224,6 +294,20 @@ class CallSession:
     # -- entry points ---------------------------------------------------------------------------
     def start(self, call: ev.CallStarted, now: float) -> list[SessionOutput]:
         self.now = now
+        return self._supervise(self._start(call, now), now)
+
+    def handle(self, item: SessionInput, now: float) -> list[SessionOutput]:
+        self.now = now
+        if self.ended:
+            return []
+        try:
+            out = self._handle(item, now)
+        except Exception as exc:  # a bug must cost the caller one error prompt, not the call
+            log.exception("session failed on %s", type(item).__name__)
+            out = self._failed("internal", f"{type(exc).__name__}: {exc}", "error", now)
+        return self._supervise(out, now)
+
+    def _start(self, call: ev.CallStarted, now: float) -> list[SessionOutput]:
         if self.origin is None:
             self.origin = (call.started_at or datetime.now().astimezone()) - timedelta(seconds=now)
         out = self._engine(call, now)
@@ -234,15 +318,15 @@ class CallSession:
             self.amd_started = now
         return out
 
-    def handle(self, item: SessionInput, now: float) -> list[SessionOutput]:
-        self.now = now
-        if self.ended:
-            return []
+    def _handle(self, item: SessionInput, now: float) -> list[SessionOutput]:
         out: list[SessionOutput] = []
+        if isinstance(item, Reply | RequestFailed):
+            return self._answered_request(item, now)
         if self.amd_started is not None:
             if isinstance(item, AudioIn):
                 return self._amd_frame(item.pcm, now)
             if isinstance(item, Recognized) and item.turn == AMD_TURN:
+                self.pending.pop(f"recognition:{AMD_TURN}:partial", None)
                 return self._amd_events(self._amd().transcript(item.text, now), now)
             if isinstance(item, Tick):
                 return self._amd_events([], now)
@@ -255,6 +339,9 @@ class CallSession:
             out += self._listener_events(self.listener.tick(now), now)
             out += self._timers(now)
         elif isinstance(item, Recognized):
+            key = f"recognition:{item.turn}:{'final' if item.final else 'partial'}"
+            if self.pending.pop(key, None) is None and key in self.gave_up:
+                return []  # after its deadline: the session took the error route
             out += self._recognized(item, now)
         elif isinstance(item, KeyIn):
             out += self._keys(item.digits, now)
@@ -268,14 +355,145 @@ class CallSession:
             else:
                 out += self._drained(now)
         elif isinstance(item, Saved):
+            if self.pending.pop(SaveRecording.key, None) is None and self.recording is None:
+                return []  # saved after the session gave up on it
             self.recording = None
             out += self._engine(ev.RecordingDone(item.path, item.seconds), now)
         elif isinstance(item, ev.Hangup):
             self.engine.handle(item, self._wall(now))
             self.ended = True
-        else:  # HttpResult, TransferResult, AnswerDetected go to the engine as they are
+        elif isinstance(item, ev.HttpResult | ev.TransferResult):  # the one in flight, if any
+            kind = "http:" if isinstance(item, ev.HttpResult) else "transfer:"
+            in_flight = next((k for k in self.pending if k.startswith(kind)), None)
+            if in_flight is not None:
+                del self.pending[in_flight]
+            elif any(k.startswith(kind) for k in self.gave_up) and not (
+                isinstance(item, ev.TransferResult) and item.outcome == "ok"
+            ):
+                return []  # after its deadline: the flow has moved on
+            out += self._engine(item, now)
+        else:  # AnswerDetected goes to the engine as it is
             out += self._engine(item, now)
         return out
+
+    # -- requests, deadlines, the watchdog -----------------------------------------------------
+    def _answered_request(self, item: Reply | RequestFailed, now: float) -> list[SessionOutput]:
+        if isinstance(item, RequestFailed) and item.key == "synthesis":
+            return self._failed("synthesis", item.detail, item.error, now)
+        key = f"http:{item.request}" if isinstance(item, Reply) else item.key
+        pending = self.pending.pop(key, None)
+        if pending is not None and isinstance(item, RequestFailed):
+            self.gave_up.add(key)
+        if pending is None:
+            log.info("%s came back after the session gave up on it", key)
+            return []
+        if isinstance(item, Reply):
+            if item.result.error:  # the flow routes it; the record keeps why
+                self._incident(f"{key} {item.result.error}", item.result.text, now)
+            return self._engine(item.result, now)
+        return self._request_failed(pending, item.error, item.detail, now)
+
+    def _request_failed(
+        self, pending: _Pending, error: str, detail: str, now: float
+    ) -> list[SessionOutput]:
+        output = pending.output
+        self._incident(f"{pending.key} {error}", detail, now)
+        if isinstance(output, Perform) and isinstance(output.action, act.HttpRequest):
+            return self._engine(ev.HttpResult(error=error, text=detail), now)
+        if isinstance(output, Perform):  # a transfer
+            outcome = "no_answer" if error == "timeout" else "failed"
+            return self._engine(ev.TransferResult(outcome), now)
+        if isinstance(output, Recognize):
+            if not output.final:
+                self.partial_pending = False  # the final will still be asked for
+                return []
+            self.awaiting_final = False
+            self.expect = None
+            self.listener.stop_listening()
+            return self._engine(ev.Failure("recognition", error, detail), now)
+        assert isinstance(output, SaveRecording)
+        self.recording = None
+        return self._engine(ev.Failure("recording", error, detail), now)
+
+    def _incident(self, what: str, detail: str, now: float) -> None:
+        self.incidents.append(f"{now:.1f} s: {what}" + (f": {detail}" if detail else ""))
+        log.warning("%s: %s", what, detail)
+
+    def _failed(self, what: str, detail: str, error: str, now: float) -> list[SessionOutput]:
+        self._incident(f"{what} {error}", detail, now)
+        return self._engine(ev.Failure(what, error, detail), now)
+
+    def _deadline(self, output: SessionOutput) -> float | None:
+        d = self.deadlines
+        if isinstance(output, Perform) and isinstance(output.action, act.HttpRequest):
+            return output.action.timeout + d.http_grace
+        if isinstance(output, Perform) and isinstance(output.action, act.Transfer):
+            return d.transfer
+        if isinstance(output, Recognize):
+            return d.recognition
+        if isinstance(output, SaveRecording):
+            return d.recording
+        return None
+
+    def _supervise(self, out: list[SessionOutput], now: float) -> list[SessionOutput]:
+        """Number and time the requests in `out`; declare the overdue ones timed out; run the
+        watchdog."""
+        done: list[SessionOutput] = []
+        while True:
+            for i, o in enumerate(out):
+                if isinstance(o, Perform) and not isinstance(o.action, act.HangUp):
+                    self.requests += 1
+                    o = out[i] = replace(o, request=self.requests)
+                seconds = self._deadline(o)
+                if seconds is not None:
+                    key = o.key  # type: ignore[union-attr]
+                    self.pending[key] = _Pending(key, now + seconds, o)
+            done += out
+            out = []
+            for key, p in list(self.pending.items()):
+                if now >= p.deadline and not self.ended and key in self.pending:
+                    del self.pending[key]
+                    self.gave_up.add(key)
+                    out += self._request_failed(p, "timeout", "no answer in time", now)
+            if not out:
+                out = self._watchdog(now)
+            if not out:
+                return done
+
+    def _busy(self) -> bool:
+        """Playing, listening, recording, detecting who answered or transferring."""
+        return (
+            self.playing > 0
+            or (self.expect is not None and not self.awaiting_final)
+            or self.recording is not None
+            or self.amd_started is not None
+            or any(k.startswith("transfer:") for k in self.pending)
+            or self.engine.ended
+        )
+
+    def _watchdog(self, now: float) -> list[SessionOutput]:
+        if self.ended or self._busy():
+            if self.playing > 0 or self.expect is not None:
+                self.watchdog_fired = False
+            self.idle_since = None
+            return []
+        if self.idle_since is None:
+            self.idle_since = now
+            return []
+        idle = now - self.idle_since
+        if idle < self.deadlines.watchdog:
+            return []
+        self.idle_since = None
+        detail = f"neither playing nor listening for {idle:.1f} s in step {self.engine.step_id}"
+        if self.watchdog_fired:  # the error route did not help either: give up
+            self._incident("watchdog hang-up", detail, now)
+            self.ended = True
+            return [Perform(act.HangUp("watchdog"))]
+        self.watchdog_fired = True
+        for key in list(self.pending):  # whatever it was waiting for no longer matters
+            del self.pending[key]
+            self.gave_up.add(key)
+        return self._failed("watchdog", detail, "timeout", now)
 
     # -- answering-machine detection (outbound) ----------------------------------------------
     def _amd(self) -> AnswerDetector:

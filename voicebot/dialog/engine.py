@@ -18,8 +18,10 @@ How a listening step (ask/menu) goes:
   - keys: a menu option's key selects it at once; digit strings end at max length, at the
     terminator (#) or after the inter-digit timeout. Global keys (0, *) count only as a first key
     and, for digit-collecting slots, only when they are not digits.
-Run-time failures (a template error, an HTTP error with no route) are logged with their reason
-and go to the flow's error handling (see flow/schema.py); they never raise out of `handle`.
+Run-time failures (a template error, an HTTP error with no route, a `Failure` the runtime
+reports, any exception inside the engine) are logged with their reason, kept in `trace.errors`,
+and go to the flow's error handling (see flow/schema.py); nothing raises out of `handle`.
+Exceptions that are not a flow's own error are kept as "internal: ..." (a bug in voicebot).
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ from voicebot.dialog.events import (
     CallStarted,
     Dtmf,
     Event,
+    Failure,
     Hangup,
     HttpResult,
     PlaybackDone,
@@ -125,6 +128,7 @@ class DialogEngine:
         self.ended = False
         self.no_input = 0
         self.no_match = 0
+        self.hops = 0  # steps entered since the caller's last input (MAX_HOPS: the flow loops)
         self.keys = ""
         self.last_prompts: list[Say] = []
         self.now: datetime | None = None
@@ -181,11 +185,20 @@ class DialogEngine:
         self.now = now
         if self.ended:
             return []
+        if isinstance(event, Utterance | Dtmf | TimerFired | AnswerDetected | CallStarted):
+            self.hops = 0
         actions: list[Action] = []
         try:
             self._dispatch(event, actions)
         except TemplateError as exc:
             self._fail(f"{self.step_id}: {exc}", actions)
+        except Exception as exc:  # a bug must cost the caller one error prompt, not the call
+            self.log.exception("internal error in step %s", self.step_id)
+            try:
+                self._fail(f"internal: {self.step_id}: {type(exc).__name__}: {exc}", actions)
+            except Exception:
+                self.log.exception("internal error on the error route")
+                self._apologise(actions)
         return actions
 
     def _dispatch(self, event: Event, out: list[Action]) -> None:
@@ -221,6 +234,8 @@ class DialogEngine:
             if event.seconds > 0 and self.step.record and self.step.record.save:
                 self.vars[self.step.record.save] = event.path
             self._route(self.step, "done" if event.seconds > 0 else "no_audio", out)
+        elif isinstance(event, Failure):
+            self._failure(event, out)
         elif isinstance(event, PlaybackDone):
             pass  # timers with after_playback are started by the runtime
         else:
@@ -244,10 +259,9 @@ class DialogEngine:
 
     # -- moving between steps --------------------------------------------------------------------
     def _goto(self, target: str | None, out: list[Action]) -> None:
-        hops = 0
         while target is not None and not self.ended:
-            hops += 1
-            if hops > MAX_HOPS:
+            self.hops += 1  # steps since the caller last did something (an http or transfer
+            if self.hops > MAX_HOPS:  # step that fails into itself loops across events too)
                 self._fail(
                     f"more than {MAX_HOPS} steps without input: the flow loops",
                     out,
@@ -262,9 +276,16 @@ class DialogEngine:
             self.keys = ""
             try:
                 target = self._run(self.step, out)
-            except TemplateError as exc:
-                self.log.warning("template error in step %s: %s", self.step_id, exc)
-                self.trace.errors.append(f"{self.step_id}: {exc}")
+            except Exception as exc:
+                if isinstance(exc, TemplateError):
+                    self.log.warning("template error in step %s: %s", self.step_id, exc)
+                    self.trace.errors.append(f"{self.step_id}: {exc}")
+                else:  # a bug must cost the caller one error prompt, not the call
+                    self.log.exception("internal error in step %s", self.step_id)
+                    self.trace.errors.append(
+                        f"internal: {self.step_id}: {type(exc).__name__}: {exc}"
+                    )
+                self.waiting = None
                 target = self._error_target(self.step)
                 if target is None or target == self.step_id:
                     target = None
@@ -390,6 +411,28 @@ class DialogEngine:
             self._apologise(out)
         else:
             self.waiting = None
+            self._goto(target, out)
+
+    def _failure(self, failure: Failure, out: list[Action]) -> None:
+        """Work for the call failed: the step's `on.timeout`/`on.error`, then the flow's."""
+        reason = f"{failure.what} {failure.error}"
+        if failure.detail:
+            reason += f": {failure.detail}"
+        self.log.warning("%s in step %s", reason, self.step_id)
+        self.trace.errors.append(f"{self.step_id}: {reason}")
+        self.waiting = None
+        step = self.step if self.step_id is not None else None
+        target = None
+        if step is not None:
+            for name in (failure.error, *_ALIASES.get(failure.error, ())):
+                if name in step.on:
+                    target = step.on[name]
+                    break
+            else:
+                target = self._error_target(step)
+        if target is None or target == self.step_id:
+            self._apologise(out)
+        else:
             self._goto(target, out)
 
     def _assign(self, key: str, value: Any) -> None:

@@ -73,6 +73,17 @@ class RecordingDone:
 
 
 @dataclass(frozen=True)
+class Failure:
+    """Work done for the call failed or never came back: recognition, synthesis, saving a
+    recording, or a call the watchdog found neither playing nor listening. The flow's error
+    handling takes it (`on.timeout` / `on.error` of the step, then `defaults.on_error`, ...)."""
+
+    what: str  # "recognition" | "synthesis" | "recording" | "watchdog" | ...
+    error: str = "error"  # "error" | "timeout"
+    detail: str = ""
+
+
+@dataclass(frozen=True)
 class Hangup:
     """The far end hung up."""
 
@@ -89,5 +100,6 @@ Event = (
     | HttpResult
     | TransferResult
     | RecordingDone
+    | Failure
     | Hangup
 )

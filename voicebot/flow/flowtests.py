@@ -22,10 +22,9 @@ from typing import Any, Literal
 
 from pydantic import ConfigDict, Field, ValidationError, model_validator
 
-from voicebot.dialog.actions import HttpRequest
-from voicebot.dialog.events import HttpResult
 from voicebot.errors import FlowError, FlowTestError, Problem
 from voicebot.flow import graph, source
+from voicebot.flow.backend import CannedReply, HttpxBackend, mock_transport
 from voicebot.flow.loader import LoadedFlow, load_flow, validation_problems
 from voicebot.flow.schema import Model, Text
 from voicebot.flow.simulator import TextCall
@@ -155,23 +154,14 @@ def _loose_equal(expected: Any, actual: Any) -> bool:
     return str(expected).lower() == str(actual).lower()
 
 
-class HttpMocks:
-    """An `HttpBackend` answering from a test file's `http:` list (and `flow chat`)."""
-
-    def __init__(self, mocks: list[HttpMock]):
-        self.mocks = mocks
-        self.unmatched: list[str] = []
-
-    def __call__(self, request: HttpRequest) -> HttpResult:
-        for m in self.mocks:
-            if m.url == request.url and m.method.upper() == request.method.upper():
-                if m.timeout:
-                    return HttpResult(error="timeout")
-                if m.error:
-                    return HttpResult(error="error")
-                return HttpResult(status=m.status, json=m.json_body, text=m.text)
-        self.unmatched.append(f"{request.method} {request.url}")
-        return HttpResult(error="error", text="no mock for this request")
+def mock_backend(mocks: list[HttpMock], unmatched: list[str]) -> HttpxBackend:
+    """The `HttpBackend` of a test: httpx on a `MockTransport` answering from its `http:` list
+    (also `flow chat --http-fixtures`). Requests no mock answers are noted in `unmatched`."""
+    replies = [
+        CannedReply(m.url, m.method, m.status, m.json_body, m.text, m.timeout, m.error)
+        for m in mocks
+    ]
+    return HttpxBackend(transport=mock_transport(replies, unmatched))
 
 
 def _pick(case: Case, file: TestFile, name: str, default: Any) -> Any:
@@ -191,7 +181,8 @@ def run_case(
     audio_dir: Path | None = None,
 ) -> tuple[str, TextCall]:
     """Run one test; return the failure message ("" on success) and the finished call."""
-    mocks = HttpMocks([*case.http, *file.http])
+    unmatched: list[str] = []
+    mocks = mock_backend([*case.http, *file.http], unmatched)
     clock = _pick(case, file, "clock", None) or dt.datetime.now(dt.UTC)
     call = TextCall(
         loaded,
@@ -211,8 +202,8 @@ def run_case(
         where = doc.where(("tests", index, "turns", t))
         failure = _play(call, turn)
         if failure:
-            if mocks.unmatched:
-                failure += f" (unmocked HTTP: {', '.join(mocks.unmatched)})"
+            if unmatched:
+                failure += f" (unmocked HTTP: {', '.join(unmatched)})"
             if call.engine.trace.errors:
                 failure += f" (flow errors: {'; '.join(call.engine.trace.errors)})"
             return f"{where}: {failure}", call

@@ -92,7 +92,8 @@ PromptValue = Annotated[
 
 class Voice(Model):
     name: str = "en-us"
-    rate: int = Field(165, ge=50, le=400, description="words per minute")
+    # espeak-ng refuses rates under 80 (speech/synthesizer.py); 400 is plenty for a phone line
+    rate: int = Field(165, ge=80, le=400, description="words per minute")
 
 
 class InputSettings(Model):
@@ -233,6 +234,12 @@ class Hours(Model):
                     raise ValueError(f"'{days}' is not a day or day range (e.g. mon-fri, sat)")
             if not _RANGES.match(ranges.strip()):
                 raise ValueError(f"'{ranges}' is not a time range such as 08:00-20:00")
+            for hhmm in re.findall(r"\d{1,2}:\d{2}", ranges):
+                hh, mm = (int(x) for x in hhmm.split(":"))
+                if mm > 59 or hh * 60 + mm > 24 * 60:
+                    raise ValueError(
+                        f"'{hhmm}' in '{ranges}' is not a time of day (00:00 to 24:00)"
+                    )
         return self
 
 

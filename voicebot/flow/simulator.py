@@ -1,17 +1,14 @@
 """A call in text: drives the dialog engine the way a phone call would, with words instead of audio.
 
 `TextCall` performs the engine's actions itself: prompts become lines of text, HTTP requests go to
-an `HttpBackend` (mocked in flow tests, real in `flow chat`), transfers and recordings get the
-outcome the caller of `TextCall` chose, timers are kept so that `silence()` can fire the one that
-would run out first. Time is a value: it starts at `clock` and moves on a little with each turn.
-Used by `voicebot flow chat` and `voicebot flow test`.
+an `HttpBackend` (flow/backend.py: httpx; on a mock transport in flow tests), transfers and
+recordings get the outcome the caller of `TextCall` chose, timers are kept so that `silence()`
+can fire the one that would run out first. Time is a value: it starts at `clock` and moves on a
+little with each turn. Used by `voicebot flow chat` and `voicebot flow test`.
 """
 
 from __future__ import annotations
 
-import json
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -35,15 +32,13 @@ from voicebot.dialog.events import (
     CallStarted,
     Dtmf,
     Event,
-    HttpResult,
     RecordingDone,
     TimerFired,
     TransferResult,
     Utterance,
 )
+from voicebot.flow.backend import HttpBackend, HttpxBackend
 from voicebot.flow.loader import LoadedFlow
-
-HttpBackend = Callable[[HttpRequest], HttpResult]
 
 
 @dataclass(frozen=True)
@@ -55,39 +50,10 @@ class Line:
     step: str = ""
 
 
-def real_http(request: HttpRequest) -> HttpResult:
-    """Perform a request with the standard library (for `flow chat` against a real backend)."""
-    data = request.body.encode() if request.body is not None else None
-    headers = {"Accept": "application/json", **request.headers}
-    if data is not None:
-        headers.setdefault("Content-Type", "application/json")
-    req = urllib.request.Request(request.url, data=data, headers=headers, method=request.method)
-    try:
-        with urllib.request.urlopen(req, timeout=request.timeout) as resp:  # noqa: S310
-            return _result(resp.status, resp.read())
-    except urllib.error.HTTPError as exc:
-        return _result(exc.code, exc.read())
-    except TimeoutError:
-        return HttpResult(error="timeout")
-    except (urllib.error.URLError, OSError) as exc:
-        if "timed out" in str(exc):
-            return HttpResult(error="timeout")
-        return HttpResult(error="error", text=str(exc))
-
-
-def _result(status: int, body: bytes) -> HttpResult:
-    text = body.decode("utf-8", "replace")
-    try:
-        payload = json.loads(text) if text else None
-    except ValueError:
-        payload = None
-    return HttpResult(status=status, json=payload, text=text)
-
-
 @dataclass
 class TextCall:
     loaded: LoadedFlow
-    http: HttpBackend = real_http
+    http: HttpBackend = field(default_factory=HttpxBackend)
     clock: datetime = field(default_factory=lambda: datetime.now().astimezone())
     env: dict[str, str] = field(default_factory=dict)
     audio_dir: Path | None = None
@@ -195,7 +161,7 @@ class TextCall:
         elif isinstance(action, CancelTimer):
             self.timers.pop(action.name, None)
         elif isinstance(action, HttpRequest):
-            result = self.http(action)
+            result = self.http.fetch(action)
             shown = result.status if result.status is not None else result.error
             self._line("event", f"http {action.method} {action.url} -> {shown}")
             return result

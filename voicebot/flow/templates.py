@@ -18,7 +18,14 @@ from typing import Any
 
 from babel.dates import format_date
 from babel.numbers import format_currency
-from jinja2 import StrictUndefined, TemplateSyntaxError, UndefinedError, nodes, pass_context
+from jinja2 import (
+    StrictUndefined,
+    TemplateSyntaxError,
+    Undefined,
+    UndefinedError,
+    nodes,
+    pass_context,
+)
 from jinja2.sandbox import SandboxedEnvironment, SecurityError
 
 from voicebot.errors import TemplateError
@@ -121,7 +128,10 @@ def evaluate(expression: str, names: dict[str, Any]) -> Any:
     inner = single_expression(expression)
     source = inner if inner is not None else expression
     try:
-        return _expression(source)(**names)
+        value = _expression(source)(**names)
+        if isinstance(value, Undefined):  # a missing name fails here, not later in `if value`
+            value._fail_with_undefined_error()
+        return value
     except Exception as exc:
         raise _fail(expression, exc) from None
 

@@ -28,11 +28,12 @@ from pydantic import TypeAdapter
 
 from voicebot.call.live_call import LiveCall, Resources
 from voicebot.call.records import CallStore
-from voicebot.call.session import CallSession, KeyIn, PlaybackFinished
+from voicebot.call.session import CallSession, Deadlines, KeyIn, PlaybackFinished
 from voicebot.dialog import engine as eng
 from voicebot.dialog import events as dev
 from voicebot.dialog.engine import DialogEngine
 from voicebot.flow import templates
+from voicebot.flow.backend import HttpLimits, HttpxBackend
 from voicebot.flow.loader import LoadedFlow, load_flow
 from voicebot.flow.schema import AudioPrompt
 from voicebot.server.supervisor import Supervisor, WorkerSpec, specs
@@ -63,6 +64,9 @@ class ServiceConfig:
     worker: str = "w1"
     max_call_seconds: float = 3600.0
     drain_seconds: float = 30.0
+    watchdog_seconds: float = 10.0  # neither playing nor listening this long: error route
+    http_connect_timeout: float = 2.0
+    http_max_reply_bytes: int = 1_000_000
     clock: str | None = None  # demos/tests: ISO time the flow sees when each call starts
     voice: Voice = Voice("en-us", 165)  # TTS when the flow sets no `voice` (speech.tts_*)
     log_level: str = "INFO"  # a worker's logging level (settings log_level)
@@ -164,6 +168,7 @@ class VoicebotService:
             io_pool=ThreadPoolExecutor(max_workers=4, thread_name_prefix="io"),
             records=records,
             recordings_dir=cfg.data_dir / "recordings",
+            http=HttpxBackend(HttpLimits(cfg.http_connect_timeout, cfg.http_max_reply_bytes)),
             worker=cfg.worker,
             voice=voice,
         )
@@ -328,7 +333,11 @@ class VoicebotService:
             origin = datetime.fromisoformat(cfg.clock) - timedelta(seconds=time.monotonic())
         amd = self._amd(ready.media.rate) if outbound is not None else None
         session = CallSession(
-            engine, Listener(rate=ready.media.rate), wall_clock_origin=origin, amd=amd
+            engine,
+            Listener(rate=ready.media.rate),
+            wall_clock_origin=origin,
+            amd=amd,
+            deadlines=Deadlines(watchdog=cfg.watchdog_seconds),
         )
         live = LiveCall(
             ready.call_id,
