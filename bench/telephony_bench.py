@@ -1,22 +1,29 @@
 """Telephony benchmark: real `voicebot serve` workers answering scripted calls on loopback.
 
-    .venv/bin/python bench/telephony_bench.py [--levels 1,4,8,16] [--turns 32] [--out DIR]
+    .venv/bin/python bench/telephony_bench.py [--levels 1,4,8,16] [--turns 64]
+        [--burst-rounds 8] [--out DIR] [--write [--benchmarks BENCHMARKS.md]]
 
 Needs dumpcap (Debian `tshark`), kamailio, espeak-ng; runs as root (capture on `lo`).
 
 For each level of concurrent calls it starts `voicebot serve --workers N` on the benchmark flow
-(bench/telephony_flow.yaml: a loop of one-word questions, one prerendered prompt and one
-rendered during the call per round) -- 1 worker for 1 and 4 calls, 2 for 8, 4 for 16, with a
-real Kamailio (`voicebot kamailio-config`'s config) in front when there is more than one
-(`--direct` spreads the callers over the workers' ports instead) -- and places the calls from
-caller processes (bench/telephony_caller.py, 4 calls each, pjsua2 softphones offering G.711
-only so both directions can be decoded from the capture), staggered over one turn. While the
-calls run, `dumpcap` captures SIP and RTP on `lo` and a sampler reads /proc for each worker.
+(bench/telephony_flow.yaml: a loop asking for a menu word, an 8-digit account number, a
+free-text reason and a yes/no, each prompt after the first repeating what the flow took) --
+1 worker for 1 and 4 calls, 2 for 8, 4 for 16, with a real Kamailio (`voicebot
+kamailio-config`'s config) in front when there is more than one (`--direct` spreads the
+callers over the workers' ports instead) -- and places the calls from caller processes
+(bench/telephony_caller.py, 4 calls each, pjsua2 softphones offering G.711 only so both
+directions can be decoded from the capture), staggered over about one answer. Then, on the
+one worker, the free-text burst: a call alone, then 4 calls whose free-text answers end at the
+same moment (`--sync-text`), `--burst-rounds` rounds each. While the calls run, `dumpcap`
+captures SIP and RTP on `lo` and a sampler reads /proc for each worker.
 
 Measured (bench/telephony_wire.py reads the capture):
 - turn latency on the wire: the caller's last loud RTP packet of an answer to the bot's first
   loud packet after it (endpointing silence, recognition, dialog, TTS, jitter buffers and
-  packetisation included), p50/p95/max over every answer of the level;
+  packetisation included), p50/p95/max over every answer of the level, and per kind of answer
+  (each call dials `sip:bench-N@`; the capture's INVITE and 200 OK tie its RTP port to the
+  caller's script, whose play times say which answer each wire turn followed);
+- whether the flow took each answer right, from the call records (`mark_recognised`);
 - outbound RTP gaps: inter-arrival gaps > 40 ms between the bot's packets while it speaks
   (first to last loud packet of each bot turn), and the longest gap;
 - INVITE -> 200 OK: the caller's INVITE to the 200 it receives (through Kamailio when there is
@@ -28,8 +35,9 @@ Measured (bench/telephony_wire.py reads the capture):
   grammar completed the answer early, 0.8 s when not) and the final recognition's compute time.
 
 Every process it starts gets its own session and is ended at exit (also on Ctrl-C); the whole
-run stops at `--deadline` seconds (default 840), skipping levels it has no time left for.
-Results: DIR/results.json and a Markdown table on stdout.
+run stops at `--deadline` seconds (default 1800), skipping levels it has no time left for.
+Results: DIR/results.json and the Markdown tables (bench/telephony_report.py) on stdout; with
+`--write` also in the Telephony section of `--benchmarks`, between its markers.
 """
 
 from __future__ import annotations

@@ -36,7 +36,11 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from voicebot.caller import run_script, trailing_silence  # noqa: E402 (after the path set-up)
+import numpy as np  # noqa: E402
+
+from bench.telephony_wire import LOUD_RMS  # noqa: E402 (after the path set-up)
+from voicebot.audio.frames import pcm16_to_float32  # noqa: E402
+from voicebot.caller import run_script  # noqa: E402
 from voicebot.sip.config import SipConfig  # noqa: E402
 from voicebot.sip.softphone import Softphone, SoftphoneCall  # noqa: E402
 from voicebot.speech.synthesizer import EspeakSynthesizer, Voice  # noqa: E402
@@ -97,6 +101,17 @@ def script(turns: int, index: int) -> list[Answer]:
     return out[:turns]
 
 
+def speech_length(pcm: bytes, rate: int) -> float:
+    """Seconds to the end of the last 20 ms frame that the capture counts as loud (LOUD_RMS,
+    -50 dBFS): where the benchmark sees this answer end on the wire."""
+    x = pcm16_to_float32(pcm)
+    frame = rate // 50
+    n = len(x) // frame
+    rms = np.sqrt(np.mean(x[: n * frame].reshape(n, frame) ** 2, axis=1)) if n else np.zeros(0)
+    idx = np.flatnonzero(rms > LOUD_RMS)
+    return (int(idx[-1]) + 1) * frame / rate if idx.size else 0.0
+
+
 class EndTogether:
     """Holds each free-text answer of this process's calls until all have reached it, then
     lets each start at the moment that makes all of them end together (their speech, without
@@ -140,7 +155,7 @@ class TimedCall:
 
     def play_pcm(self, pcm: bytes, rate: int, wait: bool = True) -> None:
         answer = next(self._answers)
-        speech = len(pcm) / 2 / rate - trailing_silence(pcm, rate)
+        speech = speech_length(pcm, rate)
         held = None
         if answer.kind == "text" and self._sync is not None:
             held = self._sync.hold(speech)

@@ -234,7 +234,7 @@ def write_section(path: Path, text: str) -> None:
         a, b = doc.index(BEGIN), doc.index(END) + len(END)
         doc = doc[:a] + block + doc[b:]
     else:
-        m = re.search(rf"^{re.escape(HEADING)}\s*$", doc, re.M)
+        m = re.search(rf"^{re.escape(HEADING)}[ \t]*$", doc, re.M)
         if m is None:
             doc = doc.rstrip("\n") + f"\n\n{HEADING}\n\n{block}\n"
         else:
