@@ -236,7 +236,8 @@ def write_section(path: Path, text: str) -> None:
     else:
         m = re.search(rf"^{re.escape(HEADING)}[ \t]*$", doc, re.M)
         if m is None:
-            doc = doc.rstrip("\n") + f"\n\n{HEADING}\n\n{block}\n"
+            lead = doc.rstrip("\n") + "\n\n" if doc.strip() else ""
+            doc = f"{lead}{HEADING}\n\n{block}\n"
         else:
             nxt = re.search(r"^## ", doc[m.end() :], re.M)
             end = m.end() + nxt.start() if nxt else len(doc)
