@@ -316,7 +316,7 @@ def mark_recognised(db: Path, new_ids: set[str], rows: list[dict[str, Any]]) -> 
 
 def mark_wire(
     rtp_calls: dict[int, wire.RtpCall], ports: dict[str, int], rows: list[dict[str, Any]]
-):
+) -> None:
     """Sets each answer's `wire_latency` and `wire_end`: the last wire turn whose caller
     packets ended while the answer played (or up to MATCH_SECONDS after its speech ended)."""
     for row in rows:
@@ -356,9 +356,9 @@ def sync_spread(rows: list[dict[str, Any]]) -> list[float]:
     """For answers held to end together: per round, the spread of their last loud packets."""
     rounds: dict[int, list[float]] = {}
     for r in rows:
-        held = [a for a in r.get("answers", []) if a.get("synced")]
-        for k, a in enumerate(held):
-            if "wire_end" in a:
+        texts = [a for a in r.get("answers", []) if a["kind"] == "text"]
+        for k, a in enumerate(texts):  # the k-th free-text question of every call
+            if a.get("synced") and "wire_end" in a:
                 rounds.setdefault(k, []).append(a["wire_end"])
     return [max(v) - min(v) for v in rounds.values() if len(v) > 1]
 

@@ -93,3 +93,17 @@ def test_write_section_replaces_only_its_own_part(tmp_path: Path) -> None:
     empty = tmp_path / "new.md"
     report.write_section(empty, "t\n")
     assert empty.read_text() == f"## Telephony\n\n{report.BEGIN}\n\nt\n\n{report.END}\n"
+
+
+def test_sync_spread_compares_the_same_free_text_question_of_each_call() -> None:
+    def answers(*ends: float | None) -> list[dict[str, object]]:
+        out: list[dict[str, object]] = []
+        for end in ends:
+            a: dict[str, object] = {"kind": "text", "synced": end is not None}
+            if end is not None:
+                a["wire_end"] = end
+            out += [{"kind": "menu"}, a]
+        return out
+
+    rows = [{"answers": answers(10.0, 40.0)}, {"answers": answers(None, 40.03)}]
+    assert [round(x, 3) for x in bench.sync_spread(rows)] == [0.03]
