@@ -1,22 +1,29 @@
 """Telephony benchmark: real `voicebot serve` workers answering scripted calls on loopback.
 
-    .venv/bin/python bench/telephony_bench.py [--levels 1,4,8,16] [--turns 32] [--out DIR]
+    .venv/bin/python bench/telephony_bench.py [--levels 1,4,8,16] [--turns 64]
+        [--burst-rounds 8] [--out DIR] [--write [--benchmarks BENCHMARKS.md]]
 
 Needs dumpcap (Debian `tshark`), kamailio, espeak-ng; runs as root (capture on `lo`).
 
 For each level of concurrent calls it starts `voicebot serve --workers N` on the benchmark flow
-(bench/telephony_flow.yaml: a loop of one-word questions, one prerendered prompt and one
-rendered during the call per round) -- 1 worker for 1 and 4 calls, 2 for 8, 4 for 16, with a
-real Kamailio (`voicebot kamailio-config`'s config) in front when there is more than one
-(`--direct` spreads the callers over the workers' ports instead) -- and places the calls from
-caller processes (bench/telephony_caller.py, 4 calls each, pjsua2 softphones offering G.711
-only so both directions can be decoded from the capture), staggered over one turn. While the
-calls run, `dumpcap` captures SIP and RTP on `lo` and a sampler reads /proc for each worker.
+(bench/telephony_flow.yaml: a loop asking for a menu word, an 8-digit account number, a
+free-text reason and a yes/no, each prompt after the first repeating what the flow took) --
+1 worker for 1 and 4 calls, 2 for 8, 4 for 16, with a real Kamailio (`voicebot
+kamailio-config`'s config) in front when there is more than one (`--direct` spreads the
+callers over the workers' ports instead) -- and places the calls from caller processes
+(bench/telephony_caller.py, 4 calls each, pjsua2 softphones offering G.711 only so both
+directions can be decoded from the capture), staggered over about one answer. Then, on the
+one worker, the free-text burst: a call alone, then 4 calls whose free-text answers end at the
+same moment (`--sync-text`), `--burst-rounds` rounds each. While the calls run, `dumpcap`
+captures SIP and RTP on `lo` and a sampler reads /proc for each worker.
 
 Measured (bench/telephony_wire.py reads the capture):
 - turn latency on the wire: the caller's last loud RTP packet of an answer to the bot's first
   loud packet after it (endpointing silence, recognition, dialog, TTS, jitter buffers and
-  packetisation included), p50/p95/max over every answer of the level;
+  packetisation included), p50/p95/max over every answer of the level, and per kind of answer
+  (each call dials `sip:bench-N@`; the capture's INVITE and 200 OK tie its RTP port to the
+  caller's script, whose play times say which answer each wire turn followed);
+- whether the flow took each answer right, from the call records (`mark_recognised`);
 - outbound RTP gaps: inter-arrival gaps > 40 ms between the bot's packets while it speaks
   (first to last loud packet of each bot turn), and the longest gap;
 - INVITE -> 200 OK: the caller's INVITE to the 200 it receives (through Kamailio when there is
@@ -28,8 +35,9 @@ Measured (bench/telephony_wire.py reads the capture):
   grammar completed the answer early, 0.8 s when not) and the final recognition's compute time.
 
 Every process it starts gets its own session and is ended at exit (also on Ctrl-C); the whole
-run stops at `--deadline` seconds (default 840), skipping levels it has no time left for.
-Results: DIR/results.json and a Markdown table on stdout.
+run stops at `--deadline` seconds (default 1800), skipping levels it has no time left for.
+Results: DIR/results.json and the Markdown tables (bench/telephony_report.py) on stdout; with
+`--write` also in the Telephony section of `--benchmarks`, between its markers.
 """
 
 from __future__ import annotations
@@ -40,6 +48,7 @@ import json
 import math
 import os
 import re
+import shlex
 import shutil
 import signal
 import socket
@@ -48,13 +57,16 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench import telephony_wire as wire  # noqa: E402 (after the path set-up)
+from bench import telephony_caller as caller  # noqa: E402 (after the path set-up)
+from bench import telephony_report as report_tables  # noqa: E402
+from bench import telephony_wire as wire  # noqa: E402
 from bench.telephony_procfs import Sampler, children, hwm_kb, session_pids  # noqa: E402
 from voicebot.deploy.kamailio import Destination, KamailioConfig, render_config  # noqa: E402
 from voicebot.testing.sip_probe import options_ok  # noqa: E402
@@ -65,7 +77,10 @@ WORKERS_FOR = {1: 1, 4: 1, 8: 2, 16: 4}  # concurrent calls -> worker processes 
 BOT_RTP = 41000  # worker i: BOT_RTP + 200 * i (voicebot.server.worker.worker_main)
 CALLER_RTP = 52000  # caller process k: + 100 * k
 CALLS_PER_CALLER = 4
-TURN_SECONDS = 3.2  # one round of the flow, roughly: the calls start spread over it
+KINDS = caller.KINDS  # one round of the flow: menu word, digits, free text, yes/no
+SPREAD_SECONDS = 6.0  # the calls of a level start spread over about one answer of a round
+ANSWER_SECONDS = 7.0  # one answer with the prompt before it, roughly (for time budgets)
+MATCH_SECONDS = 0.5  # a wire turn belongs to the answer whose speech ended at most this before
 
 
 # -- processes ---------------------------------------------------------------------------------
@@ -241,6 +256,113 @@ def profile_from_log(text: str) -> dict[str, Any]:
     }
 
 
+def heard(kind: str, step: str, text: str) -> str | None:
+    """What the flow took from an answer of `kind`, read off the bot's next prompt (`step`,
+    `text`), which repeats it (bench/telephony_flow.yaml); None when it took nothing (a
+    reprompt of the same question)."""
+    if kind == "menu" and step == "account":
+        return text.split(".")[0].strip().lower()
+    if kind == "digits" and step == "reason":
+        m = re.match(r"Account ([\d ]+)\.", text)
+        return m.group(1).replace(" ", "") if m else None
+    if kind == "text" and step == "check":
+        m = re.match(r"You said: (.*)\. Is that right\?$", text, re.S)
+        return caller.normalise(m.group(1)) if m else None
+    if kind == "yes_no":
+        return {"menu": "yes", "again": "no"}.get(step)
+    return None
+
+
+def word_errors(expect: str, got: str | None) -> tuple[int, int]:
+    """(word edits from `expect` to `got`, words in `expect`): Levenshtein over words."""
+    ref, hyp = expect.split(), (got or "").split()
+    row = list(range(len(hyp) + 1))
+    for i, r in enumerate(ref, 1):
+        prev, row[0] = row[0], i
+        for j, h in enumerate(hyp, 1):
+            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (r != h))
+    return row[-1], len(ref)
+
+
+def mark_recognised(db: Path, new_ids: set[str], rows: list[dict[str, Any]]) -> None:
+    """Sets each answer's `heard` (what the flow took from it) from the call records: the
+    caller's turn recorded after the answer ended, then the bot's next prompt."""
+    by_index = {r["index"]: r.get("answers", []) for r in rows}
+    with contextlib.closing(sqlite3.connect(db)) as con:
+        calls = con.execute("SELECT id, to_uri FROM calls").fetchall()
+        for call_id, to_uri in calls:
+            m = re.search(r"bench-(\d+)@", to_uri)
+            if call_id not in new_ids or not m or int(m.group(1)) not in by_index:
+                continue
+            answers = by_index[int(m.group(1))]
+            turns = con.execute(
+                "SELECT who, text, step, at FROM turns WHERE call_id = ? ORDER BY seq", (call_id,)
+            ).fetchall()
+            for i, (who, text, _step, at) in enumerate(turns):
+                if who != "caller":
+                    continue
+                when = datetime.fromisoformat(at).timestamp()
+                before = [a for a in answers if a["speech_end"] <= when + 0.05]
+                if not before:
+                    continue
+                answer = max(before, key=lambda a: a["speech_end"])
+                bot = next((t for t in turns[i + 1 :] if t[0] == "bot"), None)
+                answer["recorded"] = True
+                got = heard(answer["kind"], bot[2], bot[1]) if bot else None
+                if answer["kind"] == "text" and got is not None:
+                    got = caller.normalise(text)  # the transcript: the slot drops "I want to"
+                answer["heard"] = got
+
+
+def mark_wire(
+    rtp_calls: dict[int, wire.RtpCall], ports: dict[str, int], rows: list[dict[str, Any]]
+) -> None:
+    """Sets each answer's `wire_latency` and `wire_end`: the last wire turn whose caller
+    packets ended while the answer played (or up to MATCH_SECONDS after its speech ended)."""
+    for row in rows:
+        c = rtp_calls.get(ports.get(f"bench-{row['index']}", -1))
+        if c is None:
+            continue
+        found = wire.turns(c)
+        for a in row.get("answers", []):
+            inside = [
+                t for t in found if a["start"] <= t.caller_end <= a["speech_end"] + MATCH_SECONDS
+            ]
+            if inside:
+                a["wire_latency"], a["wire_end"] = inside[-1].latency, inside[-1].caller_end
+
+
+def kind_figures(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    for kind in KINDS:
+        answers = [a for r in rows for a in r.get("answers", []) if a["kind"] == kind]
+        recorded = [a for a in answers if a.get("recorded")]
+        edits = [word_errors(a["expect"], a.get("heard")) for a in recorded]
+        out[kind] = {
+            "answers": len(answers),
+            "wire_latency": [a["wire_latency"] for a in answers if "wire_latency" in a],
+            "recorded": len(recorded),
+            "right": sum(a.get("heard") == a["expect"] for a in recorded),
+            "word_errors": sum(e for e, _ in edits),
+            "words": sum(n for _, n in edits),
+            "wrong": [
+                (a["expect"], a.get("heard")) for a in recorded if a.get("heard") != a["expect"]
+            ],
+        }
+    return out
+
+
+def sync_spread(rows: list[dict[str, Any]]) -> list[float]:
+    """For answers held to end together: per round, the spread of their last loud packets."""
+    rounds: dict[int, list[float]] = {}
+    for r in rows:
+        texts = [a for a in r.get("answers", []) if a["kind"] == "text"]
+        for k, a in enumerate(texts):  # the k-th free-text question of every call
+            if a.get("synced") and "wire_end" in a:
+                rounds.setdefault(k, []).append(a["wire_end"])
+    return [max(v) - min(v) for v in rounds.values() if len(v) > 1]
+
+
 def run_level(
     procs: Processes,
     out: Path,
@@ -250,8 +372,12 @@ def run_level(
     args: argparse.Namespace,
     time_left: float,
     kamailio: subprocess.Popen[bytes] | None = None,
+    *,
+    tag: str = "",
+    sync: bool = False,
+    spread: float = SPREAD_SECONDS,
 ) -> dict[str, Any]:
-    tag = f"{calls}c"
+    tag = tag or f"{calls}c"
     pcap = out / f"level-{tag}.pcap"
     pcap.unlink(missing_ok=True)
     sip_ports = f"portrange {svc.sip_port}-{svc.sip_port + svc.workers - 1}"
@@ -274,7 +400,7 @@ def run_level(
     callers: list[subprocess.Popen[bytes]] = []
     caller_out: list[Path] = []
     n_callers = math.ceil(calls / CALLS_PER_CALLER)
-    stagger = TURN_SECONDS / calls
+    stagger = spread / calls
     targets = (
         [f"sip:voicebot@{HOST}:{svc.kamailio_port}"] if svc.kamailio_port else svc.uris
     )  # direct: caller process k calls worker k (4 calls each)
@@ -291,6 +417,7 @@ def run_level(
         cmd += ["--turns", str(turns), "--stagger", str(stagger * n_callers)]
         cmd += ["--delay", str(2.0 + k * stagger), "--quiet", str(args.quiet)]
         cmd += ["--rtp-port", str(CALLER_RTP + 100 * k), "--out", str(path)]
+        cmd += ["--sync-text"] if sync else []
         callers.append(procs.start(cmd, out / f"caller-{tag}-{k}.log"))
     sampler_groups["callers"] = lambda: [p.pid for p in callers if p.poll() is None]
     if kamailio is not None:
@@ -299,7 +426,7 @@ def run_level(
     clocks = {f"w{i + 1}": pid for i, pid in enumerate(svc.worker_pids)}
     sampler = Sampler(sampler_groups, clocks, realtime_clock=args.rt_clock).start()
     load_start = os.getloadavg()
-    limit = time.monotonic() + min(time_left, turns * 8 + 60)
+    limit = time.monotonic() + min(time_left, turns * 1.5 * ANSWER_SECONDS + spread + 60)
     for p in callers:
         try:
             p.wait(max(1.0, limit - time.monotonic()))
@@ -321,17 +448,12 @@ def run_level(
 
     packets = wire.read_pcap(pcap)
     rtp_calls = wire.rtp_calls(packets, set(svc.bot_rtp))
-    latencies: list[float] = []
-    dynamic: list[float] = []  # replies to a colour: "You said red. Is that right?" (TTS now)
-    static: list[float] = []  # replies to "yes": "Red, green or blue?" (prerendered)
+    latencies = [x for c in rtp_calls.values() for x in wire.turn_latencies(c)]
     gaps = [wire.playback_gaps(c) for c in rtp_calls.values()]
-    for c in rtp_calls.values():
-        call_latencies = wire.turn_latencies(c)
-        latencies += call_latencies
-        dynamic += call_latencies[0::2]
-        static += call_latencies[1::2]
     setup = wire.invite_to_ok(packets)
-    bot_lat, _ = bot_record_latencies(svc.db, before_ids)
+    bot_lat, after_ids = bot_record_latencies(svc.db, before_ids)
+    mark_wire(rtp_calls, wire.bot_ports(packets), rows)
+    mark_recognised(svc.db, after_ids - before_ids, rows)
     with open(svc.log, "rb") as f:
         f.seek(log_offset)
         prof = profile_from_log(f.read().decode(errors="replace"))
@@ -357,7 +479,10 @@ def run_level(
             if sampler.clock_wait_ms(name, end - length, end) >= 1000 * length / 2:
                 waited += 1
     return {
+        "tag": tag,
         "calls": calls,
+        "turns_per_call": turns,
+        "synchronised_free_text": sync,
         "workers": svc.workers,
         "routing": "kamailio" if svc.kamailio_port else "direct",
         "calls_answered": len(starts),
@@ -365,8 +490,9 @@ def run_level(
         "rtp_calls": len(rtp_calls),
         "turns": len(latencies),
         "wire_latency": latencies,
-        "wire_latency_tts": dynamic,
-        "wire_latency_cached": static,
+        "by_kind": kind_figures(rows),
+        "free_text_end_spread": sync_spread(rows),
+        "answers": [{"index": r["index"], **a} for r in rows for a in r.get("answers", [])],
         "bot_record_latency": bot_lat,
         "caller_latency": caller_lat,
         "jitter_buffer_avg_ms": jb,
@@ -398,74 +524,43 @@ def run_level(
     }
 
 
-# -- report ------------------------------------------------------------------------------------
-def ms(values: list[float], q: float) -> str:
-    return f"{wire.percentile(values, q) * 1000:.0f}" if values else "-"
+# -- run ---------------------------------------------------------------------------------------
+def command_line() -> str:
+    """This run's command as typed from the repository, paths inside it made relative."""
+
+    def rel(arg: str) -> str:
+        path = Path(arg)
+        if path.is_absolute() and path.is_relative_to(ROOT):
+            return str(path.relative_to(ROOT))
+        return arg
+
+    return shlex.join([rel(sys.executable), rel(str(Path(sys.argv[0]).resolve())), *sys.argv[1:]])
 
 
-def table(results: list[dict[str, Any]]) -> str:
-    lines = [
-        "| calls | workers | answers | wire p50 / p95 / max (ms) | bot's own p50 / p95 (ms) "
-        "| gaps > 40 ms in playback (clock thread waiting for a CPU) | longest gap (ms) "
-        "| INVITE→200 p50 / p95 / max (ms) "
-        "| CPU per worker (% of a core) | RSS peak per worker (MB) | load 1 min |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
-    ]
-    for r in results:
-        lat, bot, inv = r["wire_latency"], r["bot_record_latency"], r["invite_to_ok"]
-        usage = r["workers_usage"].values()
-        cpu = ", ".join(f"{u['cpu_percent']:.0f}" for u in usage)
-        rss = ", ".join(f"{max(u['rss_peak_mb'], u['hwm_mb']):.0f}" for u in usage)
-        routing = f"{r['workers']} ({r['routing']})" if r["workers"] > 1 else "1"
-        lines.append(
-            f"| {r['calls']} | {routing} | {r['turns']} "
-            f"| {ms(lat, 50)} / {ms(lat, 95)} / {ms(lat, 100)} | {ms(bot, 50)} / {ms(bot, 95)} "
-            f"| {len(r['gaps_over_40ms'])} of {r['gap_intervals']} "
-            f"({r['gaps_with_clock_thread_waiting']}) "
-            f"| {r['gap_longest'] * 1000:.0f} | {ms(inv, 50)} / {ms(inv, 95)} / {ms(inv, 100)} "
-            f"| {cpu} | {rss} | {r['load_start'][0]:.1f} → {r['load_end'][0]:.1f} |"
-        )
-    return "\n".join(lines)
+def rounded_turns(n: int) -> int:
+    """Answers per call: whole rounds of the flow (menu, digits, free text, yes/no)."""
+    return len(KINDS) * math.ceil(n / len(KINDS))
 
 
-def profile_table(results: list[dict[str, Any]]) -> str:
-    lines = [
-        "| calls | wire p50 / p95, prompt rendered in call (ms) | wire p50 / p95, prerendered (ms) "
-        "| endpointing 0.3 s / 0.8 s | ASR p50 / p95 (ms) | caller-side p50 / p95 (ms) "
-        "| jitter buffer (ms) | worker's INVITE→200 p50 / max (ms) | callers' CPU (%) "
-        "| Kamailio CPU (%) "
-        "| gaps > 40 ms in the callers' streams (control) |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
-    ]
-    for r in results:
-        p = r["profile"]
-        asr = [x / 1000 for x in p["asr_final_ms"] + p["asr_partial_ms"]]
-        tts, cached = r["wire_latency_tts"], r["wire_latency_cached"]
-        cl = r["caller_latency"]
-        hop = r["invite_to_ok_worker"]
-        kam = r["kamailio_cpu_percent"]
-        lines.append(
-            f"| {r['calls']} | {ms(tts, 50)} / {ms(tts, 95)} | {ms(cached, 50)} / {ms(cached, 95)} "
-            f"| {p['endpoint_complete']} / {p['endpoint_incomplete']} "
-            f"| {ms(asr, 50)} / {ms(asr, 95)} | {ms(cl, 50)} / {ms(cl, 95)} "
-            f"| {sum(r['jitter_buffer_avg_ms']) / max(1, len(r['jitter_buffer_avg_ms'])):.0f} "
-            f"| {f'{ms(hop, 50)} / {ms(hop, 100)}' if hop else '-'} "
-            f"| {r['callers_cpu_percent']:.0f} "
-            f"| {'-' if kam is None else f'{kam:.0f}'} "
-            f"| {len(r['caller_stream_gaps_over_40ms'])} of {r['caller_stream_packets']} |"
-        )
-    return "\n".join(lines)
+def utc(at: float) -> str:
+    return datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--levels", default="1,4,8,16", help="concurrent calls per level")
-    p.add_argument("--turns", type=int, default=32, help="caller answers per level, at least")
+    p.add_argument("--levels", default="1,4,8,16", help="concurrent calls per level ('' none)")
+    p.add_argument("--turns", type=int, default=64, help="caller answers per level, at least")
     p.add_argument("--min-turns-per-call", type=int, default=4)
+    p.add_argument(
+        "--burst-rounds",
+        type=int,
+        default=8,
+        help="rounds of the free-text burst (a call alone, then 4 at once; 0: none)",
+    )
     p.add_argument("--quiet", type=float, default=1.0, help="bot silence before answering (s)")
     p.add_argument("--direct", action="store_true", help="no Kamailio: callers dial workers")
     p.add_argument("--log-level", default="DEBUG", help="workers' log level (DEBUG: profile)")
-    p.add_argument("--deadline", type=float, default=840.0, help="whole run, seconds")
+    p.add_argument("--deadline", type=float, default=1800.0, help="whole run, seconds")
     p.add_argument(
         "--rt-clock",
         action="store_true",
@@ -479,8 +574,10 @@ def main() -> int:
         help="environment for the workers, e.g. VOICEBOT_SPEECH__CPU_THREADS=1 (experiments)",
     )
     p.add_argument("--out", default=str(ROOT / "bench" / "out" / "telephony"))
+    p.add_argument("--write", action="store_true", help="put the tables into --benchmarks")
+    p.add_argument("--benchmarks", default=str(ROOT / "BENCHMARKS.md"), help="file for --write")
     args = p.parse_args()
-    levels = [int(x) for x in args.levels.split(",")]
+    levels = [int(x) for x in args.levels.split(",") if x.strip()]
     extra_env = dict(item.split("=", 1) for item in args.worker_env)
     for n in levels:
         if n not in WORKERS_FOR:
@@ -494,21 +591,36 @@ def main() -> int:
     began = time.monotonic()
     end_by = began + args.deadline
     procs = Processes()
-    results: list[dict[str, Any]] = []
+    report: dict[str, Any] = {
+        "command": command_line(),
+        "started": utc(time.time()),
+        "cores": os.cpu_count(),
+        "load_start": os.getloadavg(),
+        "levels": [],
+        "burst": None,
+    }
+    results: list[dict[str, Any]] = report["levels"]
+    burst: dict[str, Any] = {}
 
     def on_signal(signum: int, _frame: Any) -> None:
         raise KeyboardInterrupt(f"signal {signum}")
 
+    def save() -> None:
+        (out / "results.json").write_text(json.dumps(report, indent=1))
+
     for signum in (signal.SIGTERM, signal.SIGINT):  # SIGINT too: ignored in background jobs
         signal.signal(signum, on_signal)
-    print(f"load at start: {os.getloadavg()}; {os.cpu_count()} cores", flush=True)
+    print(f"load at start: {report['load_start']}; {report['cores']} cores", flush=True)
+    # (calls, tag, sync) per service; the burst runs on the one-worker service, after its levels
+    plan: dict[int, list[tuple[int, str, bool]]] = {}
+    for n in levels:
+        plan.setdefault(WORKERS_FOR[n], []).append((n, f"{n}c", False))
+    if args.burst_rounds > 0:
+        plan.setdefault(1, []).extend([(1, "burst-alone", True), (4, "burst-together", True)])
     try:
-        by_workers: dict[int, list[int]] = {}
-        for n in levels:
-            by_workers.setdefault(WORKERS_FOR[n], []).append(n)
-        for workers, group in sorted(by_workers.items()):
+        for workers, jobs in sorted(plan.items()):
             if time.monotonic() > end_by - 60:
-                print(f"no time left for {group} calls", flush=True)
+                print(f"no time left for {jobs}", flush=True)
                 break
             svc = start_service(procs, out, workers, args.log_level, extra_env)
             print(f"{workers} worker(s) up in {svc.started_in:.1f} s: {svc.uris}", flush=True)
@@ -516,19 +628,30 @@ def main() -> int:
             if workers > 1 and not args.direct:
                 kam = start_kamailio(procs, out, svc)
                 print(f"kamailio on {HOST}:{svc.kamailio_port}", flush=True)
-            for calls in group:
+            for calls, tag, sync in jobs:
                 left = end_by - time.monotonic() - 30
-                turns = max(args.min_turns_per_call, math.ceil(args.turns / calls))
-                if left < turns * 4 + 20:
-                    print(f"no time left for {calls} calls", flush=True)
+                if sync:
+                    turns = len(KINDS) * args.burst_rounds
+                else:
+                    turns = rounded_turns(max(args.min_turns_per_call, args.turns / calls))
+                if left < turns * ANSWER_SECONDS + 20:
+                    print(f"no time left for {tag}", flush=True)
                     continue
-                print(f"level {calls} calls x {turns} answers ...", flush=True)
-                r = run_level(procs, out, svc, calls, turns, args, left, kam)
-                results.append(r)
-                print(table([r]).splitlines()[-1], flush=True)
+                print(f"{tag}: {calls} calls x {turns} answers ...", flush=True)
+                r = run_level(
+                    procs, out, svc, calls, turns, args, left, kam,
+                    tag=tag, sync=sync, spread=0.0 if sync else SPREAD_SECONDS,
+                )  # fmt: skip
+                if sync:
+                    burst["alone" if calls == 1 else "together"] = r
+                    if len(burst) == 2:
+                        report["burst"] = burst
+                else:
+                    results.append(r)
+                print(report_tables.kinds_table([r]).splitlines()[-1], flush=True)
                 if r["call_errors"]:
                     print(f"  call errors: {r['call_errors']}", flush=True)
-                (out / "results.json").write_text(json.dumps(results, indent=1))
+                save()
             if kam is not None:
                 procs.stop(kam, wait=10)
             procs.stop(svc.proc, wait=45)
@@ -536,11 +659,16 @@ def main() -> int:
         print("interrupted: stopping everything", file=sys.stderr)
     finally:
         procs.stop_all()
-    print(f"\nran {time.monotonic() - began:.0f} s; load at end: {os.getloadavg()}")
-    print(table(results))
-    print()
-    print(profile_table(results))
-    return 0 if results else 1
+    report["ended"] = utc(time.time())
+    report["seconds"] = time.monotonic() - began
+    report["load_end"] = os.getloadavg()
+    save()
+    text = report_tables.tables(report)
+    print(f"\nran {report['seconds']:.0f} s\n\n{text}")
+    if args.write:
+        report_tables.write_section(Path(args.benchmarks), text)
+        print(f"wrote the Telephony tables into {args.benchmarks}")
+    return 0 if results or report["burst"] else 1
 
 
 if __name__ == "__main__":

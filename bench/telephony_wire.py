@@ -5,11 +5,14 @@ Pure functions over a capture file (written by `dumpcap -P`, kernel timestamps),
     read_pcap(path) -> list[Packet]           # UDP/IPv4 datagrams with their capture time
     rtp_calls(packets, bot_ports) -> dict[int, RtpCall]
         # one call per bot RTP port: the packets the bot sent (bot -> caller) and received
-    turn_latencies(call) -> list[float]
+    turns(call) -> list[Turn]
         # last loud caller packet -> first loud bot packet after it, per caller turn (s)
+    turn_latencies(call) -> list[float]       # the same, latencies only
     playback_gaps(call) -> (gaps_during_playback, all_inter_arrivals_during_playback)
     invite_to_ok(packets) -> dict[call_id, (seconds, hop)]
         # the caller's INVITE to the 200 OK it gets back; also each proxy-to-worker hop
+    bot_ports(packets) -> dict[to_user, bot_rtp_port]
+        # whom each call dialled (the INVITE's To user) and the RTP port the bot answered with
 
 A packet is "loud" (speech, not silence) when its G.711 payload, decoded, has an RMS above
 `LOUD_RMS`, -50 dBFS. Silence on this line is digital zero (both sides send zeros between
@@ -152,17 +155,27 @@ def _merged(call: RtpCall) -> list[tuple[float, str]]:
     return events
 
 
-def turn_latencies(call: RtpCall) -> list[float]:
+@dataclass(frozen=True)
+class Turn:
+    caller_end: float  # the caller's last loud packet of the utterance (capture time)
+    latency: float  # from it to the bot's first loud packet after it (s)
+
+
+def turns(call: RtpCall) -> list[Turn]:
     """For each caller utterance: its last loud packet to the bot's next loud packet."""
-    out: list[float] = []
+    out: list[Turn] = []
     last_caller: float | None = None
     for t, who in _merged(call):
         if who == "c":
             last_caller = t
         elif last_caller is not None:
-            out.append(t - last_caller)
+            out.append(Turn(last_caller, t - last_caller))
             last_caller = None
     return out
+
+
+def turn_latencies(call: RtpCall) -> list[float]:
+    return [t.latency for t in turns(call)]
 
 
 def playback_spans(call: RtpCall) -> list[tuple[float, float]]:
@@ -268,6 +281,33 @@ def invite_to_ok(packets: list[Packet]) -> dict[str, SetupTime]:
                 hop = answers[0].t - r.t
         out[cid] = SetupTime(back[0].t - first.t, hop)
     return out
+
+
+_TO_USER = re.compile(rb"sip:([^@;>\s]+)@")
+_AUDIO_PORT = re.compile(rb"^m=audio (\d+) ", re.M)
+
+
+def bot_ports(packets: list[Packet]) -> dict[str, int]:
+    """Per call, the user part of the caller's INVITE's To (whom it dialled) -> the RTP port in
+    the SDP of the 200 OK that answered it (the bot's side of the call's media)."""
+    dialled: dict[str, str] = {}  # Call-ID -> To user
+    answered: dict[str, int] = {}  # Call-ID -> bot RTP port
+    for p in packets:
+        body = p.payload
+        m = _CALL_ID.search(body)
+        if not m:
+            continue
+        cid = m.group(1).decode()
+        if body.startswith(b"INVITE ") and cid not in dialled:
+            user = _TO_USER.search(_header(body, b"To") or _header(body, b"t"))
+            if user:
+                dialled[cid] = user.group(1).decode()
+        elif body.startswith(b"SIP/2.0 200") and cid not in answered:
+            cseq = _CSEQ.search(body)
+            port = _AUDIO_PORT.search(body)
+            if cseq and cseq.group(1) == b"INVITE" and port:
+                answered[cid] = int(port.group(1))
+    return {user: answered[cid] for cid, user in dialled.items() if cid in answered}
 
 
 def _header(message: bytes, name: bytes) -> bytes:
