@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 from pypinyin import Style, lazy_pinyin
 
@@ -58,6 +59,7 @@ def _fold(syllable: str) -> str:
     return syllable
 
 
+@lru_cache(maxsize=4096)  # the same utterance is scored against every phrase of a menu
 def syllables(text: str, *, fold: bool = True) -> tuple[str, ...]:
     """The toneless syllables of `text`, one per character; a Latin word or number is one."""
     out: list[str] = []
