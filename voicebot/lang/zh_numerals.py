@@ -7,7 +7,8 @@ Text is expected normalised (`zh_normalize.normalize`).
   (十 百 千 万) is read as its value first: "十二" -> "12", "八千" -> "8000", also after
   digits said one by one ("幺三八八千" -> "1388000").
 * `numeral_runs(text)` finds every run of numeral characters and digits ("五十八", "3.5",
-  "两百零五"), and `numeral_value(run)` is its value (cn2an, normal mode: 两百 200, 三百五
+  "两百零五"; not the 一 of words such as 一下 一起 一共: `NOT_NUMBERS`), and
+  `numeral_value(run)` is its value (cn2an, normal mode: 两百 200, 三百五
   350, 一万二 12000, 一〇五 105, 三点五 3.5, 负五 -5; 两个半 2.5).
 * `amount(text)` reads money: "五十八块三" and "五十八元三角" 58.30, "三毛五" 0.35, "五十八块
   零五分" 58.05, "两块五毛钱" 2.50, "58.3元" / "¥58.3" 58.30, or a bare number. Exactly one
@@ -61,9 +62,22 @@ def numeral_value(run: str) -> int | Decimal | None:
     return int(value)
 
 
+# Words written with a numeral that say no number: "查一下" (have a look), "一起" (together).
+NOT_NUMBERS = (
+    "一下", "一些", "一起", "一样", "一直", "一定", "一般", "一会", "一切", "一共", "一旦",
+    "一边", "一致", "统一", "唯一", "一向", "一律",
+)  # fmt: skip
+_NOT_NUMBERS = re.compile("|".join(NOT_NUMBERS))
+
+
+def without_number_words(text: str) -> str:
+    """`text` with the words of `NOT_NUMBERS` blanked out ("查一下三个" -> "查 三个")."""
+    return _NOT_NUMBERS.sub(" ", text)
+
+
 def numeral_runs(text: str) -> list[str]:
-    """Every run of numeral characters and digits in `text`, in order."""
-    return NUMERAL_RUN.findall(text)
+    """Every run of numeral characters and digits in `text`, in order (not 一下, 一起, ...)."""
+    return NUMERAL_RUN.findall(without_number_words(text))
 
 
 def with_halves(text: str) -> str:
@@ -123,6 +137,7 @@ def _single_digit(ch: str | None) -> int:
 
 def amount(text: str) -> Decimal | None:
     """The one amount of money said in `text`, to the fen (see module doc), or None."""
+    text = without_number_words(text)
     found = list(_MONEY.finditer(text))
     if not found:
         runs = numeral_runs(text)
