@@ -2,7 +2,8 @@
 
 * `read_digits("13800138000")` -> "幺三八零零幺三八零零零": digit by digit, 1 as 幺 (as phone
   and account numbers are read); letters are kept, separators (space - . /) dropped.
-* `read_number(105)` -> "一百零五", `read_number("58.3")` -> "五十八点三", -5 -> "负五".
+* `read_number(105)` -> "一百零五", `read_number("58.3")` -> "五十八点三", -5 -> "负五";
+  2 before 百 千 万 亿 is 两 (2026 "两千零二十六", 12000 "一万两千"; 十二万 stays).
 * `read_money("58.3")` -> "五十八元三角"; 58.35 "五十八元三角五分", 58.05 "五十八元零五分",
   100 "一百元", 0.5 "五角", 2 "两元", 2.2 "两元两角".
 * `read_date(date)` -> "十二月三日星期四" (`year=True`: "二零二六年十二月三日星期四").
@@ -43,16 +44,24 @@ def _decimal(value: Any, what: str) -> Decimal:
     return number
 
 
+_TWO_BEFORE_MAGNITUDE = re.compile(r"(?<![十点])二(?=[百千万亿])")
+
+
+def _numerals(text: str) -> str:
+    """cn2an's reading, with 2 before a magnitude as 两 ("两千零二十六", "一万两千")."""
+    return _TWO_BEFORE_MAGNITUDE.sub("两", str(cn2an.an2cn(text, "low")))
+
+
 def read_number(value: Any) -> str:
-    """A number by value ("105" -> "一百零五", "58.3" -> "五十八点三")."""
+    """A number by value ("105" -> "一百零五", "58.3" -> "五十八点三", 2026 -> "两千零二十六")."""
     number = _decimal(value, "number")
     text = format(number.normalize(), "f") if number != number.to_integral() else str(int(number))
-    return str(cn2an.an2cn(text, "low"))
+    return _numerals(text)
 
 
 def _measure(count: int, unit: str) -> str:
     """A count before a measure word: 2 reads 两 ("两元"), other numbers as usual."""
-    return ("两" if count == 2 else str(cn2an.an2cn(str(count), "low"))) + unit
+    return ("两" if count == 2 else _numerals(str(count))) + unit
 
 
 def read_money(value: Any) -> str:
