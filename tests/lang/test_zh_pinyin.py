@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from voicebot.lang.zh_pinyin import has_chinese, speakable, syllables
+from voicebot.lang.zh_pinyin import ESPEAK_VOICE, has_chinese, script_runs, speakable, syllables
 
 
 @pytest.mark.parametrize(
@@ -61,6 +61,28 @@ def test_has_chinese() -> None:
     assert not has_chinese("press 9")
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "普通话请按1。For English, press 9.",
+            [("zh", "普通话请按1。"), ("en", "For English, press 9.")],
+        ),
+        (
+            "For English press 9，普通话请按1",
+            [("en", "For English press 9"), ("zh", "，普通话请按1")],
+        ),
+        ("您好 Hello 您好", [("zh", "您好"), ("en", "Hello"), ("zh", "您好")]),
+        ("iPhone 15 的套餐", [("en", "iPhone 15"), ("zh", "的套餐")]),
+        ("话费58.3元", [("zh", "话费58.3元")]),
+        ("138", [("zh", "138")]),
+        ("  ", []),
+    ],
+)
+def test_script_runs(text: str, expected: list[tuple[str, str]]) -> None:
+    assert script_runs(text) == expected
+
+
 def _samples(path: Path) -> tuple[array.array[int], int]:
     with wave.open(str(path)) as w:
         assert w.getsampwidth() == 2 and w.getnchannels() == 1
@@ -73,7 +95,7 @@ def test_espeak_speaks_the_pinyin(tmp_path: Path) -> None:
     syllable_count = len(text.split())
     wav = tmp_path / "zh.wav"
     subprocess.run(
-        ["espeak-ng", "-v", "cmn-latn-pinyin", "-w", str(wav), text],
+        ["espeak-ng", "-v", ESPEAK_VOICE, "-w", str(wav), text],
         check=True,
         capture_output=True,
     )
@@ -83,7 +105,7 @@ def test_espeak_speaks_the_pinyin(tmp_path: Path) -> None:
     loud = sum(1 for s in samples if abs(s) > 1000)
     assert loud > 0.2 * len(samples)  # speech, not silence
     phonemes = subprocess.run(
-        ["espeak-ng", "-q", "-v", "cmn-latn-pinyin", "-x", text],
+        ["espeak-ng", "-q", "-v", ESPEAK_VOICE, "-x", text],
         check=True,
         capture_output=True,
         text=True,

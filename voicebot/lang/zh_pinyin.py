@@ -9,6 +9,11 @@ reads a syllable without digit, its contour following the tone before), and ü i
 ("nv3", which espeak reads as [ny]; "nü3" and "lu:4" it misreads). Chinese punctuation
 becomes ", " or ". " so the voice pauses; Latin words pass through.
 
+`script_runs(text)` cuts a bilingual prompt ("普通话请按1。For English, press 9.") into its
+Chinese and Latin runs, [("zh", "普通话请按1。"), ("en", "For English, press 9.")], so a
+synthesiser can speak each with its voice: digits, spaces and ASCII punctuation belong to the
+run they follow (or, at the start, to the one they precede).
+
 `syllables(text)` is the toneless syllable sequence used to match homophones ("话费" and
 "花费" are both hua fei), with the initials and finals that southern speakers and the
 recogniser often confuse folded together (zh/z, ch/c, sh/s, n/l, -ng/-n): "是" and "四" then
@@ -29,6 +34,34 @@ _STOPS = re.compile(r"[。！？!?；;]+")
 _PAUSES = re.compile(r"[，、,：:（）()“”\"《》…—~～]+")
 _SPACES = re.compile(r"\s+")
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+_CHINESE_MARKS = re.compile(r"[\u3000-\u303f\uff00-\uffef]")  # 。，、 and full-width forms
+ESPEAK_VOICE = "cmn-latn-pinyin"  # the espeak-ng voice that reads `speakable` text as Mandarin
+
+
+def _script(ch: str) -> str | None:
+    if _CJK.match(ch) or _CHINESE_MARKS.match(ch):
+        return "zh"
+    if ch.isascii() and ch.isalpha():
+        return "en"
+    return None  # digits, spaces, ASCII punctuation: the surrounding run's
+
+
+def script_runs(text: str) -> list[tuple[str, str]]:
+    """The Chinese ("zh") and Latin ("en") runs of `text`, in order (see module doc)."""
+    runs: list[tuple[str, str]] = []
+    leading = ""  # neutral characters before the first run
+    for ch in text:
+        script = _script(ch)
+        if runs and (script is None or script == runs[-1][0]):
+            runs[-1] = (runs[-1][0], runs[-1][1] + ch)
+        elif script is None:
+            leading += ch
+        else:
+            runs.append((script, leading + ch))
+            leading = ""
+    if not runs:
+        return [("zh", text.strip())] if text.strip() else []
+    return [(script, run.strip()) for script, run in runs if run.strip()]
 
 
 def speakable(text: str) -> str:
