@@ -45,6 +45,12 @@ def said(kind: str, text: str, **kw: Any) -> Any:
         ("你好，是的", True),
         ("對的", True),  # Traditional
         ("OK", True),
+        ("要", True),
+        ("要的", True),
+        ("需要", True),
+        ("有", True),
+        ("有的", True),
+        ("没有问题", True),
         ("不", False),
         ("不是", False),
         ("不对", False),
@@ -59,6 +65,7 @@ def said(kind: str, text: str, **kw: Any) -> Any:
         ("嗯，不是", False),
         ("不好意思，不是", False),
         ("不對", False),  # Traditional
+        ("no", False),
         ("不知道", None),
         ("不确定", None),
         ("可能吧", None),
@@ -68,6 +75,12 @@ def said(kind: str, text: str, **kw: Any) -> Any:
         ("我想想", None),
         ("今天天气怎么样", None),
         ("你好", None),
+        ("这个很重要", None),
+        ("我有点忙", None),
+        ("要不要", None),
+        ("有没有", None),
+        ("I don't know", None),  # "no" only as a word
+        ("book", None),
         ("", None),
     ],
 )

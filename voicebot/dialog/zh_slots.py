@@ -4,11 +4,12 @@
 it unchanged (1 yes, 2 no, "*" the decimal point, MMDD dates). Speech is normalised first
 (`voicebot.lang.zh_normalize`: full-width, Traditional, fillers).
 
-* yes_no -> bool. Every yes phrase (是 是的 对 对的 好 好的 可以 没问题 嗯 行 没错 ...) and no
+* yes_no -> bool. Every yes phrase (是 是的 对 对的 好 好的 可以 没问题 嗯 行 没错 要 有 ...) and no
   phrase (不 不是 不对 不用 不要 算了 没有 不行 ...) in the utterance is found, longest first
   ("没问题" is not "没"; "不可以" is not "可以"); all must agree. 不知道 / 不确定 / 可能 make
-  it no answer, and so does a question back ("是不是", "对不对"). Greetings and apologies that
-  contain answer characters (你好, 不好意思, 对不起, 没关系) don't count.
+  it no answer, and so does a question back ("是不是", "对不对"). Words that contain answer
+  characters (你好, 不好意思, 对不起, 没关系, 重要, 有点: `NEITHER`) don't count; Latin
+  answers ("ok", "no") count as whole words only.
 * digits -> str: `zh_numerals.digit_string` (幺三八, 两, 〇, Arabic digits mixed in).
 * number -> int, or Decimal with a fraction ("三点五", "两个半"); exactly one number.
 * money -> Decimal with two places: `zh_numerals.amount` (五十八块三, 五十八元三角, 三毛五).
@@ -33,8 +34,8 @@ from voicebot.lang.zh_numerals import amount, digit_string, numeral_runs, numera
 
 YES = (
     "是", "是的", "是啊", "对", "对的", "对啊", "对对", "对对对", "好", "好的", "好啊", "可以",
-    "没问题", "嗯", "嗯嗯", "行", "行的", "没错", "正确", "当然", "确认", "同意", "要的", "需要",
-    "有的", "ok", "okay", "yes",
+    "没问题", "没有问题", "嗯", "嗯嗯", "行", "行的", "没错", "正确", "当然", "确认", "同意",
+    "要", "要的", "需要", "有", "有的", "ok", "okay", "yes",
 )  # fmt: skip
 NO = (
     "不", "不是", "不对", "不用", "不用了", "不要", "算了", "没有", "不行", "不可以", "不需要",
@@ -44,13 +45,24 @@ UNSURE = (
     "不知道", "不确定", "不清楚", "说不好", "不一定", "不记得", "也许", "可能", "看情况",
     "是不是", "对不对", "好不好", "行不行", "可不可以", "要不要", "有没有",
 )  # fmt: skip
-NEITHER = ("你好", "您好", "不好意思", "对不起", "没关系", "没事", "好像")
+# Words that hold an answer's characters but answer nothing: "重要" is not "要".
+NEITHER = (
+    "你好", "您好", "不好意思", "对不起", "没关系", "没事", "好像", "主要", "重要", "只要",
+    "要求", "要是", "还有", "所有", "有点", "有些", "有人", "只有", "是否",
+)  # fmt: skip
 
 _POLARITY: dict[str, bool | None] = (
     {p: True for p in YES} | {p: False for p in NO} | {p: None for p in UNSURE}
 )
+
+
+def _alternative(phrase: str) -> str:
+    """A phrase for the answers' regex; a Latin one only as a whole word ("no", not "know")."""
+    return rf"(?<![a-z]){re.escape(phrase)}(?![a-z])" if phrase.isascii() else re.escape(phrase)
+
+
 _ANSWERS = re.compile(
-    "|".join(map(re.escape, sorted([*_POLARITY, *NEITHER], key=len, reverse=True)))
+    "|".join(map(_alternative, sorted([*_POLARITY, *NEITHER], key=len, reverse=True)))
 )
 _UNSURE = object()
 
