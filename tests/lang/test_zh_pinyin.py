@@ -16,14 +16,19 @@ from voicebot.lang.zh_pinyin import ESPEAK_VOICE, has_chinese, script_runs, spea
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("你好", "ni3 hao3"),
-        ("你好吗", "ni3 hao3 ma5"),  # neutral tone as 5
+        ("你好", "ni2 hao3"),  # a third tone before a third tone is said as a second
+        ("你好吗", "ni2 hao3 ma5"),  # neutral tone as 5
+        ("不是", "bu2 shi4"),  # 不 before a fourth tone
+        ("不行", "bu4 xing2"),
+        ("一个", "yi2 ge4"),  # 一 before a fourth tone
+        ("一百", "yi4 bai3"),
         ("我的", "wo3 de5"),
         ("女士", "nv3 shi4"),  # ü as v, which espeak reads as [y]
         ("绿色", "lv4 se4"),
         ("银行", "yin2 hang2"),  # a polyphone chosen by its word
         ("行不行", "xing2 bu4 xing2"),
-        ("你好，欢迎致电。", "ni3 hao3, huan1 ying2 zhi4 dian4."),
+        ("第一", "di4 yi1"),
+        ("你好，欢迎致电。", "ni2 hao3, huan1 ying2 zhi4 dian4."),
         ("余额是58.3元！", "yu2 e2 shi4 wu3 shi2 ba1 yuan2 san1 jiao3."),
         ("号码13800138000", "hao4 ma3 yao1 san1 ba1 ling2 ling2 yao1 san1 ba1 ling2 ling2 ling2"),
         ("（请稍候）……好的", "qing3 shao1 hou4, hao3 de5"),

@@ -4,7 +4,9 @@
 `cmn` voice reads characters badly): Arabic numbers are read the Chinese way first
 (`zh_reading.read_numbers_in`: "58.3元" -> "五十八元三角"), then each character becomes a
 syllable with its tone digit (pypinyin `Style.TONE3`, polyphones chosen by pypinyin's phrase
-dictionary: 银行 -> yin2 hang2); the neutral tone is 5 ("ma5": espeak reads 5 exactly as it
+dictionary: 银行 -> yin2 hang2), with the tone changes of speech (pypinyin's `tone_sandhi`:
+不是 bu2 shi4, 一个 yi2 ge4, 你好 ni2 hao3; espeak changes a third tone before a third tone
+itself, but not 不 or 一); the neutral tone is 5 ("ma5": espeak reads 5 exactly as it
 reads a syllable without digit, its contour following the tone before), and ü is written "v"
 ("nv3", which espeak reads as [ny]; "nü3" and "lu:4" it misreads). Chinese punctuation
 becomes ", " or ". " so the voice pauses; Latin words pass through.
@@ -70,7 +72,12 @@ def speakable(text: str) -> str:
     said = _STOPS.sub(" . ", said)
     said = _PAUSES.sub(" , ", said)
     pieces = lazy_pinyin(
-        said, style=Style.TONE3, neutral_tone_with_five=True, v_to_u=False, errors="default"
+        said,
+        style=Style.TONE3,
+        neutral_tone_with_five=True,
+        v_to_u=False,
+        tone_sandhi=True,
+        errors="default",
     )
     out = " ".join(p.strip() for p in pieces if p.strip())
     out = re.sub(r"\s+([,.])", r"\1", _SPACES.sub(" ", out)).strip()
