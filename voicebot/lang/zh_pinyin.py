@@ -67,7 +67,7 @@ def script_runs(text: str) -> list[tuple[str, str]]:
 
 
 def speakable(text: str) -> str:
-    """Text for espeak-ng `-v cmn-latn-pinyin` ("你好，58元" -> "ni3 hao3, wu3 shi2 ba1 yuan2")."""
+    """Text for espeak-ng `-v cmn-latn-pinyin` ("你好，58元" -> "ni2 hao3, wu3 shi2 ba1 yuan2")."""
     said = read_numbers_in(unicodedata.normalize("NFKC", text))
     said = _STOPS.sub(" . ", said)
     said = _PAUSES.sub(" , ", said)
