@@ -23,6 +23,9 @@ class Expectation:
     # phrases active at this step whatever the kind (globals: "agent", "repeat", ...)
     global_phrases: tuple[str, ...] = ()
     modes: tuple[str, ...] = ("speech", "dtmf")
+    # BCP 47 tag of the answer's language: picks the matcher and slot parsers (and, for the
+    # recogniser, the model and its forced language); anything not Chinese is English
+    language: str = "en"
 
     @property
     def phrases(self) -> tuple[str, ...]:

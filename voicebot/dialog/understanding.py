@@ -1,7 +1,9 @@
 """What an utterance or a key sequence means for the step that is listening.
 
 `understand(expect, text, dtmf=...)` is the one call the dialog engine makes per input. It
-dispatches on `expect.kind`:
+understands `expect.language` (`language.understanding_for`: English, or Mandarin for a
+Chinese tag; the English and Mandarin matchers and parsers share interfaces) and dispatches
+on `expect.kind`:
 
 * "menu": the option whose phrases the caller said (`matching.match_option`), or whose phrase
   list holds the keys pressed (the engine may list an option's DTMF key among its phrases);
@@ -28,13 +30,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from voicebot.dialog.expectation import Expectation
-from voicebot.dialog.matching import (
-    CONTAINED,
-    match_option,
-    normalize,
-    option_for_keys,
-)
-from voicebot.dialog.slots import parse_digits, parse_slot, parse_yes_no
+from voicebot.dialog.language import understanding_for
+from voicebot.dialog.matching import CONTAINED, option_for_keys
 
 
 @dataclass(frozen=True)
@@ -58,24 +55,25 @@ def understand(
 ) -> Understanding:
     """The meaning of `text` (speech) or `dtmf` (keys, which win) at a step expecting `expect`."""
     options = dict(expect.options)
+    lang = understanding_for(expect.language)
     if dtmf:
         if expect.kind == "menu":
             chosen = option_for_keys(dtmf, options)
             return Understanding("option", chosen, chosen, 1.0) if chosen else NOTHING
         return _slot(expect, None, dtmf, options, today)
-    if not text or not normalize(text):
+    if not text or not lang.normalize(text):
         return NOTHING
     if expect.kind == "menu":
-        match = match_option(text, options)
+        match = lang.match_option(text, options)
         return Understanding("option", match.name, match.name, match.score) if match else NOTHING
     return _slot(expect, text, None, options, today)
 
 
-def _says_global(phrases: Sequence[str], text: str) -> bool:
+def _says_global(phrases: Sequence[str], text: str, language: str) -> bool:
     """True when `text` says one of the global phrases whole."""
     if not phrases:
         return False
-    match = match_option(text, {phrase: () for phrase in phrases})
+    match = understanding_for(language).match_option(text, {phrase: () for phrase in phrases})
     return match is not None and match.score >= CONTAINED
 
 
@@ -86,12 +84,13 @@ def _slot(
     options: Mapping[str, Sequence[str]],
     today: datetime.date | None,
 ) -> Understanding:
+    lang = understanding_for(expect.language)
     if expect.kind == "choice" and text is not None:
-        match = match_option(text, options)  # for its score
+        match = lang.match_option(text, options)  # for its score
         return (
             Understanding("slot", None, match.name, match.score, match.name) if match else NOTHING
         )
-    slot = parse_slot(
+    slot = lang.parse_slot(
         expect.kind,
         text,
         dtmf=dtmf,
@@ -107,13 +106,14 @@ def satisfies(expect: Expectation, text: str) -> bool:
     """True when the (partial) transcript `text` is already a whole answer (see module doc)."""
     if not text:
         return False
-    if _says_global(expect.global_phrases, text):
+    if _says_global(expect.global_phrases, text, expect.language):
         return True
+    lang = understanding_for(expect.language)
     if expect.kind in ("menu", "choice"):
-        match = match_option(text, dict(expect.options))
+        match = lang.match_option(text, dict(expect.options))
         return match is not None and match.score >= CONTAINED
     if expect.kind == "yes_no":
-        return parse_yes_no(text) is not None
+        return lang.parse_yes_no(text) is not None
     if expect.kind == "digits" and expect.max_digits is not None:
-        return parse_digits(text, expect.max_digits, expect.max_digits) is not None
+        return lang.parse_digits(text, expect.max_digits, expect.max_digits) is not None
     return False

@@ -7,6 +7,10 @@ string: it raises `TemplateError`, which the engine routes to the flow's error h
 
 Filters for speech: `spell` (digit by digit, "1234" -> "1 2 3 4"), `money` (locale currency,
 42.17 -> "$42.17"), `date` (a date or ISO text -> "Tuesday, November 24"). Formatting uses babel.
+In a Chinese locale (the context's, or `locale=` given: "zh-CN", "zh_CN") they read the
+Chinese way (`voicebot.lang.zh_reading`): `spell` "13800138000" -> "幺三八零零幺三八零零零",
+`money` 58.3 -> "五十八元三角" (yuan, unless another currency is given: `x | money('USD')`),
+`date` -> "十二月三日星期四" (a babel pattern given as `fmt` is still babel's).
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from jinja2 import (
 from jinja2.sandbox import SandboxedEnvironment, SecurityError
 
 from voicebot.errors import TemplateError
+from voicebot.lang import is_mandarin
 
 NAMES = ("slots", "vars", "call", "contact", "env", "turn")
 # formatting settings travel in the template context under names designers cannot type
@@ -40,6 +45,16 @@ def spell(value: Any) -> str:
     return " ".join(ch for ch in str(value) if not ch.isspace())
 
 
+@pass_context
+def _spell_filter(ctx: Any, value: Any, locale: str | None = None) -> str:
+    """`spell`, in the context's locale or the one given."""
+    if is_mandarin(locale or ctx.get(LOCALE)):
+        from voicebot.lang.zh_reading import read_digits
+
+        return read_digits(value)
+    return spell(value)
+
+
 def _locale(value: str | None) -> str:
     return (value or "en_US").replace("-", "_")
 
@@ -47,17 +62,21 @@ def _locale(value: str | None) -> str:
 @pass_context
 def money(ctx: Any, value: Any, currency: str | None = None, locale: str | None = None) -> str:
     """An amount in the service's currency (settings), or the one given: `x | money('EUR')`."""
-    currency = currency or ctx.get(CURRENCY) or "USD"
     locale = locale or ctx.get(LOCALE)
     try:
         amount = Decimal(str(value))
     except (InvalidOperation, ValueError):
         raise ValueError(f"money: {value!r} is not an amount") from None
+    if is_mandarin(locale) and currency in (None, "CNY", "RMB"):
+        from voicebot.lang.zh_reading import read_money
+
+        return read_money(amount)
+    currency = currency or ctx.get(CURRENCY) or "USD"
     return format_currency(amount, currency, locale=_locale(locale))
 
 
 @pass_context
-def date(ctx: Any, value: Any, fmt: str = "EEEE, MMMM d", locale: str | None = None) -> str:
+def date(ctx: Any, value: Any, fmt: str | None = None, locale: str | None = None) -> str:
     """A date as spoken: 'Tuesday, November 24' (babel pattern `fmt`, service locale)."""
     locale = locale or ctx.get(LOCALE)
     if isinstance(value, str):
@@ -69,12 +88,16 @@ def date(ctx: Any, value: Any, fmt: str = "EEEE, MMMM d", locale: str | None = N
         value = value.date()
     if not isinstance(value, dt.date):
         raise ValueError(f"date: {value!r} is not a date")
-    return format_date(value, fmt, locale=_locale(locale))
+    if fmt is None and is_mandarin(locale):
+        from voicebot.lang.zh_reading import read_date
+
+        return read_date(value)
+    return format_date(value, fmt or "EEEE, MMMM d", locale=_locale(locale))
 
 
 def _environment() -> SandboxedEnvironment:
     env = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
-    env.filters.update(spell=spell, money=money, date=date)
+    env.filters.update(spell=_spell_filter, money=money, date=date)
     return env
 
 
