@@ -45,7 +45,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     failed = False
     for path in args.files:
         try:
-            loaded = load_flow(path)
+            loaded = load_flow(path, settings.limits.flow())
         except FlowError as exc:
             _problems_out(exc.problems)
             print(f"{path}: {len(exc.problems)} error(s)")
@@ -228,6 +228,11 @@ def service_config(args: argparse.Namespace) -> ServiceConfig:
         max_call_seconds=st.sip.max_call_seconds,
         drain_seconds=st.sip.drain_seconds,
         clock=getattr(args, "clock", None),
+        transfer_allow=tuple(st.transfers.allow),
+        outbound_allow=tuple(st.outbound.allow),
+        outbound_refuse=tuple(st.outbound.refuse),
+        region=st.campaign.region,
+        limits=st.limits.flow(),
     )
 
 

@@ -31,7 +31,10 @@ from voicebot.dialog.engine import DialogEngine
 from voicebot.flow import templates
 from voicebot.flow.loader import LoadedFlow, load_flow
 from voicebot.flow.schema import AudioPrompt
+from voicebot.flow.source import Limits
 from voicebot.live_call import LiveCall, Resources
+from voicebot.policy.numbers import DEFAULT_REFUSED, NumberPolicy
+from voicebot.policy.transfers import TransferPolicy
 from voicebot.records import CallStore
 from voicebot.session import CallSession, KeyIn, PlaybackFinished
 from voicebot.sip import events as sev
@@ -62,6 +65,15 @@ class ServiceConfig:
     max_call_seconds: float = 3600.0
     drain_seconds: float = 30.0
     clock: str | None = None  # demos/tests: ISO time the flow sees when each call starts
+    transfer_allow: tuple[str, ...] = ()  # settings transfers.allow
+    outbound_allow: tuple[str, ...] = ()  # settings outbound.allow
+    outbound_refuse: tuple[str, ...] = DEFAULT_REFUSED  # settings outbound.refuse
+    region: str = "US"  # of numbers written without + (settings campaign.region)
+    limits: Limits = Limits()  # flow file limits (settings limits.*)
+
+    @property
+    def numbers(self) -> NumberPolicy:
+        return NumberPolicy(tuple(self.outbound_allow), tuple(self.outbound_refuse))
 
 
 def static_prompts(loaded: LoadedFlow) -> set[str]:
@@ -126,7 +138,13 @@ class OutboundResult:
 class VoicebotService:
     def __init__(self, config: ServiceConfig):
         self.config = config
-        self.loaded = load_flow(config.flow)
+        self.loaded = load_flow(config.flow, config.limits)
+        self.transfers = TransferPolicy.for_flows(
+            self.loaded.call_tree(),
+            config.transfer_allow,
+            config.numbers,
+            config.region,
+        )
         self.endpoint = SipEndpoint(config.sip)
         self.calls: dict[str, LiveCall] = {}
         self.pending: dict[str, sev.IncomingCall] = {}
@@ -271,14 +289,14 @@ class VoicebotService:
         if out is None:
             return
         engine = live.session.engine
-        result = OutboundResult(
+        result = OutboundResult(  # campaign results and exports: sensitive slots masked
             out.tag,
             live.call_id,
             200,
             live.session.answered_by or "human",
             live.outcome,
-            dict(engine.slots),
-            dict(engine.vars),
+            engine.redactor.slots(engine.slots),
+            engine.redactor.values(engine.vars, engine.slots),
         )
         self._answered_part_done(live.call_id, result)
 
@@ -314,6 +332,7 @@ class VoicebotService:
             currency=cfg.currency,
             locale=cfg.locale,
             call_id=ready.call_id,
+            transfers=self.transfers,
         )
         origin = None
         if cfg.clock:  # the flow sees `clock` at the start of the call, then time runs on
@@ -423,6 +442,11 @@ def decode(text: str) -> ServiceConfig:
     for key in ("flow", "data_dir", "call_records", "audio_dir", "model_dir"):
         if data.get(key) is not None:
             data[key] = Path(data[key])
+    for key in ("transfer_allow", "outbound_allow", "outbound_refuse"):
+        if key in data:
+            data[key] = tuple(data[key])
+    if isinstance(data.get("limits"), dict):
+        data["limits"] = Limits(**data["limits"])
     return ServiceConfig(sip=sip, **data)
 
 

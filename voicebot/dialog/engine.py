@@ -66,6 +66,8 @@ from voicebot.errors import TemplateError
 from voicebot.flow import templates
 from voicebot.flow.loader import LoadedFlow
 from voicebot.flow.schema import InputSettings, Step
+from voicebot.policy.redaction import Redactor
+from voicebot.policy.transfers import TransferPolicy
 
 log = logging.getLogger(__name__)
 
@@ -110,8 +112,14 @@ class DialogEngine:
         currency: str = "USD",
         locale: str = "en_US",
         call_id: str = "",
+        transfers: TransferPolicy | None = None,
     ):
+        """`transfers`: the allow-list for targets built from call data (policy/transfers.py);
+        by default only the targets written in the flows."""
         self.audio_dir = audio_dir
+        tree = loaded.call_tree()
+        self.transfers = transfers or TransferPolicy.for_flows(tree)
+        self.redactor = Redactor.for_flows(tree)
         self.stack = [_Frame(loaded, None, PromptResolver(loaded.flow, audio_dir))]
         self.env = dict(env or {})
         self.formatting = {templates.CURRENCY: currency, templates.LOCALE: locale}
@@ -293,9 +301,16 @@ class DialogEngine:
             return None
         if kind == "transfer":
             assert step.transfer is not None
+            target = templates.render(step.transfer.to, self.names())
+            refused = self.transfers.refusal(step.transfer.to, target)
+            if refused is not None:
+                shown, refused = (self.redactor.text(t, self.slots) for t in (target, refused))
+                self.log.warning("transfer to %r refused: %s", shown, refused)
+                self.trace.errors.append(f"{self.step_id}: transfer to {shown!r} refused")
+                return self._target(step, "failed", out)
             headers = self._context_headers(step.transfer.context)
             self.trace.transfer = step.transfer.to
-            out.append(Transfer(templates.render(step.transfer.to, self.names()), headers))
+            out.append(Transfer(target, headers))
             self.waiting = "transfer"
             return None
         if kind == "record":
@@ -460,15 +475,20 @@ class DialogEngine:
         step = step or self.step
         inp = self._input(step)
         gl = tuple(p for g in self._globals(step).values() for p in g.say)
+        secret = step.ask is not None and step.ask.slot.sensitive
         if self.waiting == "confirm":
-            return Expectation("yes_no", global_phrases=gl, modes=tuple(inp.modes))
+            return Expectation(
+                "yes_no", global_phrases=gl, modes=tuple(inp.modes), sensitive=secret
+            )
         if step.menu is not None:
             options = tuple((n, tuple(o.say)) for n, o in step.menu.options.items())
             return Expectation("menu", options, global_phrases=gl, modes=tuple(inp.modes))
         assert step.ask is not None
         slot = step.ask.slot
         options = tuple((n, tuple(p)) for n, p in slot.option_map().items())
-        return Expectation(slot.type, options, slot.min, slot.max, gl, tuple(inp.modes))
+        return Expectation(
+            slot.type, options, slot.min, slot.max, gl, tuple(inp.modes), sensitive=secret
+        )
 
     def _globals(self, step: Step) -> dict[str, Any]:
         return self.loaded.flow.globals if step.globals else {}

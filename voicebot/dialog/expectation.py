@@ -23,6 +23,7 @@ class Expectation:
     # phrases active at this step whatever the kind (globals: "agent", "repeat", ...)
     global_phrases: tuple[str, ...] = ()
     modes: tuple[str, ...] = ("speech", "dtmf")
+    sensitive: bool = False  # the answer is a secret (a PIN): never log or record it in clear
 
     @property
     def phrases(self) -> tuple[str, ...]:
