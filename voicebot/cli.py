@@ -153,6 +153,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
         )
     call.start()
     slots_shown: dict[str, object] = {}
+    masked = call.engine.redactor.slots  # `sensitive: true` slots are not shown
     while not call.ended:
         try:
             raw = input("you> " if interactive else "")
@@ -170,8 +171,9 @@ def cmd_chat(args: argparse.Namespace) -> int:
             call.silence()
         if call.engine.slots != slots_shown:
             slots_shown = dict(call.engine.slots)
-            print(f"       slots: {json.dumps(slots_shown, default=str)}")
-    print(f"call ended at step {call.step}; slots: {json.dumps(call.engine.slots, default=str)}")
+            print(f"       slots: {json.dumps(masked(slots_shown), default=str)}")
+    shown = json.dumps(masked(call.engine.slots), default=str)
+    print(f"call ended at step {call.step}; slots: {shown}")
     return 0
 
 
