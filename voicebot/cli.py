@@ -66,12 +66,13 @@ def cmd_check(args: argparse.Namespace) -> int:
 # -- flow test -------------------------------------------------------------------------------
 def cmd_test(args: argparse.Namespace) -> int:
     from voicebot.flow.flowtests import run_files
+    from voicebot.settings import load_settings
 
     files: list[Path] = []
     for name in args.files:
         p = Path(name)
         files.extend(sorted(p.glob("*.test.yaml")) if p.is_dir() else [p])
-    report = run_files(files)
+    report = run_files(files, transfer_allow=tuple(load_settings().transfers.allow))
     _problems_out(report.problems)
     current = None
     for r in report.results:
@@ -145,6 +146,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
         currency=settings.currency,
         locale=settings.locale,
         on_line=show,
+        transfer_allow=tuple(settings.transfers.allow),
     )
     if interactive:
         print(
