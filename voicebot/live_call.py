@@ -288,7 +288,7 @@ class LiveCall:
             steps=[s for _, s in engine.trace.steps],
             slots=redactor.slots(engine.slots),
             vars=redactor.values(engine.vars, engine.slots),
-            dtmf="".join(_masked(t.dtmf, t.sensitive) for t in self.session.turns),
+            dtmf=_keys(self.session.turns),
             transfer_target=(
                 redactor.text(target, engine.slots)
                 if target and self.outcome == "transferred"
@@ -301,3 +301,13 @@ class LiveCall:
 
 def _masked(text: str, sensitive: bool) -> str:
     return MASK if sensitive and text else text
+
+
+def _keys(turns: list[Any]) -> str:
+    """Every key of the call; a run of keys collected for a sensitive slot is one mask."""
+    out = ""
+    for t in turns:
+        keys = _masked(t.dtmf, t.sensitive)
+        if not (keys == MASK and out.endswith(MASK)):
+            out += keys
+    return out
