@@ -685,6 +685,13 @@ def test_a_keyed_number_in_a_templated_target_is_refused_and_masked(
     assert refused in output
     assert "19005551234" not in output
     assert "19005551234" not in repr(record)
+    shown = subprocess.run(
+        [sys.executable, "-m", "voicebot", "calls", "show", record.id, "--db", str(serve.db)],
+        capture_output=True, text=True, timeout=60, cwd=ROOT,
+    )  # fmt: skip
+    assert shown.returncode == 0, shown.stderr
+    assert 'slots {"dest": "[masked]"}' in shown.stdout and "[keys [masked]]" in shown.stdout
+    assert "19005551234" not in shown.stdout
 
 
 def test_hold_and_resume_by_reinvite_keeps_the_session(serve: Serve, call: Any) -> None:

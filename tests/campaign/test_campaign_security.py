@@ -107,3 +107,91 @@ def test_an_oversized_contacts_file_is_refused_before_it_is_read(tmp_path: Path)
         "limits.csv_bytes)"
     )
     assert not (tmp_path / "c.db").exists() or "created" not in proc.stdout
+
+
+PIN_FLOW = """\
+version: 1
+name: pin_check
+start: pin
+steps:
+  pin:
+    ask:
+      slot: {name: pin, type: digits, min: 4, max: 4, sensitive: true}
+      prompt: "{{ contact.name }}, please key your four digit PIN."
+    on: {exhausted: bye}
+    next: keep
+  keep: {set: {vars.entered: "PIN {{ slots.pin }}", vars.checked: true}, next: bye}
+  bye: {hangup: {}}
+"""
+
+
+def test_campaign_export_masks_a_sensitive_slot(tmp_path: Path) -> None:
+    """An answered campaign call's result, from a real engine that collected a keyed PIN, goes
+    through the service and the dialer into the ledger: `campaign export` (JSON and CSV) shows
+    the slot, and vars holding it, masked."""
+    import json
+    import queue
+    import threading
+    from datetime import UTC, datetime
+    from types import SimpleNamespace
+
+    from voicebot.campaign.dialer import _report
+    from voicebot.campaign.ledger import Ledger
+    from voicebot.campaign.loop import CampaignLoop
+    from voicebot.dialog import events as ev
+    from voicebot.dialog.engine import DialogEngine
+    from voicebot.flow.loader import load_flow
+    from voicebot.service import Outbound, VoicebotService
+    from voicebot.sip import events as sev
+
+    flow = tmp_path / "pin.yaml"
+    flow.write_text(PIN_FLOW)
+    (tmp_path / "c.csv").write_text("phone,name,timezone\n+12125550100,Ann,Asia/Tokyo\n")
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("VOICEBOT_")}
+    environ["PYTHONPATH"] = str(ROOT)
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "voicebot", "campaign", *args, "--db", str(tmp_path / "c.db")],
+            cwd=tmp_path, env=environ, capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+
+    assert cli("create", "--flow", str(flow), "--contacts", "c.csv", "--name", "p").returncode == 0
+    assert cli("start", "p").returncode == 0
+    now = datetime(2026, 11, 23, 5, 0, tzinfo=UTC)  # 14:00 in Tokyo
+    ledger = Ledger(tmp_path / "c.db")
+    loop = CampaignLoop(ledger, "p", now=now)
+    (decision,) = loop.step(now)
+    attempt = decision.attempt
+
+    engine = DialogEngine(load_flow(flow), call_id="c1")
+    started = ev.CallStarted("c1", "sip:bot", "sip:+12125550100", "outbound", now, attempt.contact)
+    engine.handle(started, now)
+    engine.handle(ev.Dtmf("4321"), now)
+    assert engine.slots == {"pin": "4321"} and engine.ended  # the engine keeps the real value
+
+    service = VoicebotService.__new__(VoicebotService)  # its outbound bookkeeping only
+    service.calls, service.pending, service.results = {}, {}, queue.Queue()
+    service._half_done, service._half_lock = {}, threading.Lock()
+    service.resources = SimpleNamespace(records=None)
+    service.outbound = {"c1": Outbound(attempt.id, "sip:+12125550100", attempt.contact, 0, 30)}
+    live = SimpleNamespace(
+        call_id="c1",
+        session=SimpleNamespace(engine=engine, answered_by="human"),
+        outcome="completed",
+        on_done=service._outbound_done,
+        post=lambda item: None,
+    )
+    service.calls["c1"] = live
+    service._outbound_done(live)  # type: ignore[arg-type]
+    service._ended(sev.CallEnded("c1", "Normal call clearing", 200, by="local"))
+    _report(service, loop, lambda: now)
+    ledger.close()
+
+    exported = cli("export", "p", "--format", "json")
+    assert exported.returncode == 0, exported.stderr
+    (row,) = json.loads(exported.stdout)["contacts"]
+    assert row["slots"] == {"pin": "[masked]"}
+    assert "4321" not in exported.stdout
+    csv_out = cli("export", "p", "--format", "csv").stdout
+    assert "[masked]" in csv_out and "4321" not in csv_out
