@@ -113,7 +113,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
     from voicebot.settings import load_settings
 
     settings = load_settings()
-    loaded = load_flow(args.file)
+    loaded = load_flow(args.file, settings.limits.flow())
     http = real_http
     env = settings.flow_environment()
     if args.http_fixtures:

@@ -123,3 +123,32 @@ def test_the_engine_takes_the_failed_route_on_a_refused_target(tmp_path: Path, c
     engine.handle(ev.CallStarted("c2"), NOW)
     out = engine.handle(ev.Dtmf("2001#"), NOW)
     assert [a.to for a in out if isinstance(a, act.Transfer)] == ["sip:2001@pbx.example.com"]
+
+
+ECHO = """\
+version: 1
+name: t
+start: pin
+defaults: {on_error: sorry}
+steps:
+  pin:
+    ask:
+      slot: {name: pin, type: digits, sensitive: true}
+      prompt: "Your PIN?"
+    on: {exhausted: sorry}
+    next: echo
+  echo: {say: "{{ slots.pin | date }}", next: bye}
+  sorry: {say: "Sorry.", next: bye}
+  bye: {hangup: {}}
+"""
+
+
+def test_a_template_error_about_a_sensitive_value_is_logged_masked(tmp_path: Path, caplog):
+    path = tmp_path / "t.yaml"
+    path.write_text(ECHO)
+    engine = DialogEngine(load_flow(path), call_id="c1")
+    engine.handle(ev.CallStarted("c1"), NOW)
+    out = engine.handle(ev.Dtmf("4217#"), NOW)
+    assert [a.text for a in out if isinstance(a, act.Say)] == ["Sorry."]
+    assert "date: '[masked]' is not a date" in caplog.text
+    assert "4217" not in caplog.text and "4217" not in " ".join(engine.trace.errors)

@@ -271,8 +271,9 @@ class DialogEngine:
             try:
                 target = self._run(self.step, out)
             except TemplateError as exc:
-                self.log.warning("template error in step %s: %s", self.step_id, exc)
-                self.trace.errors.append(f"{self.step_id}: {exc}")
+                reason = self.redactor.text(str(exc), self.slots)  # `money: '4217' is not ...`
+                self.log.warning("template error in step %s: %s", self.step_id, reason)
+                self.trace.errors.append(f"{self.step_id}: {reason}")
                 target = self._error_target(self.step)
                 if target is None or target == self.step_id:
                     target = None
@@ -398,6 +399,7 @@ class DialogEngine:
         self._end(out, "error")
 
     def _fail(self, reason: str, out: list[Action], allow_route: bool = True) -> None:
+        reason = self.redactor.text(reason, self.slots)
         self.log.warning("flow error: %s", reason)
         self.trace.errors.append(reason)
         target = self._error_target(self.step) if (allow_route and self.step_id) else None
