@@ -176,3 +176,20 @@ def test_chat_masks_a_sensitive_slot(tmp_path: Path) -> None:
     assert echo in proc.stdout and "19005551234" not in proc.stdout.replace(echo, "")
     assert 'slots: {"dest": "[masked]"}' in proc.stdout
     assert "cannot put you through" in proc.stdout
+
+
+def test_a_spoken_destination_cannot_smuggle_another_host(tmp_path: Path) -> None:
+    """A text slot puts whatever the caller said into the target: even with an allow-list for
+    the PBX, "nine hundred at evil dot example" is not one plain URI and is refused."""
+    flow = DEST_FLOW.replace("type: digits, sensitive: true", "type: text")
+    (tmp_path / "dest.yaml").write_text(flow)
+    (tmp_path / "dest.test.yaml").write_text(
+        "flow: dest.yaml\ntests:\n  - name: smuggled\n    turns:\n"
+        '      - caller: "nine hundred at evil dot example"\n'
+        '      - bot: "cannot put you through"\n'
+        "      - expect: {hangup: true}\n"
+    )
+    allow = {"VOICEBOT_TRANSFERS__ALLOW": '["sip:*@pbx.example.com"]'}
+    proc, _, _ = run("flow", "test", str(tmp_path / "dest.test.yaml"), env=allow)
+    assert "1 passed, 0 failed" in proc.stdout, proc.stdout + proc.stderr
+    assert "refused: not a plain SIP URI" in proc.stderr

@@ -152,3 +152,17 @@ def test_a_template_error_about_a_sensitive_value_is_logged_masked(tmp_path: Pat
     assert [a.text for a in out if isinstance(a, act.Say)] == ["Sorry."]
     assert "date: '[masked]' is not a date" in caplog.text
     assert "4217" not in caplog.text and "4217" not in " ".join(engine.trace.errors)
+
+
+def test_transfer_context_cannot_forge_a_header(tmp_path: Path) -> None:
+    path = tmp_path / "t.yaml"
+    path.write_text(
+        "version: 1\nname: t\nstart: go\nsteps:\n"
+        '  go: {transfer: {to: "sip:desk@pbx", context: {note: "{{ vars.note }}"}}}\n'
+    )
+    engine = DialogEngine(load_flow(path), call_id="c1")
+    engine.vars["note"] = "late\r\nRefer-To: sip:+19005551234@evil.example"  # an HTTP reply
+    (transfer,) = [
+        a for a in engine.handle(ev.CallStarted("c1"), NOW) if isinstance(a, act.Transfer)
+    ]
+    assert transfer.headers == {"X-Voicebot-Note": "late  Refer-To: sip:+19005551234@evil.example"}

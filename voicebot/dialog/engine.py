@@ -25,6 +25,7 @@ and go to the flow's error handling (see flow/schema.py); they never raise out o
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -71,6 +72,7 @@ from voicebot.policy.transfers import TransferPolicy
 
 log = logging.getLogger(__name__)
 
+_CONTROL = re.compile("[\x00-\x1f\x7f]")
 MAX_HOPS = 100  # steps entered without waiting for the caller: a loop in the flow
 STRONG_GLOBAL = 0.9  # a global phrase this close beats the step's own grammar
 APOLOGY = "Sorry, something went wrong. Please call again later."
@@ -340,13 +342,13 @@ class DialogEngine:
     def _context_headers(self, context: dict[str, str]) -> dict[str, str]:
         """Transfer context as X- headers. Best effort: a value that cannot be rendered (say the
         caller asked for an agent before giving an account number) is left out and logged, so
-        that reaching a human never fails for want of metadata."""
+        that reaching a human never fails for want of metadata. Control characters (a CR LF
+        from an HTTP reply would start a header of its own) become spaces."""
         headers = {}
         for key, value in context.items():
             try:
-                headers[f"X-Voicebot-{key.replace('_', '-').title()}"] = templates.render(
-                    value, self.names()
-                )
+                text = templates.render(value, self.names())
+                headers[f"X-Voicebot-{key.replace('_', '-').title()}"] = _CONTROL.sub(" ", text)
             except TemplateError as exc:
                 self.log.info("transfer context %s left out: %s", key, exc.reason)
         return headers
