@@ -5,7 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 from voicebot.campaign.config import CampaignSettings
-from voicebot.settings import HttpSettings, Settings, SipSettings, SpeechSettings
+from voicebot.settings import (
+    HttpSettings,
+    LimitSettings,
+    OutboundSettings,
+    Settings,
+    SipSettings,
+    SpeechSettings,
+    TransferSettings,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()
@@ -17,6 +25,9 @@ def test_every_setting_is_documented_with_its_default():
         "campaign": CampaignSettings,
         "sip": SipSettings,
         "http": HttpSettings,
+        "transfers": TransferSettings,
+        "outbound": OutboundSettings,
+        "limits": LimitSettings,
     }
     for name in Settings.model_fields:
         if name not in nested:
@@ -25,14 +36,9 @@ def test_every_setting_is_documented_with_its_default():
         for name in model.model_fields:
             assert f"`{prefix}.{name}`" in README, f"{prefix}.{name}"
     config = (ROOT / "config" / "voicebot.yaml").read_text()
-    for name in [
-        *Settings.model_fields,
-        *SpeechSettings.model_fields,
-        *CampaignSettings.model_fields,
-        *SipSettings.model_fields,
-        *HttpSettings.model_fields,
-    ]:
-        assert f"{name}:" in config, name
+    for model in (Settings, *nested.values()):
+        for name in model.model_fields:
+            assert f"{name}:" in config, name
 
 
 def test_shipped_config_is_valid_and_equals_the_defaults(monkeypatch):

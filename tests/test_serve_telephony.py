@@ -61,6 +61,7 @@ steps:
         agent: {dtmf: "2", say: [agent], goto: putting_through}
         busy: {dtmf: "3", say: [busy line], goto: busy}
         news: {dtmf: "4", say: [news], goto: news}
+        dest: {dtmf: "5", goto: dest}
   news:
     menu:
       prompt: >-
@@ -86,6 +87,15 @@ steps:
     on: {failed: sorry}
   busy:
     transfer: {to: "{{ env.BUSY }}", context: {case: "43"}}
+    on: {failed: sorry}
+  dest:
+    ask:
+      slot: {name: dest, type: digits, sensitive: true}
+      prompt: Key the number you want to be put through to and then press the hash key
+    on: {exhausted: sorry}
+    next: put_through
+  put_through:
+    transfer: {to: "sip:{{ slots.dest }}@127.0.0.1:{{ env.PREMIUM_PORT }}"}
     on: {failed: sorry}
   sorry: {say: "Sorry, nobody can take your call right now.", next: goodbye}
   goodbye: {say: "Goodbye.", next: end}
@@ -230,6 +240,7 @@ def targets(module_procs: Processes, tmp: Path) -> dict[str, Target]:
     return {
         "agent": Target(module_procs, tmp, "agent", "-sn", "uas"),
         "busy": Target(module_procs, tmp, "busy", "-sf", busy),
+        "premium": Target(module_procs, tmp, "premium", "-sn", "uas"),
     }
 
 
@@ -238,6 +249,7 @@ def serve(tmp: Path, targets: dict[str, Target]) -> Iterator[Serve]:
     flow = tmp / "telephony.yaml"
     flow.write_text(FLOW)
     env = {"AGENT": targets["agent"].uri, "BUSY": targets["busy"].uri}
+    env["PREMIUM_PORT"] = str(targets["premium"].port)
     s = Serve(tmp, flow, free_ports(2), env)
     try:
         for worker in ("w1", "w2"):
@@ -635,6 +647,59 @@ def test_a_rejected_transfer_takes_the_failed_route(
     assert after.sum() > 50, "the caller did not hear the fallback prompt"
     assert "X-Voicebot-Case: 43" in busy.trace.read_text()
     assert "486 Busy Here" in busy.trace.read_text()
+
+
+def test_a_keyed_number_in_a_templated_target_is_refused_and_masked(
+    serve: Serve, call: Any, targets: dict[str, Target]
+) -> None:
+    """Issue 15: the caller keys 19005551234# into a `sensitive: true` slot that a transfer
+    target is built from (`sip:{{ slots.dest }}@...`). The target is not in the flow nor in
+    `transfers.allow` (and is premium-rate): no REFER, the `failed` route plays its prompt, and
+    neither the call record nor the service's log holds the keyed number."""
+    premium = targets["premium"]
+    before = known(serve)
+    caller = call(
+        [
+            ("dial", serve.uri(1)),
+            ("answered",),
+            ("mark", "answered"),
+            ("speech", 15),
+            ("dtmf", "5"),
+            ("sleep", 1.5),  # the ask's prompt starts; keys barge in on it
+            ("mark", "keyed"),
+            ("dtmf", "19005551234#"),
+            ("ended", 40, 0),
+        ]
+    )
+    result = caller.result(60)
+    record = finished_call(serve, before)
+    heard = result["calls"]
+
+    assert len(heard) == 1 and heard[0]["ended"][0] == "remote"  # no REFER to follow
+    assert record.steps == ["menu", "dest", "put_through", "sorry", "goodbye", "end"]
+    assert record.outcome == "completed" and record.transfer_target is None
+    said = [t["text"] for t in record.turns if t["who"] == "bot"]
+    assert "Sorry, nobody can take your call right now." in said
+    after = _loud(heard[0]["recording"][result["marks"]["keyed"] * 2 :])
+    assert after.sum() > 50, "the caller did not hear the fallback prompt"
+    assert not premium.trace.exists() or "INVITE" not in premium.trace.read_text()
+    # masked: the slot, the keys collected for it, and the log line about the refusal
+    assert record.slots == {"dest": "[masked]"}
+    assert record.dtmf == "5[masked]"
+    keyed = [t["dtmf"] for t in record.turns if t["who"] == "caller"]
+    assert keyed[0] == "5" and set(keyed[1:]) == {"[masked]"}
+    output, _ = serve.output()
+    refused = f"transfer to 'sip:[masked]@127.0.0.1:{premium.port}' refused"
+    assert refused in output
+    assert "19005551234" not in output
+    assert "19005551234" not in repr(record)
+    shown = subprocess.run(
+        [sys.executable, "-m", "voicebot", "calls", "show", record.id, "--db", str(serve.db)],
+        capture_output=True, text=True, timeout=60, cwd=ROOT,
+    )  # fmt: skip
+    assert shown.returncode == 0, shown.stderr
+    assert 'slots {"dest": "[masked]"}' in shown.stdout and "[keys [masked]]" in shown.stdout
+    assert "19005551234" not in shown.stdout
 
 
 def test_hold_and_resume_by_reinvite_keeps_the_session(serve: Serve, call: Any) -> None:

@@ -45,7 +45,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     failed = False
     for path in args.files:
         try:
-            loaded = load_flow(path)
+            loaded = load_flow(path, settings.limits.flow())
         except FlowError as exc:
             _problems_out(exc.problems)
             print(f"{path}: {len(exc.problems)} error(s)")
@@ -66,12 +66,13 @@ def cmd_check(args: argparse.Namespace) -> int:
 # -- flow test -------------------------------------------------------------------------------
 def cmd_test(args: argparse.Namespace) -> int:
     from voicebot.flow.flowtests import run_files
+    from voicebot.settings import load_settings
 
     files: list[Path] = []
     for name in args.files:
         p = Path(name)
         files.extend(sorted(p.glob("*.test.yaml")) if p.is_dir() else [p])
-    report = run_files(files)
+    report = run_files(files, transfer_allow=tuple(load_settings().transfers.allow))
     _problems_out(report.problems)
     current = None
     for r in report.results:
@@ -113,7 +114,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
     from voicebot.settings import load_settings
 
     settings = load_settings()
-    loaded = load_flow(args.file)
+    loaded = load_flow(args.file, settings.limits.flow())
     http: HttpBackend = HttpxBackend(settings.http.limits())
     env = settings.flow_environment()
     if args.http_fixtures:
@@ -146,6 +147,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
         currency=settings.currency,
         locale=settings.locale,
         on_line=show,
+        transfer_allow=tuple(settings.transfers.allow),
     )
     if interactive:
         print(
@@ -154,6 +156,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
         )
     call.start()
     slots_shown: dict[str, object] = {}
+    masked = call.engine.redactor.slots  # `sensitive: true` slots are not shown
     while not call.ended:
         try:
             raw = input("you> " if interactive else "")
@@ -171,8 +174,9 @@ def cmd_chat(args: argparse.Namespace) -> int:
             call.silence()
         if call.engine.slots != slots_shown:
             slots_shown = dict(call.engine.slots)
-            print(f"       slots: {json.dumps(slots_shown, default=str)}")
-    print(f"call ended at step {call.step}; slots: {json.dumps(call.engine.slots, default=str)}")
+            print(f"       slots: {json.dumps(masked(slots_shown), default=str)}")
+    shown = json.dumps(masked(call.engine.slots), default=str)
+    print(f"call ended at step {call.step}; slots: {shown}")
     return 0
 
 
@@ -239,6 +243,11 @@ def service_config(args: argparse.Namespace) -> ServiceConfig:
         clock=getattr(args, "clock", None),
         voice=Voice(st.speech.tts_voice, st.speech.tts_rate),
         log_level=args.log_level.upper() if args.log_level else st.log_level,
+        transfer_allow=tuple(st.transfers.allow),
+        outbound_allow=tuple(st.outbound.allow),
+        outbound_refuse=tuple(st.outbound.refuse),
+        region=st.campaign.region,
+        limits=st.limits.flow(),
     )
 
 

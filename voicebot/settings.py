@@ -29,6 +29,8 @@ from pydantic_settings import (
 from voicebot.campaign.config import CampaignSettings
 from voicebot.errors import ConfigError
 from voicebot.flow.backend import HttpLimits
+from voicebot.flow.source import Limits
+from voicebot.policy import numbers
 
 DEFAULT_CONFIG = Path("config/voicebot.yaml")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
@@ -91,6 +93,54 @@ class SipSettings(BaseModel):
     )
 
 
+class TransferSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    allow: list[str] = Field(
+        default_factory=list,
+        description="URI patterns (sip:*@pbx.example.com) a target built from call data must "
+        "match; [] = only targets written in the flows",
+    )
+
+
+class OutboundSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    allow: list[str] = Field(
+        default_factory=list, description="E.164 prefixes (+1) or regions (US) to dial; [] = any"
+    )
+    refuse: list[str] = Field(
+        default_factory=lambda: list(numbers.DEFAULT_REFUSED),
+        description="number types never dialed (phonenumbers: premium_rate, uan, ...)",
+    )
+
+    @field_validator("allow")
+    @classmethod
+    def _allow(cls, value: list[str]) -> list[str]:
+        return numbers.check_allow(value)
+
+    @field_validator("refuse")
+    @classmethod
+    def _refuse(cls, value: list[str]) -> list[str]:
+        return numbers.check_types(value)
+
+    def policy(self) -> numbers.NumberPolicy:
+        return numbers.NumberPolicy(tuple(self.allow), tuple(self.refuse))
+
+
+class LimitSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    flow_bytes: int = Field(1_000_000, ge=1, description="largest flow file read")
+    yaml_aliases: int = Field(100, ge=0, description="aliases (*name) in one flow file")
+    yaml_depth: int = Field(50, ge=1, description="nesting of lists and maps in a flow file")
+    yaml_values: int = Field(100_000, ge=1, description="values a flow expands to (aliases)")
+    csv_bytes: int = Field(50_000_000, ge=1, description="largest contacts CSV imported")
+
+    def flow(self) -> Limits:
+        return Limits(self.flow_bytes, self.yaml_aliases, self.yaml_depth, self.yaml_values)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="VOICEBOT_", env_nested_delimiter="__", extra="forbid"
@@ -120,6 +170,15 @@ class Settings(BaseSettings):
     campaign: CampaignSettings = Field(
         default_factory=CampaignSettings,
         description="outbound campaigns: database, region, pacing, retries",
+    )
+    transfers: TransferSettings = Field(
+        default_factory=TransferSettings, description="where a transfer may go"
+    )
+    outbound: OutboundSettings = Field(
+        default_factory=OutboundSettings, description="which numbers may be dialed"
+    )
+    limits: LimitSettings = Field(
+        default_factory=LimitSettings, description="sizes of flow and contacts files"
     )
 
     @field_validator("log_level")

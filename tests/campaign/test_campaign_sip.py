@@ -306,3 +306,24 @@ def test_malformed_rows_are_reported_at_create(site: Site) -> None:
     ]  # fmt: skip
     assert "invalid phone number '12'" in errors[0] and "duplicate" in errors[1]
     assert "2 contact(s)" in r.stdout and "4 row(s) rejected of 6" in r.stdout
+
+
+def test_the_dialer_checks_each_number_again_before_dialing(site: Site) -> None:
+    """Issue 15: numbers imported before the outbound policy narrowed (`outbound.allow` set to
+    +44 after `create`) are not dialed: the callees see no INVITE, each contact ends `invalid`
+    after one attempt, and the dialer says why."""
+    site.create("later", ["0101", "0102"])
+    site.env["VOICEBOT_OUTBOUND__ALLOW"] = '["+44"]'
+    proc = site.dial("later")
+    try:
+        finish(site, "later", proc, 120)
+    finally:
+        _stop(proc, signal.SIGKILL)
+    assert [x for x in site.lines() if x["event"] == "invite"] == []
+    exported = json.loads(site.cli("export", "later", "--format", "json").stdout)
+    assert [(c["phone"], c["disposition"], c["attempts"]) for c in exported["contacts"]] == [
+        ("+12125550101", "invalid", 1),
+        ("+12125550102", "invalid", 1),
+    ]
+    output = site.run_output("later")
+    assert "not dialed: +12125550101 is outside outbound.allow (+44)" in output, output

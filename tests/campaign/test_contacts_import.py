@@ -55,7 +55,8 @@ def test_every_kind_of_bad_row_is_reported_with_its_line(tmp_path: Path) -> None
         "c.csv:9: empty row",
         "c.csv:10: invalid phone number '+1 555 555 0199' for region US (no such number)",
         "c.csv:11: unknown time zone 'Mars/Olympus' in column 'timezone'",
-        "c.csv:12: invalid phone number 'abc' for region US (not a number)",
+        "c.csv:12: control character U+000A in column 'name': contact fields are one line of "
+        "text (fix the cell; a line break inside quotes counts)",
     ]
     assert [(c.line, c.phone, c.timezones) for c in result.accepted] == [
         (2, "+12125550100", ("America/New_York",)),

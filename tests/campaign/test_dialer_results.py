@@ -21,6 +21,7 @@ from voicebot.campaign.dialer import place
 from voicebot.campaign.ledger import Ledger
 from voicebot.campaign.loop import CampaignLoop
 from voicebot.errors import SipError
+from voicebot.policy.redaction import Redactor
 from voicebot.server.worker import Outbound, VoicebotService
 from voicebot.sip import events as sev
 
@@ -38,7 +39,9 @@ def bare_service() -> VoicebotService:
 
 
 def live_call(call_id: str, service: VoicebotService) -> SimpleNamespace:
-    engine = SimpleNamespace(slots={"new_date": "2026-12-02"}, vars={"disposition": "x"})
+    engine = SimpleNamespace(
+        slots={"new_date": "2026-12-02"}, vars={"disposition": "x"}, redactor=Redactor()
+    )
     live = SimpleNamespace(
         call_id=call_id,
         session=SimpleNamespace(engine=engine, answered_by="human"),

@@ -222,13 +222,15 @@ def test_undefined_env_and_contact_only_when_names_are_given(tmp_path):
           agent:
             transfer: {to: "sip:{{ contact.agnet }}@pbx", context: {name: "{{ contact.name }}"}}
         """
-    assert findings(tmp_path, text) == []
+    from_call_data = ("transfer-from-call-data", "steps.agent.transfer.to", 8)
+    assert findings(tmp_path, text) == [from_call_data]
     problems = check(tmp_path, text, env_names={"API"}, contact_fields={"agent", "name"})
     assert [(p.code, p.path, p.location.line) for p in problems] == [
         ("undefined-env", "steps.h.http.headers.Authorization", 5),
+        from_call_data,
         ("undefined-contact", "steps.agent.transfer.to", 8),
     ]
-    assert problems[1].hint == "did you mean 'agent'?"
+    assert problems[2].hint == "did you mean 'agent'?"
 
 
 def test_template_syntax_is_an_error(tmp_path):

@@ -271,3 +271,17 @@ def test_listening_that_starts_while_the_caller_speaks_catches_the_speech():
     assert len(started.pre_roll) / 16000 > 0.4  # the speech so far, as far as history goes
     events = run_listener(lis, np.concatenate([voice_tone(0.3), silence(1.0)]), start=0.7)
     assert kinds(events) == ["SpeechPaused", "EndOfUtterance"]
+
+
+def test_a_partial_of_a_sensitive_answer_is_never_logged(caplog):
+    """Issue 15: the listener's debug line about a partial masks the answer to a PIN slot."""
+    for expect, shown in ((Expectation("digits", sensitive=True), "'[masked]'"),
+                          (DIGITS, "'four two one'")):  # fmt: skip
+        lis = listener()
+        lis.start_listening(expect, now=0.0)
+        run_listener(lis, np.concatenate([silence(0.5), voice_tone(0.6), silence(0.4)]))
+        caplog.clear()
+        with caplog.at_level("DEBUG", logger="voicebot.speech.listener"):
+            lis.partial("four two one", now=1.5)
+        (line,) = [r.getMessage() for r in caplog.records if r.getMessage().startswith("partial")]
+        assert line.startswith(f"partial {shown}"), line

@@ -111,3 +111,18 @@ def test_repeated_clauses_of_a_decoding_loop_are_cut():
     assert cut_repeats(loop) == "What are your opening hours?"
     assert cut_repeats("4, 4, 4, 2") == "4, 4, 4, 2"
     assert cut_repeats("No, no.") == "No, no."
+
+
+def test_a_sensitive_answer_is_never_logged(rec, espeak, caplog):
+    """Issue 15: what the recogniser heard for a `sensitive: true` slot (a PIN) is masked in its
+    debug log line; other answers are logged as heard."""
+    audio = model_audio(espeak.synthesize("four two one seven", 16000), 16000)
+    pin = Expectation(kind="digits", sensitive=True)
+    with caplog.at_level("DEBUG", logger="voicebot.speech.recognizer"):
+        secret = rec.final(audio, pin)
+        rec.final(audio, Expectation(kind="digits"))
+    found = parse_digits(secret.text)
+    assert found is not None and "4217" in found.text  # recognised as usual
+    lines = [r.getMessage() for r in caplog.records if r.name == "voicebot.speech.recognizer"]
+    assert len(lines) == 2 and "[masked]" in lines[0], lines
+    assert secret.text not in lines[0] and secret.text in lines[1]

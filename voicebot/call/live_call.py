@@ -62,6 +62,7 @@ from voicebot.call_log import call_logger
 from voicebot.dialog import actions as act
 from voicebot.dialog import events as dev
 from voicebot.flow.backend import HttpBackend
+from voicebot.policy.redaction import MASK
 from voicebot.speech.prompt_cache import PromptCache
 from voicebot.speech.recognizer import Recognizer, to_model_audio
 from voicebot.speech.synthesizer import Voice
@@ -287,11 +288,13 @@ class LiveCall:
             self._said_since.clear()
             return
         turns = self.session.turns
+        engine = self.session.engine
         while self._recorded_turns < len(turns) and turns[self._recorded_turns].recognized_at:
             t = turns[self._recorded_turns]
+            text, keys = _masked(t.text, t.sensitive), _masked(t.dtmf, t.sensitive)
             store.add_turn(
                 self.call_id,
-                TurnRecord("caller", t.text, t.dtmf, t.confidence if not t.dtmf else None),
+                TurnRecord("caller", text, keys, t.confidence if not t.dtmf else None),
             )
             self._recorded_turns += 1
         for text, step in self._said_since:
@@ -300,6 +303,7 @@ class LiveCall:
             if last is not None and last.latency is not None and last is not self._timed:
                 latency = last.latency * 1000.0  # on the bot's first reply to that turn
                 self._timed = last
+            text = engine.redactor.text(text, engine.slots)  # "your PIN 1 2 3 4": masked
             store.add_turn(self.call_id, TurnRecord("bot", text, step=step, latency_ms=latency))
         self._said_since.clear()
 
@@ -311,16 +315,35 @@ class LiveCall:
         target = getattr(self, "transfer_target", None)
         if target and self.outcome == "completed" and engine.ended and not engine.trace.hangup:
             self.outcome = "transferred"
+        redactor = engine.redactor  # sensitive slots, and the keys collected for them, masked
         store.call_ended(
             self.call_id,
             outcome=self.outcome,
-            reason=self.reason,
+            reason=redactor.text(self.reason, engine.slots),
             steps=[s for _, s in engine.trace.steps],
-            slots=engine.slots,
-            vars=engine.vars,
-            dtmf="".join(t.dtmf for t in self.session.turns),
-            transfer_target=target if self.outcome == "transferred" else None,
+            slots=redactor.slots(engine.slots),
+            vars=redactor.values(engine.vars, engine.slots),
+            dtmf=_keys(self.session.turns),
+            transfer_target=(
+                redactor.text(target, engine.slots)
+                if target and self.outcome == "transferred"
+                else None
+            ),
             recording_path=getattr(self, "recording_path", None),
             at=datetime.now(UTC),
             incidents=[*self.session.incidents, *engine.trace.errors],
         )
+
+
+def _masked(text: str, sensitive: bool) -> str:
+    return MASK if sensitive and text else text
+
+
+def _keys(turns: list[Any]) -> str:
+    """Every key of the call; a run of keys collected for a sensitive slot is one mask."""
+    out = ""
+    for t in turns:
+        keys = _masked(t.dtmf, t.sensitive)
+        if not (keys == MASK and out.endswith(MASK)):
+            out += keys
+    return out

@@ -212,6 +212,7 @@ class Turn:
     dtmf: str = ""
     recognized_at: float | None = None
     replied_at: float | None = None
+    sensitive: bool = False  # an answer to a `sensitive: true` slot: recorded masked
 
     @property
     def latency(self) -> float | None:
@@ -624,7 +625,8 @@ class CallSession:
                 if self.expect is None:
                     continue
                 end = e.speech_end if isinstance(e, lis.EndOfUtterance) else e.at
-                self.turns.append(Turn(self.turn, e.speech_start, end))
+                secret = self.expect.sensitive
+                self.turns.append(Turn(self.turn, e.speech_start, end, sensitive=secret))
                 self.awaiting_final = True
                 out.append(Recognize(self.turn, e.audio, e.rate, self.expect, final=True))
             elif isinstance(e, lis.NoInput):
@@ -666,7 +668,10 @@ class CallSession:
             # report of the stopped one (it comes after that prompt started) is not its end
             out += self._drained(now)
             self.stale_finishes += 1
-        self.turns.append(Turn(self.turn, now, now, dtmf=digits, recognized_at=now))
+        secret = self.expect.sensitive
+        self.turns.append(
+            Turn(self.turn, now, now, dtmf=digits, recognized_at=now, sensitive=secret)
+        )
         out += self._engine(ev.Dtmf(digits), now)
         return out
 

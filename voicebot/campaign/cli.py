@@ -85,12 +85,20 @@ def _settings(args: argparse.Namespace) -> CampaignSettings:
 def run_create(args: argparse.Namespace) -> int:
     from voicebot.campaign.contacts import check_columns, flow_fields, read_contacts
     from voicebot.flow.loader import load_flow
+    from voicebot.settings import load_settings
 
     settings = _settings(args)
     if args.dnc:
         settings = settings.model_copy(update={"dnc_file": Path(args.dnc)})
-    loaded = load_flow(args.flow)
-    imported = read_contacts(args.contacts, region=settings.region, required=flow_fields(loaded))
+    service = load_settings()  # the outbound policy and the file limits
+    loaded = load_flow(args.flow, service.limits.flow())
+    imported = read_contacts(
+        args.contacts,
+        region=settings.region,
+        required=flow_fields(loaded),
+        numbers=service.outbound.policy(),
+        max_bytes=service.limits.csv_bytes,
+    )
     check_columns(loaded, imported.columns, imported.file)
     for message in imported.messages():
         print(message, file=sys.stderr)

@@ -11,7 +11,12 @@ Rules of `read_contacts(path, region=...)`:
   ``file.csv:LINE: reason`` (the line where the row starts; the header is line 1). Reasons:
   wrong field count, empty row, empty phone, invalid number, duplicate number (naming the line
   of the first), unknown time zone, no time zone for the number, not UTF-8, and an empty field
-  the flow needs (`required`). Blank lines are not rows. accepted + rejected == rows.
+  the flow needs (`required`), a number the outbound policy refuses (premium-rate and special
+  ranges, numbers outside `outbound.allow`: voicebot/policy/numbers.py), and a field holding a
+  control character (CR, LF, NUL, TAB, any other C0 or C1 code, DEL, U+2028/9): contact fields
+  reach templates and X- headers, where a line break could forge one. Blank lines are not rows.
+  accepted + rejected == rows.
+* A file larger than `max_bytes` (settings `limits.csv_bytes`) is refused before it is read.
 * Time zone: a non-empty `timezone` column (an IANA name) wins; otherwise the zones
   `phonenumbers` gives for the number. When a number maps to several zones (a region spanning
   zones) every one is kept and pacing calls only when the window is open in *all* of them: the
@@ -28,6 +33,7 @@ from __future__ import annotations
 import csv
 import difflib
 import io
+import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,6 +47,7 @@ from voicebot.campaign import ContactsError
 from voicebot.errors import Location
 from voicebot.flow.lint import lint
 from voicebot.flow.loader import LoadedFlow
+from voicebot.policy.numbers import NumberPolicy
 
 PHONE, TIMEZONE = "phone", "timezone"
 _BOMS = {
@@ -50,6 +57,8 @@ _BOMS = {
     b"\xfe\xff": "UTF-16",
 }
 _UTF8_BOM = b"\xef\xbb\xbf"
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+MAX_BYTES = 50_000_000
 _REASONS = {
     phonenumbers.ValidationResult.TOO_SHORT: "too short",
     phonenumbers.ValidationResult.TOO_LONG: "too long",
@@ -135,12 +144,25 @@ def _known_zone(name: str) -> bool:
 
 
 def read_contacts(
-    path: str | Path, *, region: str, required: Collection[str] = (), name: str | None = None
+    path: str | Path,
+    *,
+    region: str,
+    required: Collection[str] = (),
+    name: str | None = None,
+    numbers: NumberPolicy | None = None,
+    max_bytes: int = MAX_BYTES,
 ) -> ImportResult:
-    """Import a contacts CSV (rules in the module docstring). `name` is the file as reported."""
+    """Import a contacts CSV (rules in the module docstring). `name` is the file as reported;
+    `numbers` is the outbound policy (default: `NumberPolicy()`, special ranges refused)."""
     path = Path(path)
     shown = name or str(path)
-    data = path.read_bytes()
+    with path.open("rb") as f:
+        data = f.read(max_bytes + 1)  # never more than the limit, whatever the file is
+    if len(data) > max_bytes:
+        raise ContactsError(
+            f"{shown}: refused: larger than {max_bytes} bytes "
+            "(split the file, or raise settings limits.csv_bytes)"
+        )
     for bom, encoding in _BOMS.items():
         if data.startswith(bom):
             raise ContactsError(
@@ -150,12 +172,13 @@ def read_contacts(
     if data.startswith(_UTF8_BOM):
         data = data[len(_UTF8_BOM) :]
     reader = csv.reader(io.StringIO(data.decode("utf-8", "surrogateescape"), newline=""))
-    return _Import(shown, region, set(required)).run(reader)
+    return _Import(shown, region, set(required), numbers or NumberPolicy()).run(reader)
 
 
 class _Import:
-    def __init__(self, shown: str, region: str, required: set[str]):
+    def __init__(self, shown: str, region: str, required: set[str], numbers: NumberPolicy):
         self.shown, self.region, self.required = shown, region, required
+        self.numbers = numbers
         self.accepted: list[Contact] = []
         self.rejected: list[Rejected] = []
         self.first_line: dict[str, int] = {}
@@ -186,6 +209,8 @@ class _Import:
         for i, name in enumerate(names, 1):
             if not name:
                 raise ContactsError(f"{where}: column {i} has no name")
+            if _CONTROL.search(name):
+                raise ContactsError(f"{where}: column {i} has a control character in its name")
             if names.index(name) != i - 1:
                 raise ContactsError(f"{where}: column '{name}' appears twice")
         if PHONE not in names:
@@ -222,11 +247,22 @@ class _Import:
             raise ValueError(
                 f"expected {len(columns)} fields ({', '.join(columns)}), found {len(row)}"
             )
+        for column, cell in values.items():  # stripped: a trailing CR or TAB is harmless
+            found = _CONTROL.search(cell)
+            if found:
+                code = ord(found.group())
+                raise ValueError(
+                    f"control character U+{code:04X} in column '{column}': contact fields "
+                    "are one line of text (fix the cell; a line break inside quotes counts)"
+                )
         if not any(values.values()):
             raise ValueError("empty row")
         if not values[PHONE]:
             raise ValueError(f"empty {PHONE}")
         phone = normalise(values[PHONE], self.region)
+        refused = self.numbers.refusal(phone)
+        if refused is not None:
+            raise ValueError(refused)
         if phone in self.first_line:
             raise ValueError(f"duplicate number {phone} (first on line {self.first_line[phone]})")
         zones = zones_for(phone, values.get(TIMEZONE, ""))

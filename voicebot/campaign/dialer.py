@@ -4,6 +4,8 @@ One process: a `VoicebotService` (one pjsua2 endpoint, so at most 4 calls at onc
 allowing more is refused with a clear error) and the campaign loop on the same thread:
 
     loop.step(now)  -> attempts to place (each already written to the ledger as `dialing`)
+    the number      -> checked again against the outbound policy (settings `outbound:`): a
+                       refused one is not dialed and ends `invalid`
     SipDialer.place -> INVITE to the trunk URI ({number} filled in)
     service events  -> never answered: the INVITE's final status (486 busy, 408/480/487 no
                        answer, 404/484 invalid, 503 congestion) ; answered: AMD decides human or
@@ -35,6 +37,7 @@ from voicebot.campaign.ledger import Attempt, Ledger
 from voicebot.campaign.loop import CampaignLoop
 from voicebot.campaign.pacing import Outcome, outcome_for_sip
 from voicebot.errors import CampaignError, SipError
+from voicebot.policy.numbers import NumberPolicy
 from voicebot.server.worker import OutboundResult, ServiceConfig, VoicebotService
 from voicebot.sip.config import MAX_CALLS
 
@@ -49,18 +52,32 @@ def outcome_of(result: OutboundResult) -> Outcome:
     return Outcome.MACHINE if result.answered_by == "machine" else Outcome.ANSWERED
 
 
+class NumberRefused(Exception):
+    """The outbound policy refuses the attempt's number (checked again before each dial)."""
+
+
 class SipDialer:
     """`voicebot.campaign.loop.Dialer` over the service's SIP endpoint."""
 
-    def __init__(self, service: VoicebotService, trunk: str, ring_seconds: float):
+    def __init__(
+        self,
+        service: VoicebotService,
+        trunk: str,
+        ring_seconds: float,
+        numbers: NumberPolicy | None = None,
+    ):
         self.service = service
         self.trunk = trunk
         self.ring_seconds = ring_seconds
+        self.numbers = numbers or NumberPolicy()
 
     def uri_for(self, phone: str) -> str:
         return self.trunk.format(number=phone, digits=phone.lstrip("+"))
 
     def place(self, attempt: Attempt) -> None:
+        refused = self.numbers.refusal(attempt.phone)  # the database may predate the policy
+        if refused is not None:
+            raise NumberRefused(refused)
         uri = self.uri_for(attempt.phone)
         call_id = self.service.place_call(uri, attempt.contact, attempt.id, self.ring_seconds)
         log.info("attempt %s: calling %s (call %s)", attempt.id, uri, call_id)
@@ -110,7 +127,7 @@ def run_campaign(
     service = VoicebotService(replace(config, flow=Path(campaign.flow)))
     service.start()
     loop = CampaignLoop(ledger, name, now=clock())
-    dialer = SipDialer(service, settings.trunk, settings.ring_seconds)
+    dialer = SipDialer(service, settings.trunk, settings.ring_seconds, config.numbers)
     events = service.endpoint.events()
     placed = 0
     opted_out: set[str] = set()
@@ -139,6 +156,10 @@ def place(
     try:
         dialer.place(attempt)
         return True
+    except NumberRefused as exc:
+        log.warning("attempt %s: not dialed: %s", attempt.id, exc)
+        loop.report(attempt.id, Outcome.INVALID, clock(), note=f"refused: {exc}")
+        return False
     except SipError as exc:
         log.warning("attempt %s: call not placed: %s", attempt.id, exc)
         loop.report(attempt.id, Outcome.CONGESTION, clock(), note=f"not placed: {exc}")

@@ -27,6 +27,7 @@ Exceptions that are not a flow's own error are kept as "internal: ..." (a bug in
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -69,9 +70,12 @@ from voicebot.errors import TemplateError
 from voicebot.flow import templates
 from voicebot.flow.loader import LoadedFlow
 from voicebot.flow.schema import InputSettings, Step
+from voicebot.policy.redaction import Redactor
+from voicebot.policy.transfers import TransferPolicy
 
 log = logging.getLogger(__name__)
 
+_CONTROL = re.compile("[\x00-\x1f\x7f]")
 MAX_HOPS = 100  # steps entered without waiting for the caller: a loop in the flow
 STRONG_GLOBAL = 0.9  # a global phrase this close beats the step's own grammar
 APOLOGY = "Sorry, something went wrong. Please call again later."
@@ -113,8 +117,14 @@ class DialogEngine:
         currency: str = "USD",
         locale: str = "en_US",
         call_id: str = "",
+        transfers: TransferPolicy | None = None,
     ):
+        """`transfers`: the allow-list for targets built from call data (policy/transfers.py);
+        by default only the targets written in the flows."""
         self.audio_dir = audio_dir
+        tree = loaded.call_tree()
+        self.transfers = transfers or TransferPolicy.for_flows(tree)
+        self.redactor = Redactor.for_flows(tree)
         self.stack = [_Frame(loaded, None, PromptResolver(loaded.flow, audio_dir))]
         self.env = dict(env or {})
         self.formatting = {templates.CURRENCY: currency, templates.LOCALE: locale}
@@ -277,13 +287,20 @@ class DialogEngine:
             try:
                 target = self._run(self.step, out)
             except Exception as exc:
+                reason = self.redactor.text(str(exc), self.slots)  # `money: '4217' is not ...`
                 if isinstance(exc, TemplateError):
-                    self.log.warning("template error in step %s: %s", self.step_id, exc)
-                    self.trace.errors.append(f"{self.step_id}: {exc}")
+                    self.log.warning("template error in step %s: %s", self.step_id, reason)
+                    self.trace.errors.append(f"{self.step_id}: {reason}")
                 else:  # a bug must cost the caller one error prompt, not the call
-                    self.log.exception("internal error in step %s", self.step_id)
+                    self.log.error(
+                        "internal error in step %s: %s: %s",
+                        self.step_id,
+                        type(exc).__name__,
+                        reason,
+                        exc_info=self.log.isEnabledFor(logging.DEBUG),
+                    )
                     self.trace.errors.append(
-                        f"internal: {self.step_id}: {type(exc).__name__}: {exc}"
+                        f"internal: {self.step_id}: {type(exc).__name__}: {reason}"
                     )
                 self.waiting = None
                 target = self._error_target(self.step)
@@ -314,9 +331,16 @@ class DialogEngine:
             return None
         if kind == "transfer":
             assert step.transfer is not None
+            target = templates.render(step.transfer.to, self.names())
+            refused = self.transfers.refusal(step.transfer.to, target)
+            if refused is not None:
+                shown, refused = (self.redactor.text(t, self.slots) for t in (target, refused))
+                self.log.warning("transfer to %r refused: %s", shown, refused)
+                self.trace.errors.append(f"{self.step_id}: transfer to {shown!r} refused")
+                return self._target(step, "failed", out)
             headers = self._context_headers(step.transfer.context)
             self.trace.transfer = step.transfer.to
-            out.append(Transfer(templates.render(step.transfer.to, self.names()), headers))
+            out.append(Transfer(target, headers))
             self.waiting = "transfer"
             return None
         if kind == "record":
@@ -345,13 +369,13 @@ class DialogEngine:
     def _context_headers(self, context: dict[str, str]) -> dict[str, str]:
         """Transfer context as X- headers. Best effort: a value that cannot be rendered (say the
         caller asked for an agent before giving an account number) is left out and logged, so
-        that reaching a human never fails for want of metadata."""
+        that reaching a human never fails for want of metadata. Control characters (a CR LF
+        from an HTTP reply would start a header of its own) become spaces."""
         headers = {}
         for key, value in context.items():
             try:
-                headers[f"X-Voicebot-{key.replace('_', '-').title()}"] = templates.render(
-                    value, self.names()
-                )
+                text = templates.render(value, self.names())
+                headers[f"X-Voicebot-{key.replace('_', '-').title()}"] = _CONTROL.sub(" ", text)
             except TemplateError as exc:
                 self.log.info("transfer context %s left out: %s", key, exc.reason)
         return headers
@@ -404,6 +428,7 @@ class DialogEngine:
         self._end(out, "error")
 
     def _fail(self, reason: str, out: list[Action], allow_route: bool = True) -> None:
+        reason = self.redactor.text(reason, self.slots)
         self.log.warning("flow error: %s", reason)
         self.trace.errors.append(reason)
         target = self._error_target(self.step) if (allow_route and self.step_id) else None
@@ -503,15 +528,20 @@ class DialogEngine:
         step = step or self.step
         inp = self._input(step)
         gl = tuple(p for g in self._globals(step).values() for p in g.say)
+        secret = step.ask is not None and step.ask.slot.sensitive
         if self.waiting == "confirm":
-            return Expectation("yes_no", global_phrases=gl, modes=tuple(inp.modes))
+            return Expectation(
+                "yes_no", global_phrases=gl, modes=tuple(inp.modes), sensitive=secret
+            )
         if step.menu is not None:
             options = tuple((n, tuple(o.say)) for n, o in step.menu.options.items())
             return Expectation("menu", options, global_phrases=gl, modes=tuple(inp.modes))
         assert step.ask is not None
         slot = step.ask.slot
         options = tuple((n, tuple(p)) for n, p in slot.option_map().items())
-        return Expectation(slot.type, options, slot.min, slot.max, gl, tuple(inp.modes))
+        return Expectation(
+            slot.type, options, slot.min, slot.max, gl, tuple(inp.modes), sensitive=secret
+        )
 
     def _globals(self, step: Step) -> dict[str, Any]:
         return self.loaded.flow.globals if step.globals else {}

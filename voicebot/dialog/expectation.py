@@ -26,6 +26,7 @@ class Expectation:
     # BCP 47 tag of the answer's language: picks the matcher and slot parsers (and, for the
     # recogniser, the model and its forced language); anything not Chinese is English
     language: str = "en"
+    sensitive: bool = False  # the answer is a secret (a PIN): never log or record it in clear
 
     @property
     def phrases(self) -> tuple[str, ...]:

@@ -179,6 +179,7 @@ def run_case(
     doc: source.Document,
     index: int,
     audio_dir: Path | None = None,
+    transfer_allow: tuple[str, ...] = (),
 ) -> tuple[str, TextCall]:
     """Run one test; return the failure message ("" on success) and the finished call."""
     unmatched: list[str] = []
@@ -196,6 +197,7 @@ def run_case(
         answered_by=_pick(case, file, "answer", "human"),
         transfer_outcome=_pick(case, file, "transfer_result", "ok"),
         record_seconds=_pick(case, file, "record_seconds", 3.0),
+        transfer_allow=transfer_allow,
     )
     call.start()
     for t, turn in enumerate(case.turns):
@@ -278,7 +280,12 @@ def _record(call: TextCall, loaded: LoadedFlow, report: Report) -> None:
         report.coverage[by_name[flow_name]].taken.add((src, dst))
 
 
-def run_files(paths: Iterable[str | Path], audio_dir: Path | None = None) -> Report:
+def run_files(
+    paths: Iterable[str | Path],
+    audio_dir: Path | None = None,
+    transfer_allow: tuple[str, ...] = (),
+) -> Report:
+    """Run test files; `transfer_allow` is settings transfers.allow (policy/transfers.py)."""
     report = Report()
     for p in paths:
         path = Path(p)
@@ -301,7 +308,7 @@ def run_files(paths: Iterable[str | Path], audio_dir: Path | None = None) -> Rep
         _coverage_for(loaded, report)
         for i, case in enumerate(file.tests):
             try:
-                failure, call = run_case(loaded, file, case, doc, i, audio_dir)
+                failure, call = run_case(loaded, file, case, doc, i, audio_dir, transfer_allow)
             except Exception as exc:  # a bug must fail the test, not hide the other results
                 failure = f"{doc.where(('tests', i))}: crashed: {type(exc).__name__}: {exc}"
                 report.results.append(CaseResult(str(path), case.name, failure))

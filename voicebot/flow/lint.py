@@ -24,6 +24,9 @@ its own file. Codes:
     missing-audio           an `{audio: file}` prompt whose file is not in `audio_dir` (error
                             when the prompt has no text: the file name would be spoken)
     subflow-without-return  a `call:`ed subflow with no `return` step
+    transfer-from-call-data a transfer target built from slots, turn, vars, call or contact: at
+                            run time it is refused (the `failed` route) unless it matches
+                            settings `transfers.allow` (voicebot/policy/transfers.py)
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ from voicebot.flow import graph, templates
 from voicebot.flow.loader import LoadedFlow, did_you_mean
 from voicebot.flow.schema import AudioPrompt, Flow, InputSettings, Step
 from voicebot.flow.source import PathKey, dotted
+from voicebot.policy.transfers import TRUSTED, inputs
 
 CALL_FIELDS = ("caller", "callee", "id", "direction", "started_at")
 TURN_FIELDS = ("text", "confidence", "dtmf")
@@ -305,6 +309,13 @@ class _Linter:
         for step_id, step in self.flow.steps.items():
             for path, text, expression in _step_templates(step_id, step):
                 self.template(path, text, expression=expression)
+            if step.transfer is not None and inputs(step.transfer.to) - TRUSTED:
+                used = ", ".join(sorted(inputs(step.transfer.to) - TRUSTED))
+                message = (
+                    f"the target is built from {used} at run time: it is refused, taking the "
+                    "`failed` route, unless it matches settings transfers.allow"
+                )
+                self.warn("transfer-from-call-data", ("steps", step_id, "transfer", "to"), message)
             for key in step.set or {}:
                 space, _, name = key.rpartition(".")
                 if space not in ("", "vars", "slots"):
@@ -410,6 +421,8 @@ _HINTS = {
     "set-target": "set keys are vars.NAME or slots.NAME",
     "missing-audio": "add the file to the audio directory, or fix the name",
     "subflow-without-return": "end the subflow with a step such as `done: {return: {}}`",
+    "transfer-from-call-data": "write the target literally (one step per destination, chosen "
+    "with a menu), or list the allowed patterns in settings transfers.allow",
 }
 _UNDEFINED = {  # namespace -> (code, what is wrong, how to fix it)
     "slots": ("undefined-slot", "no ask fills it", "fill it with an `ask` or a `set`"),

@@ -57,6 +57,17 @@ class LoadedFlow:
     def key_where(self, *path: str | int) -> Location:
         return self.document.where((*path, "<key>"))
 
+    def call_tree(self) -> list[Flow]:
+        """This flow and every subflow it calls, directly or not, each once."""
+        out: dict[Path, Flow] = {}
+        todo: list[LoadedFlow] = [self]
+        while todo:
+            loaded = todo.pop(0)
+            if loaded.path.resolve() not in out:
+                out[loaded.path.resolve()] = loaded.flow
+                todo += loaded.subflows.values()
+        return list(out.values())
+
 
 def did_you_mean(word: str, choices: Any) -> str:
     close = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1, cutoff=0.6)
@@ -283,7 +294,9 @@ def _reference_problems(loaded: LoadedFlow) -> list[Problem]:
     return problems
 
 
-def _load_subflows(loaded: LoadedFlow, stack: tuple[Path, ...]) -> list[Problem]:
+def _load_subflows(
+    loaded: LoadedFlow, stack: tuple[Path, ...], limits: source.Limits
+) -> list[Problem]:
     problems: list[Problem] = []
     for step_id, step in loaded.flow.steps.items():
         if step.call is None or step.call in loaded.subflows:
@@ -306,7 +319,7 @@ def _load_subflows(loaded: LoadedFlow, stack: tuple[Path, ...]) -> list[Problem]
             )
             continue
         try:
-            sub = _load(sub_path, (*stack, sub_path.resolve()))
+            sub = _load(sub_path, (*stack, sub_path.resolve()), limits)
         except FlowError as exc:
             problems.extend(exc.problems)
             continue
@@ -314,8 +327,8 @@ def _load_subflows(loaded: LoadedFlow, stack: tuple[Path, ...]) -> list[Problem]
     return problems
 
 
-def _load(path: Path, stack: tuple[Path, ...]) -> LoadedFlow:
-    doc = source.load_file(path)
+def _load(path: Path, stack: tuple[Path, ...], limits: source.Limits) -> LoadedFlow:
+    doc = source.load_file(path, limits)
     if not isinstance(doc.data, dict):
         raise FlowValidationError(
             Problem(doc.where(()), "", "a flow file is a mapping with name, start and steps")
@@ -326,13 +339,14 @@ def _load(path: Path, stack: tuple[Path, ...]) -> LoadedFlow:
         raise FlowValidationError(validation_problems(doc, exc)) from None
     loaded = LoadedFlow(flow, path, doc)
     problems = _reference_problems(loaded)
-    problems += _load_subflows(loaded, stack)
+    problems += _load_subflows(loaded, stack, limits)
     if problems:
         raise FlowValidationError(problems)
     return loaded
 
 
-def load_flow(path: str | Path) -> LoadedFlow:
-    """Load and validate a flow file and its subflows; raises FlowError with every problem."""
+def load_flow(path: str | Path, limits: source.Limits | None = None) -> LoadedFlow:
+    """Load and validate a flow file and its subflows; raises FlowError with every problem.
+    `limits` (file size, aliases, nesting; see flow/source.py) default to `source.Limits()`."""
     p = Path(path)  # kept as given, so messages show the path the user typed
-    return _load(p, (p.resolve(),))
+    return _load(p, (p.resolve(),), limits or source.Limits())

@@ -9,6 +9,8 @@ location rather than something silently ignored. Keys this implementation adds t
 - `defaults.on_error: step`: where a run-time failure (template error, failed HTTP with no route)
   goes; without it, `defaults.retries.exhausted`; without that, an apology and a hang-up.
 - `on_answer: {machine: step, human: step}` (human optional).
+
+`ask.slot.sensitive: true` is the contract's (FLOW_FORMAT.md Rules): see voicebot/policy/.
 """
 
 from __future__ import annotations
@@ -145,6 +147,9 @@ class Slot(Model):
     min: int | None = Field(None, ge=1)
     max: int | None = Field(None, ge=1)
     options: list[Text] | dict[str, Phrases] | None = None
+    sensitive: bool = Field(
+        False, description="a PIN, a card number: masked in call records, logs and exports"
+    )
 
     @model_validator(mode="after")
     def _check(self) -> Slot:

@@ -39,6 +39,7 @@ from voicebot.dialog.events import (
 )
 from voicebot.flow.backend import HttpBackend, HttpxBackend
 from voicebot.flow.loader import LoadedFlow
+from voicebot.policy.transfers import TransferPolicy
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,7 @@ class TextCall:
     currency: str = "USD"
     locale: str = "en_US"
     on_line: Callable[[Line], None] | None = None
+    transfer_allow: tuple[str, ...] = ()  # settings transfers.allow
 
     def __post_init__(self) -> None:
         self.engine = DialogEngine(
@@ -76,6 +78,7 @@ class TextCall:
             currency=self.currency,
             locale=self.locale,
             call_id="sim-1",
+            transfers=TransferPolicy.for_flows(self.loaded.call_tree(), self.transfer_allow),
         )
         self.now = self.clock
         self.lines: list[Line] = []

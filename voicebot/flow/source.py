@@ -7,6 +7,12 @@ true/false are booleans; no sexagesimal numbers), always keeps mapping keys as s
 rejects duplicate keys instead of letting the last one win silently. Tabs used for indentation get
 a hint of their own.
 
+Limits (`Limits`, from settings `limits:`) keep a hostile or broken file from eating the machine:
+the file's size is checked before it is read; while composing, the nesting depth, the number of
+aliases and the number of values the document expands to (an alias counts as everything it
+stands for) are counted, so a 380-byte "billion laughs" alias bomb is refused in milliseconds,
+located at the alias or value that crossed the limit. A recursive alias is refused too.
+
 `load(text, filename)` returns a `Document`: the plain Python data plus a map from each value's
 path (a tuple of keys and list indexes) to its `Location`.
 """
@@ -19,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from yaml.events import AliasEvent
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from voicebot.errors import FlowSyntaxError, Location, Problem
@@ -26,8 +33,76 @@ from voicebot.errors import FlowSyntaxError, Location, Problem
 PathKey = tuple[str | int, ...]
 
 
+@dataclass(frozen=True)
+class Limits:
+    """How big a flow file may be; the defaults are far above any real flow."""
+
+    file_bytes: int = 1_000_000
+    aliases: int = 100
+    depth: int = 50
+    values: int = 100_000  # scalars, lists and maps once every alias is expanded
+
+
+class _LimitExceeded(Exception):
+    def __init__(self, mark: Any, message: str, hint: str):
+        self.mark, self.message, self.hint = mark, message, hint
+
+
 class _Loader(yaml.SafeLoader):
-    """SafeLoader with YAML 1.2 core-schema implicit resolvers."""
+    """SafeLoader with YAML 1.2 core-schema implicit resolvers, composing within `Limits`."""
+
+    def __init__(self, stream: str, limits: Limits = Limits()):
+        super().__init__(stream)
+        self.limits = limits
+        self.alias_count = 0
+        self.depth = 0
+        self.sizes: dict[int, int] = {}  # id(node) -> values it expands to; absent = open
+
+    def compose_node(self, parent: Node | None, index: Any) -> Node | None:
+        limits = self.limits
+        if self.check_event(AliasEvent):
+            mark = self.peek_event().start_mark
+            self.alias_count += 1
+            if self.alias_count > limits.aliases:
+                raise _LimitExceeded(
+                    mark,
+                    f"more than {limits.aliases} aliases",
+                    "a flow needs few aliases (*name); raise limits.yaml_aliases if it is real",
+                )
+            node = super().compose_node(parent, index)
+            if id(node) not in self.sizes:
+                raise _LimitExceeded(
+                    mark, "recursive alias", "an alias cannot point into its own anchor"
+                )
+            return node
+        mark = self.peek_event().start_mark
+        self.depth += 1
+        if self.depth > limits.depth:
+            raise _LimitExceeded(
+                mark,
+                f"nested more than {limits.depth} levels deep",
+                "flatten the structure; raise limits.yaml_depth if it is real",
+            )
+        node = super().compose_node(parent, index)
+        self.depth -= 1
+        if node is None:
+            return None
+        if isinstance(node, MappingNode):
+            children = [n for pair in node.value for n in pair]
+        elif isinstance(node, SequenceNode):
+            children = list(node.value)
+        else:
+            children = []
+        size = 1 + sum(self.sizes.get(id(c), 1) for c in children)
+        if size > limits.values:
+            raise _LimitExceeded(
+                node.start_mark,
+                f"expands to more than {limits.values} values",
+                "aliases (*name) that repeat other aliases multiply; raise limits.yaml_values "
+                "if the flow is real",
+            )
+        self.sizes[id(node)] = size
+        return node
 
 
 _Loader.yaml_implicit_resolvers = {}
@@ -149,9 +224,9 @@ def _dotted(path: PathKey) -> str:
 dotted = _dotted
 
 
-def load(text: str, file: str = "<string>") -> Document:
+def load(text: str, file: str = "<string>", limits: Limits = Limits()) -> Document:
     """Parse YAML text into a located `Document`; raises FlowSyntaxError."""
-    loader = _Loader(text)
+    loader = _Loader(text, limits)
     try:
         node = loader.get_single_node()
         if node is None:
@@ -160,6 +235,9 @@ def load(text: str, file: str = "<string>") -> Document:
         data = builder.build(node, ())
     except yaml.MarkedYAMLError as exc:
         raise _syntax_error(file, exc, text) from None
+    except _LimitExceeded as exc:
+        loc = Location(file, exc.mark.line + 1, exc.mark.column + 1)
+        raise FlowSyntaxError(Problem(loc, "", f"refused: {exc.message}", exc.hint)) from None
     except yaml.YAMLError as exc:  # pragma: no cover - PyYAML raises marked errors in practice
         raise FlowSyntaxError(Problem(Location(file), "", f"invalid YAML: {exc}")) from None
     finally:
@@ -169,14 +247,26 @@ def load(text: str, file: str = "<string>") -> Document:
     return Document(data, builder.positions, file)
 
 
-def load_file(path: str | Path) -> Document:
+def load_file(path: str | Path, limits: Limits = Limits()) -> Document:
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        with p.open("rb") as f:
+            data = f.read(limits.file_bytes + 1)  # never more than the limit, whatever the file
     except FileNotFoundError:
         raise FlowSyntaxError(Problem(Location(str(path)), "", "file not found")) from None
+    if len(data) > limits.file_bytes:
+        raise FlowSyntaxError(
+            Problem(
+                Location(str(path)),
+                "",
+                f"refused: larger than {limits.file_bytes} bytes",
+                "a flow is a few kilobytes; split it into subflows, or raise limits.flow_bytes",
+            )
+        )
+    try:
+        text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise FlowSyntaxError(
             Problem(Location(str(path)), "", f"not UTF-8 text ({exc.reason})")
         ) from None
-    return load(text, str(path))
+    return load(text, str(path), limits)

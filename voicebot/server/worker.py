@@ -36,6 +36,9 @@ from voicebot.flow import templates
 from voicebot.flow.backend import HttpLimits, HttpxBackend
 from voicebot.flow.loader import LoadedFlow, load_flow
 from voicebot.flow.schema import AudioPrompt
+from voicebot.flow.source import Limits
+from voicebot.policy.numbers import DEFAULT_REFUSED, NumberPolicy
+from voicebot.policy.transfers import TransferPolicy
 from voicebot.server.supervisor import Supervisor, WorkerSpec, specs
 from voicebot.settings import drop_secrets_from_environment
 from voicebot.sip import events as sev
@@ -70,6 +73,15 @@ class ServiceConfig:
     clock: str | None = None  # demos/tests: ISO time the flow sees when each call starts
     voice: Voice = Voice("en-us", 165)  # TTS when the flow sets no `voice` (speech.tts_*)
     log_level: str = "INFO"  # a worker's logging level (settings log_level)
+    transfer_allow: tuple[str, ...] = ()  # settings transfers.allow
+    outbound_allow: tuple[str, ...] = ()  # settings outbound.allow
+    outbound_refuse: tuple[str, ...] = DEFAULT_REFUSED  # settings outbound.refuse
+    region: str = "US"  # of numbers written without + (settings campaign.region)
+    limits: Limits = Limits()  # flow file limits (settings limits.*)
+
+    @property
+    def numbers(self) -> NumberPolicy:
+        return NumberPolicy(tuple(self.outbound_allow), tuple(self.outbound_refuse))
 
 
 def static_prompts(loaded: LoadedFlow) -> set[str]:
@@ -134,7 +146,13 @@ class OutboundResult:
 class VoicebotService:
     def __init__(self, config: ServiceConfig):
         self.config = config
-        self.loaded = load_flow(config.flow)
+        self.loaded = load_flow(config.flow, config.limits)
+        self.transfers = TransferPolicy.for_flows(
+            self.loaded.call_tree(),
+            config.transfer_allow,
+            config.numbers,
+            config.region,
+        )
         self.endpoint = SipEndpoint(config.sip)
         self.calls: dict[str, LiveCall] = {}
         self.pending: dict[str, sev.IncomingCall] = {}
@@ -284,14 +302,14 @@ class VoicebotService:
         if out is None:
             return
         engine = live.session.engine
-        result = OutboundResult(
+        result = OutboundResult(  # campaign results and exports: sensitive slots masked
             out.tag,
             live.call_id,
             200,
             live.session.answered_by or "human",
             live.outcome,
-            dict(engine.slots),
-            dict(engine.vars),
+            engine.redactor.slots(engine.slots),
+            engine.redactor.values(engine.vars, engine.slots),
         )
         self._answered_part_done(live.call_id, result)
 
@@ -327,6 +345,7 @@ class VoicebotService:
             currency=cfg.currency,
             locale=cfg.locale,
             call_id=ready.call_id,
+            transfers=self.transfers,
         )
         origin = None
         if cfg.clock:  # the flow sees `clock` at the start of the call, then time runs on

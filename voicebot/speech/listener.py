@@ -233,7 +233,8 @@ class Listener:
         covered = now if audio_end is None else audio_end
         self._satisfied_to = covered if text and self._satisfies(self._expect, text) else None
         if log.isEnabledFor(logging.DEBUG):
-            log.debug("partial %r satisfied=%s", text, self._satisfied_to is not None)
+            shown = "[masked]" if self._expect.sensitive else text  # a PIN is never logged
+            log.debug("partial %r satisfied=%s", shown, self._satisfied_to is not None)
         return self._check(now)
 
     # -- media ---------------------------------------------------------------------------

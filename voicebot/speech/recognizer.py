@@ -249,7 +249,7 @@ class WhisperRecognizer:
                 seconds,
                 window,
                 result.compute_seconds * 1000,
-                result.text,
+                "[masked]" if expect.sensitive else result.text,  # a PIN is never logged
                 f" (rejected: {result.rejected})" if result.rejected else "",
             )
         return result
