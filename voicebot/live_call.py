@@ -68,6 +68,8 @@ from voicebot.speech.synthesizer import Voice
 
 log = logging.getLogger(__name__)
 
+PLAYBACK_LOST = 2.0  # seconds of quiet media while the session waits for a playback's end
+
 
 class Media(Protocol):
     rate: int
@@ -131,6 +133,7 @@ class LiveCall:
         self._recorded_turns = 0
         self._timed: object = None  # the caller turn whose reply latency was recorded
         self._said_since: list[tuple[str, str]] = []
+        self._quiet_since: float | None = None  # session playing, media not, since
         self.log = call_logger(log, call_id)
 
     # -- lifecycle -------------------------------------------------------------------------------
@@ -159,6 +162,7 @@ class LiveCall:
                     self._do(self.session.handle(item, time.monotonic()))
                 if not frames:
                     self._do(self.session.handle(Tick(), time.monotonic()))
+                self._check_playback(time.monotonic())
                 if time.monotonic() - began > self.max_duration:
                     self.outcome, self.reason = "completed", "maximum call duration"
                     self.sip.hangup(self.call_id)
@@ -176,6 +180,19 @@ class LiveCall:
             self.done.set()
             if self.on_done is not None:
                 self.on_done(self)
+
+    def _check_playback(self, now: float) -> None:
+        """The session thinks a prompt plays, the media has been quiet for PLAYBACK_LOST
+        seconds: the end of that playback was lost; tell the session, so it listens again."""
+        if self.session.playing and not self.media.playing:
+            if self._quiet_since is None:
+                self._quiet_since = now
+            elif now - self._quiet_since >= PLAYBACK_LOST:
+                self._quiet_since = None
+                detail = f"media quiet for {PLAYBACK_LOST:g} s with no end of playback"
+                self._do(self.session.handle(RequestFailed("playback", "timeout", detail), now))
+        else:
+            self._quiet_since = None
 
     # -- outputs ---------------------------------------------------------------------------------
     def _do(self, outputs: list[SessionOutput]) -> None:
@@ -206,6 +223,9 @@ class LiveCall:
             self.post(RequestFailed("synthesis", "error", f"{type(exc).__name__}: {exc}"))
             if not self.media.playing:  # nothing queued: no PlaybackDone will come
                 self.post(PlaybackFinished())
+            return
+        if not self.media.playing:  # it rendered to no audio (blank text): nothing will play
+            self.post(PlaybackFinished())
             return
         if not was_playing:
             self._do(self.session.handle(PlaybackStarted(), time.monotonic()))

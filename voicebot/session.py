@@ -103,8 +103,9 @@ class Reply:
 @dataclass(frozen=True)
 class RequestFailed:
     """A request (the output whose `key` this is) failed in the runner: an exception, or the
-    runner gave up. `error` is "error" or "timeout"; `key "synthesis"` reports a prompt that
-    could not be rendered."""
+    runner gave up. `error` is "error" or "timeout"; key "synthesis" reports a prompt that
+    could not be rendered, key "playback" the end of a playback that was never reported (it
+    counts as `PlaybackFinished`)."""
 
     key: str
     error: str = "error"
@@ -380,6 +381,9 @@ class CallSession:
     def _answered_request(self, item: Reply | RequestFailed, now: float) -> list[SessionOutput]:
         if isinstance(item, RequestFailed) and item.key == "synthesis":
             return self._failed("synthesis", item.detail, item.error, now)
+        if isinstance(item, RequestFailed) and item.key == "playback":
+            self._incident(f"playback {item.error}", item.detail, now)
+            return self._handle(PlaybackFinished(), now) if self.playing else []
         key = f"http:{item.request}" if isinstance(item, Reply) else item.key
         pending = self.pending.pop(key, None)
         if pending is not None and isinstance(item, RequestFailed):
