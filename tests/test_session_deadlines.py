@@ -178,3 +178,17 @@ def test_listening_and_playing_are_not_idle(tmp_path):
     s.handle(PlaybackFinished(), 15.0)
     out = ticks(s, 15.1, 19.0)  # listening (the no-input timeout is 5 s)
     assert out == [] and s.incidents == []
+
+
+def test_a_lost_partial_only_costs_the_early_end(tmp_path):
+    s = session(tmp_path, start="ask")
+    s.start(ev.CallStarted("c1"), 0.0)
+    s.handle(PlaybackFinished(), 0.5)
+    partial = None
+    for pcm, t in timed_frames(np.concatenate([voice_tone(0.6), silence(0.4)]), 8000, 0.52):
+        for o in s.handle(AudioIn(pcm), t):
+            if isinstance(o, Recognize) and not o.final:
+                partial = o
+    assert partial is not None and s.partial_pending
+    assert s.handle(RequestFailed(partial.key, "error", "dropped"), t) == []
+    assert not s.partial_pending and s.incidents == []

@@ -401,6 +401,10 @@ class CallSession:
         self, pending: _Pending, error: str, detail: str, now: float
     ) -> list[SessionOutput]:
         output = pending.output
+        if isinstance(output, Recognize) and not output.final:
+            log.debug("%s %s: %s", pending.key, error, detail)
+            self.partial_pending = False  # only an early end lost; the final will be asked for
+            return []
         self._incident(f"{pending.key} {error}", detail, now)
         if isinstance(output, Perform) and isinstance(output.action, act.HttpRequest):
             return self._engine(ev.HttpResult(error=error, text=detail), now)
@@ -408,9 +412,6 @@ class CallSession:
             outcome = "no_answer" if error == "timeout" else "failed"
             return self._engine(ev.TransferResult(outcome), now)
         if isinstance(output, Recognize):
-            if not output.final:
-                self.partial_pending = False  # the final will still be asked for
-                return []
             self.awaiting_final = False
             self.expect = None
             self.listener.stop_listening()
