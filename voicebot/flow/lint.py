@@ -24,6 +24,8 @@ its own file. Codes:
     missing-audio           an `{audio: file}` prompt whose file is not in `audio_dir` (error
                             when the prompt has no text: the file name would be spoken)
     subflow-without-return  a `call:`ed subflow with no `return` step
+    unknown-voice           (error) `voice.name` is not an espeak-ng voice (only when `voices`
+                            are given: `flow check` asks espeak-ng); the worker could not start
 """
 
 from __future__ import annotations
@@ -69,6 +71,7 @@ def lint(
     audio_dir: Path | None = None,
     env_names: Collection[str] | None = None,
     contact_fields: Collection[str] | None = None,
+    voices: Collection[str] | None = None,
 ) -> list[Problem]:
     """Warnings for a loaded flow and its subflows, each located in its own file."""
     tree = _call_tree(loaded)
@@ -76,6 +79,18 @@ def lint(
     problems: list[Problem] = []
     for flow in tree:
         problems += _Linter(flow, defined, audio_dir, env_names, contact_fields).run()
+        name = flow.flow.voice.name
+        if voices is not None and name.lower() not in {v.lower() for v in voices}:
+            problems.append(
+                Problem(
+                    flow.where("voice", "name"),
+                    "voice.name",
+                    f"espeak-ng has no voice '{name}'",
+                    did_you_mean(name, voices) or "see `espeak-ng --voices` (en-us, en-gb, fr)",
+                    "error",
+                    "unknown-voice",
+                )
+            )
     return problems
 
 
