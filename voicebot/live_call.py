@@ -134,6 +134,7 @@ class LiveCall:
         self._timed: object = None  # the caller turn whose reply latency was recorded
         self._said_since: list[tuple[str, str]] = []
         self._quiet_since: float | None = None  # session playing, media not, since
+        self._unplayed = False  # a Play of this batch put nothing on the wire
         self.log = call_logger(log, call_id)
 
     # -- lifecycle -------------------------------------------------------------------------------
@@ -211,6 +212,10 @@ class LiveCall:
                 self.media.play(beep(self.media.rate))
             elif isinstance(out, SaveRecording):
                 self._save(out)
+        if self._unplayed:  # a prompt played nothing; if nothing else plays, no PlaybackDone
+            self._unplayed = False  # will come: its end is now
+            if not self.media.playing and self.session.playing:
+                self._do(self.session.handle(PlaybackFinished(), time.monotonic()))
         self._write_turns()
 
     def _play(self, say: act.Say) -> None:
@@ -221,11 +226,10 @@ class LiveCall:
         except Exception as exc:
             self.log.exception("prompt %r could not be played", say.text[:40])
             self.post(RequestFailed("synthesis", "error", f"{type(exc).__name__}: {exc}"))
-            if not self.media.playing:  # nothing queued: no PlaybackDone will come
-                self.post(PlaybackFinished())
+            self._unplayed = True
             return
         if not self.media.playing:  # it rendered to no audio (blank text): nothing will play
-            self.post(PlaybackFinished())
+            self._unplayed = True
             return
         if not was_playing:
             self._do(self.session.handle(PlaybackStarted(), time.monotonic()))
