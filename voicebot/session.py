@@ -30,7 +30,8 @@ Rules it keeps:
   engine as a `Failure`, which takes the flow's error route.
 - The watchdog: a call that neither plays nor listens (nor records, nor waits for answering-
   machine detection or a transfer) for `Deadlines.watchdog` seconds gets a `Failure("watchdog")`
-  (the flow's error route); a second one with nothing played or heard in between hangs up.
+  (the flow's error route); if that route makes no sound at once, the apology plays and the
+  bot hangs up.
   Each incident is kept in `incidents`, for the call record.
 """
 
@@ -261,7 +262,6 @@ class CallSession:
         self.gave_up: set[str] = set()  # requests timed out or failed: late answers are dropped
         self.requests = 0  # Perform numbers handed out
         self.idle_since: float | None = None  # neither playing nor listening since
-        self.watchdog_fired = False  # and nothing played or heard since
         self.incidents: list[str] = []  # "12.3 s: what happened", for the call record
         self.listener = listener
         self.rate = listener.rate
@@ -478,8 +478,6 @@ class CallSession:
 
     def _watchdog(self, now: float) -> list[SessionOutput]:
         if self.ended or self._busy():
-            if self.playing > 0 or self.expect is not None:
-                self.watchdog_fired = False
             self.idle_since = None
             return []
         if self.idle_since is None:
@@ -490,15 +488,14 @@ class CallSession:
             return []
         self.idle_since = None
         detail = f"neither playing nor listening for {idle:.1f} s in step {self.engine.step_id}"
-        if self.watchdog_fired:  # the error route did not help either: give up
-            self._incident("watchdog hang-up", detail, now)
-            self.ended = True
-            return [Perform(act.HangUp("watchdog"))]
-        self.watchdog_fired = True
         for key in list(self.pending):  # whatever it was waiting for no longer matters
             del self.pending[key]
             self.gave_up.add(key)
-        return self._failed("watchdog", detail, "timeout", now)
+        out = self._failed("watchdog", detail, "timeout", now)
+        if not self.ended and not self._busy():  # the error route is silent too: give up now
+            self._incident("watchdog hang-up", "the error route made no sound", now)
+            out += self._perform(self.engine.give_up("watchdog: no sound", self._wall(now)), now)
+        return out
 
     # -- answering-machine detection (outbound) ----------------------------------------------
     def _amd(self) -> AnswerDetector:
