@@ -27,6 +27,8 @@ its own file. Codes:
     transfer-from-call-data a transfer target built from slots, turn, vars, call or contact: at
                             run time it is refused (the `failed` route) unless it matches
                             settings `transfers.allow` (voicebot/policy/transfers.py)
+    unknown-voice           (error) `voice.name` is not an espeak-ng voice (only when `voices`
+                            are given: `flow check` asks espeak-ng); the worker could not start
 """
 
 from __future__ import annotations
@@ -73,6 +75,7 @@ def lint(
     audio_dir: Path | None = None,
     env_names: Collection[str] | None = None,
     contact_fields: Collection[str] | None = None,
+    voices: Collection[str] | None = None,
 ) -> list[Problem]:
     """Warnings for a loaded flow and its subflows, each located in its own file."""
     tree = _call_tree(loaded)
@@ -80,6 +83,18 @@ def lint(
     problems: list[Problem] = []
     for flow in tree:
         problems += _Linter(flow, defined, audio_dir, env_names, contact_fields).run()
+        name = flow.flow.voice.name
+        if voices is not None and name.lower() not in {v.lower() for v in voices}:
+            problems.append(
+                Problem(
+                    flow.where("voice", "name"),
+                    "voice.name",
+                    f"espeak-ng has no voice '{name}'",
+                    did_you_mean(name, voices) or "see `espeak-ng --voices` (en-us, en-gb, fr)",
+                    "error",
+                    "unknown-voice",
+                )
+            )
     return problems
 
 
