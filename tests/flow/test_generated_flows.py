@@ -264,7 +264,7 @@ def _silent(s: Any) -> bool:
 def test_a_session_is_never_silent_longer_than_the_watchdog(flow, fates, keys, direction):
     """Whatever the runner does with the session's requests (answers, fails, never answers),
     the caller never hears more than the watchdog's seconds of dead air."""
-    from voicebot.session import (
+    from voicebot.call.session import (
         CallSession,
         KeyIn,
         Perform,
