@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from voicebot.campaign.config import CampaignSettings
@@ -69,3 +70,27 @@ def test_ci_runs_lint_then_the_tests():
     makefile = (ROOT / "Makefile").read_text()
     lint = makefile.split("\nlint:")[1].split("\n\n")[0]
     assert "ruff check ." in lint and "ruff format --check ." in lint and "mypy voicebot" in lint
+
+
+def test_no_path_of_a_particular_machine_in_the_tree():
+    """A fresh clone needs nothing outside itself: no absolute path of our machines and no
+    folder beside the repository (FSDD is in tests/data, the flow contract in docs/)."""
+    machine, beside = "/" + "work/", "../" + "shared"
+    skip = {".git", ".venv", "var", "build", "bench/out", "bench/data"}
+    checked = 0
+    for top, dirs, files in os.walk(ROOT):
+        rel = Path(top).relative_to(ROOT)
+        dirs[:] = [
+            d
+            for d in dirs
+            if str(rel / d) not in skip
+            and not d.startswith((".venv-", "__pycache__", ".pytest_cache", ".ruff_cache"))
+            and not d.startswith(".mypy_cache")
+            and not d.endswith(".egg-info")
+        ]
+        for name in files:
+            if not name.endswith(".wav") and str(rel / name) not in skip:  # .git: a worktree
+                text = (Path(top) / name).read_text(errors="replace")
+                assert machine not in text and beside not in text, rel / name
+                checked += 1
+    assert checked > 100
