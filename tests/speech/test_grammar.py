@@ -101,3 +101,25 @@ def test_a_partial_of_a_digit_string_is_not_forced_to_full_length(rec):
     expect = Expectation(kind="digits", min_digits=8, max_digits=8)
     result = rec.partial(model_audio(telephone(digit_string("5193", 2)), 8000), expect)
     assert result.text == "5193" and not result.final
+
+
+@pytest.mark.parametrize("voice", ["en-us", "en-gb"])
+@pytest.mark.parametrize(
+    "said, digits",
+    [
+        ("nine nine one two three four", "991234"),  # was 123434 at 0.76 (issue 8)
+        ("four oh eight one seven two", "408172"),
+        ("six seven eight two nine nine", "678299"),
+        ("five five five one two one two", "5551212"),
+    ],
+)
+def test_digits_said_without_pauses(rec, said, digits, voice):
+    """espeak-ng runs digits together into one voiced island; the whole-utterance decode then
+    drops the first words and the forced length pads the rest ("1 2 3 4" + "3 4"). The island
+    is split at its energy dips and the two readings are weighed."""
+    from voicebot.speech.synthesizer import EspeakSynthesizer, Voice
+
+    pcm = EspeakSynthesizer(Voice(voice, 160)).synthesize(said, 8000)
+    expect = Expectation(kind="digits", min_digits=len(digits), max_digits=len(digits))
+    result = rec.final(model_audio(telephone(pcm), 8000), expect)
+    assert result.text == digits
