@@ -15,9 +15,10 @@ from voicebot.dialog.slots import parse_digits
 from voicebot.errors import SpeechError
 from voicebot.speech.model import bundled_model_dir, load_model
 from voicebot.speech.partials import PartialDecoder
-from voicebot.speech.recognizer import WhisperRecognizer, cut_repeats
+from voicebot.speech.recognizer import WhisperRecognizer, cut_repeats, to_model_audio
 
 pytestmark = pytest.mark.slow
+DATA = Path(__file__).resolve().parents[1] / "data" / "speech"
 
 
 @pytest.fixture(scope="module")
@@ -113,3 +114,21 @@ def test_repeated_clauses_of_a_decoding_loop_are_cut():
     assert cut_repeats(loop) == "What are your opening hours?"
     assert cut_repeats("4, 4, 4, 2") == "4, 4, 4, 2"
     assert cut_repeats("No, no.") == "No, no."
+
+
+def test_a_loop_without_punctuation_is_cut():
+    menu = "for your balance say balance or press 1 for billing say billing or press 2"
+    assert cut_repeats(f"{menu} {menu}") == menu
+    assert cut_repeats(f"{menu} {menu} for your") == menu
+    assert cut_repeats("1 2 1 2 1 2 1 2") == "1 2 1 2 1 2 1 2"
+    assert cut_repeats("I want to pay I want to pay my bill") == "I want to pay"
+
+
+def test_the_demo_menu_prompt_is_transcribed_once(rec):
+    """The bot's main-menu prompt (4.8 s) as `voicebot call` received it in `make demo`, after
+    "yes" to "anything else?": the bot played it once; free text in a 6.1 s window decoded it
+    twice with no punctuation (issue 8)."""
+    pcm, rate = read_wav(DATA / "menu_prompt_heard_by_caller.wav")
+    text = rec.final(to_model_audio(pcm, rate), FREE_TEXT).text
+    assert text.lower().count("for your balance") == 1, text
+    assert "billing" in text.lower()

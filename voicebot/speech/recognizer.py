@@ -118,7 +118,26 @@ def _normal(text: str) -> str:
 
 def cut_repeats(text: str) -> str:
     """Cut Whisper's loop on short windows: a clause of 3+ words said again, or any clause a
-    third time in a row ("Yes. Yes. Yes."); "4, 4, 4" and "no, no" stay."""
+    third time in a row ("Yes. Yes. Yes."); "4, 4, 4" and "no, no" stay. A loop decoded with
+    no punctuation at all (a 4.8 s menu prompt in a 6.1 s window came out twice, word for
+    word) is cut by `_cut_word_loop`."""
+    return _cut_word_loop(_cut_clause_loop(text))
+
+
+def _cut_word_loop(text: str, shortest: int = 4) -> str:
+    """Cut at the first run of `shortest`+ words said again at once, unless that run is all
+    digits (a number may well repeat a group: "1 2 1 2 1 2 1 2")."""
+    words = text.split()
+    said = [_normal(w) for w in words]
+    for n in range(shortest, len(words) // 2 + 1):
+        for i in range(len(words) - 2 * n + 1):
+            run = said[i : i + n]
+            if run == said[i + n : i + 2 * n] and not all(w.isdigit() for w in run):
+                return " ".join(words[: i + n]).rstrip(",")
+    return text
+
+
+def _cut_clause_loop(text: str) -> str:
     kept: list[str] = []
     run = 0
     for clause in re.findall(r"[^.?!,]+[.?!,]*", text):
