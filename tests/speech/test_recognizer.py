@@ -132,3 +132,21 @@ def test_the_demo_menu_prompt_is_transcribed_once(rec):
     text = rec.final(to_model_audio(pcm, rate), FREE_TEXT).text
     assert text.lower().count("for your balance") == 1, text
     assert "billing" in text.lower()
+
+
+def test_partials_of_one_call_are_invisible_to_another(rec):
+    """Two callers pause at once: each final reuses its own call's partial (one slot for the
+    whole worker lost the first caller's, and its final decoded again)."""
+    by_digit = {p.name[0]: p for p in fsdd_files()}
+    expect = Expectation(kind="digits", min_digits=1, max_digits=1)
+    tail = np.zeros(3200, np.float32)
+    audio = {}
+    for call, digit in (("a", "7"), ("b", "4")):
+        pcm, rate = read_wav(by_digit[digit])
+        audio[call] = model_audio(bytes(int(0.3 * rate) * 2) + telephone(pcm), rate)
+        assert rec.partial(audio[call], expect, stream=call).text == digit
+    final_a = rec.final(np.concatenate([audio["a"], tail]), expect, stream="a")
+    final_b = rec.final(np.concatenate([audio["b"], tail]), expect, stream="b")
+    assert (final_a.text, final_b.text) == ("7", "4")
+    assert final_a.reused and final_b.reused
+    assert not rec.final(audio["a"], expect, stream="b").reused  # never another call's
