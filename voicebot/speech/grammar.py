@@ -37,9 +37,10 @@ when min == max), unless there is too little voiced audio for `min` digits (no-m
 decode alone is not trusted: tiny.en drops the first words of run-together digits and the
 forced length pads the end (espeak-ng "nine nine one two three four" -> "1 2 3 4" + "3 4",
 confidence 0.76). So too few islands are also split at their deepest energy dips
-(`_split_to`) and scored one digit each; when the two readings differ, island scores +
-`whole_weight` x the whole-utterance score pick one, with the lower of the two confidences
-(tests/speech/test_grammar.py::test_digits_said_without_pauses).
+(`_split_to`) and scored one digit each. When the two readings differ, the whole decode wins
+if it reaches the same digits without being forced to length (then nothing was padded);
+otherwise island scores + `whole_weight` x the whole-utterance score pick one, with the lower
+of the two confidences (tests/speech/test_grammar.py::test_digits_said_without_pauses).
 """
 
 from __future__ import annotations
@@ -265,7 +266,9 @@ def recognize_digits(
         return whole if whole.text else parts
     if not whole.text:
         return parts
-    # they disagree: the string the whole utterance supports better, no surer than either
+    if _constrained_digits(model, audio, 1, max_digits, settings).text == whole.text:
+        return whole  # the decode reached that length unforced: nothing was padded
+    # they disagree and the whole decode was forced to length: islands + whole decide
     table = _island_table(model, audio, split, settings)[0]
     cands = [parts.text, whole.text]
     said = _whole_scores(model, audio, cands, settings)
