@@ -37,10 +37,12 @@ when min == max), unless there is too little voiced audio for `min` digits (no-m
 decode alone is not trusted: tiny.en drops the first words of run-together digits and the
 forced length pads the end (espeak-ng "nine nine one two three four" -> "1 2 3 4" + "3 4",
 confidence 0.76). So too few islands are also split at their deepest energy dips
-(`_split_to`) and scored one digit each. When the two readings differ, the whole decode wins
-if it reaches the same digits without being forced to length (then nothing was padded);
-otherwise island scores + `whole_weight` x the whole-utterance score pick one, with the lower
-of the two confidences (tests/speech/test_grammar.py::test_digits_said_without_pauses).
+(`_split_to`) and scored one digit each. The whole utterance is first decoded with the end of
+the transcript allowed: when that reaches `min` digits unforced, it is the answer (forcing the
+length can also change a right reading: en-gb "four oh eight one seven two" is 408172 unforced,
+481724 forced to six). Otherwise the forced decode and the split islands are compared; when
+they differ, island scores + `whole_weight` x the whole-utterance score pick one, with the
+lower of the two confidences (tests/speech/test_grammar.py::test_digits_said_without_pauses).
 """
 
 from __future__ import annotations
@@ -255,6 +257,9 @@ def recognize_digits(
     voiced = sum(e - s for s, e in islands) / SAMPLE_RATE
     if not islands or voiced < settings.min_digit_seconds * min_digits:
         return NO_MATCH  # too little speech for that many digits: do not invent the rest
+    natural = _constrained_digits(model, audio, 1, max_digits, settings)  # may end early
+    if len(natural.text) >= min_digits:
+        return natural  # that many digits unforced: nothing dropped and padded
     whole = _constrained_digits(model, audio, min_digits, max_digits, settings)
     if len(islands) > max_digits:
         return whole
@@ -266,8 +271,6 @@ def recognize_digits(
         return whole if whole.text else parts
     if not whole.text:
         return parts
-    if _constrained_digits(model, audio, 1, max_digits, settings).text == whole.text:
-        return whole  # the decode reached that length unforced: nothing was padded
     # they disagree and the whole decode was forced to length: islands + whole decide
     table = _island_table(model, audio, split, settings)[0]
     cands = [parts.text, whole.text]
