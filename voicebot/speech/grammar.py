@@ -38,11 +38,13 @@ decode alone is not trusted: tiny.en drops the first words of run-together digit
 forced length pads the end (espeak-ng "nine nine one two three four" -> "1 2 3 4" + "3 4",
 confidence 0.76). So too few islands are also split at their deepest energy dips
 (`_split_to`) and scored one digit each. The whole utterance is first decoded with the end of
-the transcript allowed: when that reaches `min` digits unforced, it is the answer (forcing the
-length can also change a right reading: en-gb "four oh eight one seven two" is 408172 unforced,
-481724 forced to six). Otherwise the forced decode and the split islands are compared; when
-they differ, island scores + `whole_weight` x the whole-utterance score pick one, with the
-lower of the two confidences (tests/speech/test_grammar.py::test_digits_said_without_pauses).
+the transcript allowed (forcing the length can change a right reading: en-gb "four oh eight
+one seven two" is 408172 unforced, 481724 forced to six); when that falls short of `min`, it
+is decoded forced to length. When the islands read otherwise, the unforced reading stands if
+it starts with the same digit (the split misplaced a boundary: "four oh" has no dip);
+otherwise (forced, or it lost the start: 123434 even unforced on a live call) island scores
++ `whole_weight` x the whole-utterance score pick one, with the lower of the two confidences
+(tests/speech/test_grammar.py; fixtures in tests/data/speech).
 """
 
 from __future__ import annotations
@@ -258,9 +260,9 @@ def recognize_digits(
     if not islands or voiced < settings.min_digit_seconds * min_digits:
         return NO_MATCH  # too little speech for that many digits: do not invent the rest
     natural = _constrained_digits(model, audio, 1, max_digits, settings)  # may end early
-    if len(natural.text) >= min_digits:
-        return natural  # that many digits unforced: nothing dropped and padded
-    whole = _constrained_digits(model, audio, min_digits, max_digits, settings)
+    whole = natural
+    if len(natural.text) < min_digits:
+        whole = _constrained_digits(model, audio, min_digits, max_digits, settings)
     if len(islands) > max_digits:
         return whole
     split = _split_to(audio, islands, min_digits, settings.min_digit_seconds)
@@ -271,7 +273,9 @@ def recognize_digits(
         return whole if whole.text else parts
     if not whole.text:
         return parts
-    # they disagree and the whole decode was forced to length: islands + whole decide
+    if whole is natural and whole.text[0] == parts.text[0]:
+        return whole  # unforced and it kept the start: the split misplaced a boundary
+    # forced to length, or it lost the start (and padded the end): islands + whole decide
     table = _island_table(model, audio, split, settings)[0]
     cands = [parts.text, whole.text]
     said = _whole_scores(model, audio, cands, settings)
