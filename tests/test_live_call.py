@@ -9,20 +9,24 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from voicebot.call.live_call import LiveCall, Resources
 from voicebot.call.records import CallStore
-from voicebot.call.session import CallSession, Deadlines, PlaybackFinished
+from voicebot.call.session import CallSession, Deadlines, PlaybackFinished, Recognize, Recognized
 from voicebot.dialog import events as ev
 from voicebot.dialog.actions import HttpRequest
 from voicebot.dialog.engine import APOLOGY, DialogEngine
 from voicebot.dialog.events import HttpResult
+from voicebot.dialog.expectation import FREE_TEXT
 from voicebot.errors import SipError, SpeechError
 from voicebot.flow.loader import load_flow
 from voicebot.speech.listener import Listener
 from voicebot.speech.prompt_cache import PromptCache
+from voicebot.speech.recognizer import Recognition
+from voicebot.speech.scheduler import RecognitionScheduler
 from voicebot.testing.speech import FakeSynthesizer
 
 FLOW = """
@@ -113,7 +117,7 @@ def run_call(
     res = Resources(
         recognizer=None,  # type: ignore[arg-type]
         prompts=PromptCache(tmp / "prompts", synthesizer or FakeSynthesizer(), 8000),
-        asr_pool=ThreadPoolExecutor(1),
+        recognition=RecognitionScheduler(None),  # type: ignore[arg-type]  (never listens)
         io_pool=ThreadPoolExecutor(1),
         records=store,
         recordings_dir=tmp / "rec",
@@ -219,7 +223,7 @@ def _run_with(tmp: Path, media: FakeMedia, flow: str) -> tuple[LiveCall, float]:
     res = Resources(
         recognizer=None,  # type: ignore[arg-type]
         prompts=PromptCache(tmp / "prompts", FakeSynthesizer(), 8000),
-        asr_pool=ThreadPoolExecutor(1),
+        recognition=RecognitionScheduler(None),  # type: ignore[arg-type]  (never listens)
         io_pool=ThreadPoolExecutor(1),
         records=None,
         recordings_dir=tmp / "rec",
@@ -247,3 +251,39 @@ def test_a_lost_end_of_playback_is_noticed(tmp_path):
     live, took = _run_with(tmp_path, media, flow)
     assert media.played and took < 0.06 * len("Hello.") + 2.0 + 1.0
     assert live.session.incidents[0].split(": ")[1] == "playback timeout"
+
+
+class Echo:
+    def __init__(self) -> None:
+        self.streams: list[str] = []
+
+    def final(self, audio: Any, expect: Any, stream: str = "") -> Recognition:
+        self.streams.append(stream)
+        return Recognition("one two", 0.9, True, "free")
+
+    def partial(self, audio: Any, expect: Any, stream: str = "") -> Recognition:
+        self.streams.append(stream)
+        return Recognition("one", 0.8, False, "free")
+
+
+def test_a_live_partial_comes_back_with_the_audio_end_it_covers_and_its_call():
+    rec = Echo()
+    sched = RecognitionScheduler(rec)
+    res = Resources(
+        recognizer=rec,
+        prompts=None,  # type: ignore[arg-type]
+        recognition=sched,
+        io_pool=None,  # type: ignore[arg-type]
+        records=None,
+        recordings_dir=Path("."),
+        http=None,  # type: ignore[arg-type]
+    )
+    calls = [LiveCall(cid, None, None, None, res) for cid in ("c1", "c2")]  # type: ignore[arg-type]
+    pcm = b"\0\0" * 1600
+    calls[0]._recognize(Recognize(3, pcm, 8000, FREE_TEXT, final=False, audio_end=12.34))
+    calls[1]._recognize(Recognize(1, pcm, 8000, FREE_TEXT, final=True))
+    got = calls[0].inbox.get(timeout=5)
+    assert got == Recognized(3, "one", 0.8, False, audio_end=12.34)
+    assert calls[1].inbox.get(timeout=5) == Recognized(1, "one two", 0.9, True)
+    sched.close()
+    assert sorted(rec.streams) == ["c1", "c2"]  # each call's decodes under its own stream

@@ -32,6 +32,7 @@ from voicebot.settings import drop_secrets_from_environment, load_settings
 from voicebot.sip.config import SipConfig
 from voicebot.speech.listener import Listener
 from voicebot.speech.prompt_cache import PromptCache
+from voicebot.speech.scheduler import RecognitionScheduler
 from voicebot.speech.synthesizer import Voice
 from voicebot.testing.registrar import Registrar
 from voicebot.testing.speech import FakeSynthesizer
@@ -158,10 +159,11 @@ def test_a_live_call_speaks_in_the_settings_voice_unless_the_flow_names_one(tmp_
         res = Resources(
             recognizer=None,  # type: ignore[arg-type]  (this call never listens)
             prompts=PromptCache(tmp_path / "prompts", tts, 8000),
-            asr_pool=pool,
+            recognition=RecognitionScheduler(None),  # type: ignore[arg-type]
             io_pool=pool,
             records=None,
             recordings_dir=tmp_path,
+            http=None,  # type: ignore[arg-type]  (this flow makes no request)
             voice=Voice("en-gb", 120),  # what the service sets from speech.tts_voice/tts_rate
         )
         session = CallSession(DialogEngine(loaded, call_id="c1"), Listener(rate=8000))

@@ -269,3 +269,28 @@ def test_no_decision_at_all_counts_as_a_human_and_no_detector_means_human():
     assert texts(out)[0].startswith("Hello Maria") and s.answered_by == "human"
     s2 = outbound(None)
     assert texts(start_outbound(s2))[0].startswith("Hello Maria")
+
+
+def test_a_partial_request_carries_the_end_of_the_audio_it_covers():
+    s, clock = session()
+    started(s, clock)
+    out = feed(s, clock, np.concatenate([voice_tone(0.6), silence(0.16)]))
+    partial = next(o for o in out if isinstance(o, Recognize) and not o.final)
+    assert partial.audio_end is not None
+    # the frames of `pcm` end at `audio_end`: the listener's stale-partial guard needs it
+    assert abs(partial.audio_end - len(partial.pcm) / 2 / 8000 - s.listener._utt_start) < 0.021
+
+
+def test_a_partial_never_answered_does_not_stop_partials_of_later_turns():
+    """The recognition queue drops a call's waiting partial when its final comes (the final
+    covers that audio): the session must not wait for that partial's result forever."""
+    s, clock = session()
+    started(s, clock)
+    out = feed(s, clock, np.concatenate([voice_tone(0.6), silence(1.0)]))
+    asked = [o for o in out if isinstance(o, Recognize)]
+    assert [o.final for o in asked] == [False, True]
+    out = s.handle(Recognized(asked[-1].turn, "balance", 0.9, final=True), clock.now)
+    assert texts(out)  # the account prompt
+    s.handle(PlaybackFinished(), clock.now)
+    out = feed(s, clock, np.concatenate([voice_tone(0.6), silence(0.16)]))
+    assert [o.final for o in out if isinstance(o, Recognize)] == [False]

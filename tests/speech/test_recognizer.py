@@ -15,9 +15,10 @@ from voicebot.dialog.slots import parse_digits
 from voicebot.errors import SpeechError
 from voicebot.speech.model import bundled_model_dir, load_model
 from voicebot.speech.partials import PartialDecoder
-from voicebot.speech.recognizer import WhisperRecognizer, cut_repeats
+from voicebot.speech.recognizer import WhisperRecognizer, cut_repeats, to_model_audio
 
 pytestmark = pytest.mark.slow
+DATA = Path(__file__).resolve().parents[1] / "data" / "speech"
 
 
 @pytest.fixture(scope="module")
@@ -126,3 +127,39 @@ def test_a_sensitive_answer_is_never_logged(rec, espeak, caplog):
     lines = [r.getMessage() for r in caplog.records if r.name == "voicebot.speech.recognizer"]
     assert len(lines) == 2 and "[masked]" in lines[0], lines
     assert secret.text not in lines[0] and secret.text in lines[1]
+
+
+def test_a_loop_without_punctuation_is_cut():
+    menu = "for your balance say balance or press 1 for billing say billing or press 2"
+    assert cut_repeats(f"{menu} {menu}") == menu
+    assert cut_repeats(f"{menu} {menu} for your") == menu
+    assert cut_repeats("1 2 1 2 1 2 1 2") == "1 2 1 2 1 2 1 2"
+    assert cut_repeats("I want to pay I want to pay my bill") == "I want to pay"
+
+
+def test_the_demo_menu_prompt_is_transcribed_once(rec):
+    """The bot's main-menu prompt (4.8 s) as `voicebot call` received it in `make demo`, after
+    "yes" to "anything else?": the bot played it once; free text in a 6.1 s window decoded it
+    twice with no punctuation (issue 8)."""
+    pcm, rate = read_wav(DATA / "menu_prompt_heard_by_caller.wav")
+    text = rec.final(to_model_audio(pcm, rate), FREE_TEXT).text
+    assert text.lower().count("for your balance") == 1, text
+    assert "billing" in text.lower()
+
+
+def test_partials_of_one_call_are_invisible_to_another(rec):
+    """Two callers pause at once: each final reuses its own call's partial (one slot for the
+    whole worker lost the first caller's, and its final decoded again)."""
+    by_digit = {"7": fsdd("7_jackson_0"), "4": fsdd("4_george_0")}
+    expect = Expectation(kind="digits", min_digits=1, max_digits=1)
+    tail = np.zeros(3200, np.float32)
+    audio = {}
+    for call, digit in (("a", "7"), ("b", "4")):
+        pcm, rate = read_wav(by_digit[digit])
+        audio[call] = model_audio(bytes(int(0.3 * rate) * 2) + telephone(pcm), rate)
+        assert rec.partial(audio[call], expect, stream=call).text == digit
+    final_a = rec.final(np.concatenate([audio["a"], tail]), expect, stream="a")
+    final_b = rec.final(np.concatenate([audio["b"], tail]), expect, stream="b")
+    assert (final_a.text, final_b.text) == ("7", "4")
+    assert final_a.reused and final_b.reused
+    assert not rec.final(audio["a"], expect, stream="b").reused  # never another call's

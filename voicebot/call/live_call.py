@@ -9,7 +9,8 @@ service's dispatcher or by worker pools), hands everything to the session with
     Play       render (prompt cache: static prompts were rendered at start; dynamic text one
                sentence at a time, the first playing while the rest renders) -> media.play
     StopPlayback  media.stop_playback() (barge-in)
-    Recognize  on the recogniser pool (CTranslate2 releases the GIL) -> Recognized into inbox
+    Recognize  on the worker's recognition scheduler (finals first, one partial in flight per
+               call; speech/scheduler.py) -> Recognized, with the audio end, into inbox
     Perform    HTTP on the I/O pool (the worker's `HttpBackend`) -> Reply into inbox;
                transfer / hang-up through the SIP endpoint
     Beep / SaveRecording  a 440 Hz tone / a WAV under data_dir/recordings
@@ -64,7 +65,8 @@ from voicebot.dialog import events as dev
 from voicebot.flow.backend import HttpBackend
 from voicebot.policy.redaction import MASK
 from voicebot.speech.prompt_cache import PromptCache
-from voicebot.speech.recognizer import Recognizer, to_model_audio
+from voicebot.speech.recognizer import Recognition, Recognizer
+from voicebot.speech.scheduler import RecognitionJob, RecognitionScheduler
 from voicebot.speech.synthesizer import Voice
 
 log = logging.getLogger(__name__)
@@ -93,7 +95,7 @@ class Resources:
 
     recognizer: Recognizer
     prompts: PromptCache
-    asr_pool: Executor
+    recognition: RecognitionScheduler
     io_pool: Executor
     records: CallStore | None
     recordings_dir: Path
@@ -178,6 +180,7 @@ class LiveCall:
             except Exception:
                 self.log.debug("hang-up after failure failed too", exc_info=True)
         finally:
+            self.res.recognition.forget(self.call_id)
             self._write_turns()
             self._finish_record()
             self.done.set()
@@ -247,16 +250,14 @@ class LiveCall:
                 self.media.play(pcm)  # the first sentence plays while the next renders
 
     def _recognize(self, req: Recognize) -> None:
-        def work() -> None:
-            audio = to_model_audio(req.pcm, req.rate)
-            rec = (
-                self.res.recognizer.final(audio, req.expect)
-                if req.final
-                else self.res.recognizer.partial(audio, req.expect)
-            )
-            self.post(Recognized(req.turn, rec.text, rec.confidence, req.final))
+        job = RecognitionJob(
+            self.call_id, req.turn, req.pcm, req.rate, req.expect, req.final, req.audio_end
+        )
+        self.res.recognition.submit(job, self._recognized)
 
-        self._submit(self.res.asr_pool, work, req.key)
+    def _recognized(self, job: RecognitionJob, rec: Recognition) -> None:
+        """On the decode thread: hand the result to the call's thread."""
+        self.post(Recognized(job.turn, rec.text, rec.confidence, job.final, job.audio_end))
 
     def _perform(self, out: Perform) -> None:
         action = out.action

@@ -148,6 +148,8 @@ class Recognize:
     rate: int
     expect: Expectation
     final: bool
+    audio_end: float | None = None  # the time of the last sample of `pcm` (the runner passes
+    # it back in `Recognized`, so that the listener can tell a partial that speech outran)
 
     @property
     def key(self) -> str:
@@ -557,6 +559,7 @@ class CallSession:
                 self.expect = action.expect
                 self.listen_timeout = action.timeout
                 self.turn += 1
+                self.partial_pending = False  # one of an earlier turn no longer counts
                 out += self._listener_events(
                     self.listener.start_listening(action.expect, now, action.timeout), now
                 )
@@ -621,6 +624,7 @@ class CallSession:
                             self.rate,
                             self.expect,
                             final=False,
+                            audio_end=e.at,  # the pause was declared on the latest frame
                         )
                     )
             elif isinstance(e, lis.EndOfUtterance | lis.MaxSpeech):
@@ -646,6 +650,7 @@ class CallSession:
                 self.listener.partial(result.text, now, result.audio_end), now
             )
         self.awaiting_final = False
+        self.partial_pending = False  # a partial still waiting was dropped: the final covers it
         turn = self.turns[-1] if self.turns else None
         if turn is not None:
             turn.text, turn.confidence, turn.recognized_at = (result.text, result.confidence, now)

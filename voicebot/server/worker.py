@@ -168,6 +168,7 @@ class VoicebotService:
     def start(self) -> None:
         from voicebot.speech.model import load_model
         from voicebot.speech.recognizer import WhisperRecognizer
+        from voicebot.speech.scheduler import RecognitionScheduler
 
         began = time.perf_counter()
         cfg = self.config
@@ -182,7 +183,7 @@ class VoicebotService:
         self.resources = Resources(
             recognizer=recognizer,
             prompts=cache,
-            asr_pool=ThreadPoolExecutor(max_workers=1, thread_name_prefix="asr"),
+            recognition=RecognitionScheduler(recognizer),
             io_pool=ThreadPoolExecutor(max_workers=4, thread_name_prefix="io"),
             records=records,
             recordings_dir=cfg.data_dir / "recordings",
@@ -436,7 +437,7 @@ class VoicebotService:
         while self.calls and time.monotonic() < end:
             self.poll(events, 0.1)
         self.endpoint.stop()
-        self.resources.asr_pool.shutdown(wait=False, cancel_futures=True)
+        self.resources.recognition.close()
         self.resources.io_pool.shutdown(wait=False, cancel_futures=True)
         if self.resources.records is not None:
             self.resources.records.close()

@@ -33,7 +33,18 @@ the whole utterance (`_second_opinion`). bench/asr_bench.py, 8 kHz G.711: 98.0% 
 strings; with -50 dBFS line noise 65.3% and 70.7% (BENCHMARKS.md, "ASR").
 When the island count cannot be made to fit [min, max] (digits run together), the whole
 utterance is decoded with every token but " 0".." 9" suppressed (beam 3, exactly N positions
-when min == max), unless there is too little voiced audio for `min` digits (no-match).
+when min == max), unless there is too little voiced audio for `min` digits (no-match). That
+decode alone is not trusted: tiny.en drops the first words of run-together digits and the
+forced length pads the end (espeak-ng "nine nine one two three four" -> "1 2 3 4" + "3 4",
+confidence 0.76). So too few islands are also split at their deepest energy dips
+(`_split_to`) and scored one digit each. The whole utterance is first decoded with the end of
+the transcript allowed (forcing the length can change a right reading: en-gb "four oh eight
+one seven two" is 408172 unforced, 481724 forced to six); when that falls short of `min`, it
+is decoded forced to length. When the islands read otherwise, the unforced reading stands if
+it starts with the same digit (the split misplaced a boundary: "four oh" has no dip);
+otherwise (forced, or it lost the start: 123434 even unforced on a live call) island scores
++ `whole_weight` x the whole-utterance score pick one, with the lower of the two confidences
+(tests/speech/test_grammar.py; fixtures in tests/data/speech).
 """
 
 from __future__ import annotations
@@ -248,10 +259,87 @@ def recognize_digits(
     voiced = sum(e - s for s, e in islands) / SAMPLE_RATE
     if not islands or voiced < settings.min_digit_seconds * min_digits:
         return NO_MATCH  # too little speech for that many digits: do not invent the rest
-    return _constrained_digits(model, audio, min_digits, max_digits, settings)
+    natural = _constrained_digits(model, audio, 1, max_digits, settings)  # may end early
+    whole = natural
+    if len(natural.text) < min_digits:
+        whole = _constrained_digits(model, audio, min_digits, max_digits, settings)
+    if len(islands) > max_digits:
+        return whole
+    split = _split_to(audio, islands, min_digits, settings.min_digit_seconds)
+    if len(split) != min_digits:
+        return whole
+    parts = _score_islands(model, audio, split, settings)
+    if not parts.text or parts.text == whole.text:
+        return whole if whole.text else parts
+    if not whole.text:
+        return parts
+    if whole is natural and whole.text[0] == parts.text[0]:
+        return whole  # unforced and it kept the start: the split misplaced a boundary
+    # forced to length, or it lost the start (and padded the end): islands + whole decide
+    table = _island_table(model, audio, split, settings)[0]
+    cands = [parts.text, whole.text]
+    said = _whole_scores(model, audio, cands, settings)
+    scores = [
+        sum(table[k, int(d)] for k, d in enumerate(c)) + settings.whole_weight * w
+        for c, w in zip(cands, said, strict=True)
+    ]
+    if log.isEnabledFor(logging.DEBUG):
+        log.debug("digits by islands %s / whole %s: %s", *cands, scores)
+    best = parts if scores[0] >= scores[1] else whole
+    confidence = min(parts.confidence, whole.confidence)
+    return GrammarResult(best.text, None, confidence, best.in_grammar, "split")
 
 
-def _score_islands(model, audio, islands, settings) -> GrammarResult:
+def _split_to(
+    audio: np.ndarray, islands: list[tuple[int, int]], count: int, shortest: float
+) -> list[tuple[int, int]]:
+    """Split islands at their deepest energy dips until `count` remain: digits said without
+    pauses ("nine nine one two three four" by espeak-ng is one island) still dip between
+    words. A dip must leave at least `shortest` seconds each side; fewer islands come back when
+    no such dip is left."""
+    h = SAMPLE_RATE // 100
+    n = len(audio) // h
+    energy = 10 * np.log10(np.mean(audio[: n * h].reshape(n, h) ** 2, axis=1) + 1e-10)
+    energy = np.convolve(energy, np.ones(3) / 3, mode="same")
+    edge = max(1, int(shortest * 100))
+    out = list(islands)
+    while len(out) < count:
+        best: tuple[float, int, int] | None = None
+        for k, (s, e) in enumerate(out):
+            a, b = s // h, e // h
+            for i in range(a + edge, b - edge):
+                if energy[i] <= energy[i - 1] and energy[i] <= energy[i + 1]:
+                    depth = float(min(energy[a:i].max(), energy[i:b].max()) - energy[i])
+                    if best is None or depth > best[0]:
+                        best = (depth, k, i)
+        if best is None:
+            return out
+        _, k, i = best
+        s, e = out[k]
+        out[k : k + 1] = [(s, i * h), (i * h, e)]
+    return out
+
+
+def _whole_scores(model, audio, strings: list[str], settings) -> list[float]:
+    """Log-probability of each digit string, teacher-forced as " 4 0 8 ..." on the whole
+    utterance (end of transcript included)."""
+    whole = _lead(audio, settings.lead)
+    encoded = model.encode([model.features(whole, min(len(whole) / SAMPLE_RATE + 0.5, 30.0))])
+    seqs = [model.encode_text(" " + " ".join(s)) for s in strings]
+    rows = max(len(q) for q in seqs) + 1
+    lps = model.position_logprobs(
+        model.repeat_each(encoded, len(seqs)), [model.start + q for q in seqs], rows
+    )
+    return [
+        float(
+            sum(lp[k, t] for k, t in enumerate(q)) + np.logaddexp.reduce(lp[len(q), model.endings])
+        )
+        for q, lp in zip(seqs, lps, strict=True)
+    ]
+
+
+def _island_table(model, audio, islands, settings):
+    """Per-island digit log posteriors and the least in-grammar mass, or the no-match."""
     reach = int(settings.island_reach * SAMPLE_RATE)
     cut = int((settings.island_window - settings.lead) * SAMPLE_RATE)
     bounds = [0, *(b for isl in islands for b in isl), len(audio)]
@@ -270,7 +358,14 @@ def _score_islands(model, audio, islands, settings) -> GrammarResult:
             return GrammarResult("", None, 0.0, in_grammar, "islands")
         posteriors.append(scores - np.logaddexp.reduce(scores))
         mass = min(mass, in_grammar)
-    table = np.array(posteriors)  # (digits, 10) log posteriors
+    return np.array(posteriors), mass  # (digits, 10) log posteriors, least in-grammar mass
+
+
+def _score_islands(model, audio, islands, settings) -> GrammarResult:
+    scored = _island_table(model, audio, islands, settings)
+    if isinstance(scored, GrammarResult):
+        return scored
+    table, mass = scored
     best = tuple(int(d) for d in table.argmax(axis=1))
     if len(best) > 1:
         best = _second_opinion(model, audio, table, best, settings)

@@ -31,10 +31,12 @@ Design, with what was measured (tiny.en, int8, 2 shared cores; see BENCHMARKS.md
   unless the dialog expects them.
 * Biasing: the phrases the dialog expects are the decoder's previous-text prompt.
 * Closed expectations (`Expectation.is_closed`) go to grammar mode (`grammar.py`).
-* Partials: `partial()` decodes the audio so far; the result is remembered, and a `final()`
-  on the same audio plus only quiet tail (the listener's end-of-utterance a few hundred ms
-  after the pause that triggered the partial) returns it at once (`reused=True`). A runner
-  decodes partials on a worker thread (`partials.PartialDecoder`); CTranslate2 releases the GIL.
+* Partials: `partial()` decodes the audio so far; the result is remembered for its `stream`
+  (a call: another call's final never sees it), and a `final()` of that stream on the same
+  audio plus only quiet tail (the listener's end-of-utterance a few hundred ms after the pause
+  that triggered the partial) returns it at once (`reused=True`). Live calls decode through
+  `scheduler.RecognitionScheduler` (finals first, one partial in flight per call); a single
+  runner can use `partials.PartialDecoder`. CTranslate2 releases the GIL.
 """
 
 from __future__ import annotations
@@ -81,9 +83,12 @@ class Recognition:
 
 
 class Recognizer(Protocol):
-    def final(self, audio: np.ndarray, expect: Expectation) -> Recognition: ...
+    """`stream` names whose audio it is (a call): what a partial leaves behind for the final
+    (reuse) is kept per stream, never seen by another."""
 
-    def partial(self, audio: np.ndarray, expect: Expectation) -> Recognition: ...
+    def final(self, audio: np.ndarray, expect: Expectation, stream: str = "") -> Recognition: ...
+
+    def partial(self, audio: np.ndarray, expect: Expectation, stream: str = "") -> Recognition: ...
 
 
 @dataclass(frozen=True)
@@ -118,7 +123,26 @@ def _normal(text: str) -> str:
 
 def cut_repeats(text: str) -> str:
     """Cut Whisper's loop on short windows: a clause of 3+ words said again, or any clause a
-    third time in a row ("Yes. Yes. Yes."); "4, 4, 4" and "no, no" stay."""
+    third time in a row ("Yes. Yes. Yes."); "4, 4, 4" and "no, no" stay. A loop decoded with
+    no punctuation at all (a 4.8 s menu prompt in a 6.1 s window came out twice, word for
+    word) is cut by `_cut_word_loop`."""
+    return _cut_word_loop(_cut_clause_loop(text))
+
+
+def _cut_word_loop(text: str, shortest: int = 4) -> str:
+    """Cut at the first run of `shortest`+ words said again at once, unless that run is all
+    digits (a number may well repeat a group: "1 2 1 2 1 2 1 2")."""
+    words = text.split()
+    said = [_normal(w) for w in words]
+    for n in range(shortest, len(words) // 2 + 1):
+        for i in range(len(words) - 2 * n + 1):
+            run = said[i : i + n]
+            if run == said[i + n : i + 2 * n] and not all(w.isdigit() for w in run):
+                return " ".join(words[: i + n]).rstrip(",")
+    return text
+
+
+def _cut_clause_loop(text: str) -> str:
     kept: list[str] = []
     run = 0
     for clause in re.findall(r"[^.?!,]+[.?!,]*", text):
@@ -165,26 +189,31 @@ class WhisperRecognizer:
         self.model = model
         self.settings = settings
         self._lock = threading.Lock()
-        self._last_partial: tuple[np.ndarray, Expectation, Recognition] | None = None
+        # stream -> its latest partial (audio, expectation, result), for the final to reuse
+        self._last_partial: dict[str, tuple[np.ndarray, Expectation, Recognition]] = {}
 
     # -- the Protocol ------------------------------------------------------------------------
-    def final(self, audio: np.ndarray, expect: Expectation) -> Recognition:
+    def final(self, audio: np.ndarray, expect: Expectation, stream: str = "") -> Recognition:
         began = time.perf_counter()
-        reused = self._reuse(audio, expect)
+        reused = self._reuse(self._last_partial.pop(stream, None), audio, expect)
         if reused is not None:
             spent = time.perf_counter() - began
             return replace(reused, final=True, reused=True, compute_seconds=spent)
         return self._recognize(audio, expect, final=True)
 
-    def partial(self, audio: np.ndarray, expect: Expectation) -> Recognition:
+    def partial(self, audio: np.ndarray, expect: Expectation, stream: str = "") -> Recognition:
         """The audio so far. Digit strings are not forced to their full length here: a partial
         of 5 digits must not look like a complete 8-digit answer to the listener."""
         relaxed = expect
         if expect.kind == "digits" and expect.max_digits is not None:
             relaxed = replace(expect, min_digits=1)
         result = self._recognize(audio, relaxed, final=False)
-        self._last_partial = (audio.copy(), expect, result)
+        self._last_partial[stream] = (audio.copy(), expect, result)
         return result
+
+    def forget(self, stream: str) -> None:
+        """The stream ended: drop what its partials left."""
+        self._last_partial.pop(stream, None)
 
     # -- internals ---------------------------------------------------------------------------
     def window_for(self, seconds: float, expect: Expectation = FREE_TEXT) -> float:
@@ -197,8 +226,7 @@ class WhisperRecognizer:
             floor, margin = s.window_floor, s.window_margin
         return min(max(floor, s.lead + seconds + margin), MAX_WINDOW)
 
-    def _reuse(self, audio: np.ndarray, expect: Expectation) -> Recognition | None:
-        last = self._last_partial
+    def _reuse(self, last, audio: np.ndarray, expect: Expectation) -> Recognition | None:
         if last is None:
             return None
         seen, seen_expect, result = last
