@@ -20,8 +20,12 @@ def test_every_setting_is_documented_with_its_default():
         for name in model.model_fields:
             assert f"`{prefix}.{name}`" in README, f"{prefix}.{name}"
     config = (ROOT / "config" / "voicebot.yaml").read_text()
-    for name in [*Settings.model_fields, *SpeechSettings.model_fields,
-                 *CampaignSettings.model_fields, *SipSettings.model_fields]:
+    for name in [
+        *Settings.model_fields,
+        *SpeechSettings.model_fields,
+        *CampaignSettings.model_fields,
+        *SipSettings.model_fields,
+    ]:
         assert f"{name}:" in config, name
 
 
