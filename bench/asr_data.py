@@ -79,7 +79,7 @@ def telephone(samples: np.ndarray) -> bytes:
 
 def line(seconds: float, rng: np.random.Generator) -> np.ndarray:
     """Hiss at -50 dBFS and 50 Hz hum at -55 dBFS (PSTN idle noise is about -65..-50 dBm0)."""
-    n = int(seconds * RATE)
+    n = round(seconds * RATE)  # int() loses a sample to float error on some lengths
     t = np.arange(n) / RATE
     hum = 32768 * 10 ** (-55 / 20) * np.sqrt(2) * np.sin(2 * np.pi * 50 * t + rng.uniform(0, 6))
     return rng.normal(0, 32768 * 10 ** (-50 / 20), n) + hum
