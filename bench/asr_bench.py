@@ -1,7 +1,8 @@
 """ASR benchmark (not a test): our recogniser against plain faster-whisper and RealtimeSTT.
 
     .venv/bin/python bench/asr_bench.py [--data DIR] [--quick | --single N --strings N
-        --continuous N --stream N] [--no-baseline] [--out bench/out] [--write]
+        --continuous N --stream N] [--plain N] [--no-sweep] [--no-baseline] [--out bench/out]
+        [--write]
 
 Audio, all at the telephone rate (8 kHz) through a G.711 μ-law round trip, "clean" and with
 "line noise" (white hiss at -50 dBFS plus 50 Hz hum at -55 dBFS, about 30 dB under FSDD
@@ -24,7 +25,8 @@ max 8), free text. Systems, the same tiny.en (CTranslate2 int8, 2 threads) for a
 * "ours, told the length" (4-10 strings only): grammar mode given min = max = the true length,
   as earlier versions of this bench did: the gap to "ours" is what knowing only the range costs;
 * "ours, free text": digits of unknown length (free transcription, 10 s window floor);
-* plain: faster-whisper `WhisperModel.transcribe()` at its defaults (beam 5, 30 s window);
+* plain: faster-whisper `WhisperModel.transcribe()` at its defaults (beam 5, 30 s window), on
+  every item or (`--plain N`) the first N of each set: it is the slow one;
 * RealtimeSTT 1.1.2 (bench/realtimestt_baseline.py in its own venv, built on first use)
   fed in real time, 20 ms chunks, on the real-time subset (skipped with `--no-baseline`).
 
@@ -181,9 +183,14 @@ def run_ours(rec: WhisperRecognizer, items: list[Item], system: str, mode: str) 
     return rows
 
 
-def run_plain(model, items: list[Item]) -> dict[str, Row]:
+def run_plain(model, items: list[Item], per_set: int | None = None) -> dict[str, Row]:
+    """`per_set`: only the first this many items of each set (plain decoding is the slow one)."""
     rows: dict[str, Row] = {}
+    taken: dict[str, int] = {}
     for item in items:
+        taken[item.set] = taken.get(item.set, 0) + 1
+        if per_set is not None and taken[item.set] > per_set:
+            continue
         audio = to_model_audio(item.pcm, 8000)
         c0, w0 = time.process_time(), time.perf_counter()
         segments, _ = model.transcribe(audio)
@@ -372,6 +379,7 @@ def main() -> int:
     parser.add_argument("--strings", type=int, help="strings with pauses, per length (45; 12)")
     parser.add_argument("--continuous", type=int, help="continuous strings, per length (30; 8)")
     parser.add_argument("--stream", type=int, help="real-time calls (64; 16)")
+    parser.add_argument("--plain", type=int, help="plain transcribe() on this many per set (all)")
     parser.add_argument("--no-baseline", action="store_true", help="skip RealtimeSTT")
     parser.add_argument("--no-sweep", action="store_true", help="skip the window-floor sweep")
     parser.add_argument("--out", default=str(ROOT / "bench" / "out"))
@@ -403,7 +411,7 @@ def main() -> int:
     from faster_whisper import WhisperModel
 
     plain = WhisperModel(str(model.path), device="cpu", compute_type="int8", cpu_threads=2)
-    for name, row in run_plain(plain, items).items():
+    for name, row in run_plain(plain, items, args.plain).items():
         rows[("plain", name)] = row
     del plain
     print(f"plain: done at {time.perf_counter() - began:.0f} s", file=sys.stderr)
@@ -504,9 +512,9 @@ def targets(rows: dict[tuple[str, str], Row], calls: list[dict], noise: dict) ->
     compute = []
     for (system, name), ours in sorted(rows.items()):
         plain = rows.get(("plain", name))
-        if system != "ours" or plain is None or not ours.n:
+        if system != "ours" or plain is None or not ours.n or not plain.n:
             continue
-        ratio = plain.cpu / max(ours.cpu, 1e-9)
+        ratio = (plain.cpu / plain.n) / max(ours.cpu / ours.n, 1e-9)  # per utterance
         better = (ours.errors / max(ours.ref_words, 1) <= plain.errors / max(plain.ref_words, 1)
                   if ours.ref_words else ours.right >= plain.right)  # fmt: skip
         compute.append(f"{name}: {ratio:.1f}x, {ours.accuracy()} vs {plain.accuracy()}"
