@@ -4,7 +4,8 @@ Not a loop written for the bench: every utterance goes through the production pa
 `LiveCall` (the thread that feeds a `CallSession` 20 ms frames with `time.monotonic()` and
 performs its outputs) on the real `WhisperRecognizer` and a recognition scheduler, as
 `voicebot.server.worker` builds them. The call runs bench/asr_flow.yaml, whose called number
-picks the question (`Item.question`), so the expectation is the flow's. Only the SIP side is replaced:
+picks the question (`Item.question`), so the expectation is the flow's. Only the SIP side is
+replaced:
 `BenchMedia` delivers the caller's audio in real time on the media clock (silence until the
 question has played, then the utterance, then silence), "plays" prompts at once and reports
 them finished; `BenchSip` takes the hang-up.
