@@ -278,7 +278,6 @@ def test_a_session_is_never_silent_longer_than_the_watchdog(flow, fates, keys, d
         SaveRecording,
         Tick,
     )
-
     from voicebot.dialog import actions as act
     from voicebot.dialog import events as ev
     from voicebot.dialog.engine import DialogEngine
