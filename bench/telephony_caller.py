@@ -8,7 +8,7 @@ dials `URI` with its own user part (`sip:bench-INDEX@host:port`, so the call rec
 capture tell the calls apart), then answers the benchmark flow's questions in turn with
 espeak-ng speech rendered once at start, waiting before each answer for the bot to finish
 speaking (`--quiet` seconds of silence), exactly as `voicebot call` does
-(`voicebot.caller.run_script`, without transcribing). Each round of the flow it says a menu
+(`voicebot.cli.call.run_script`, without transcribing). Each round of the flow it says a menu
 word, an 8-digit account number as people say one ("four one five five, five five one two",
 one utterance, grouped), a short reason for calling (free text) and yes or no (`script`).
 
@@ -40,7 +40,7 @@ import numpy as np  # noqa: E402
 
 from bench.telephony_wire import LOUD_RMS  # noqa: E402 (after the path set-up)
 from voicebot.audio.frames import pcm16_to_float32  # noqa: E402
-from voicebot.caller import run_script  # noqa: E402
+from voicebot.cli.call import run_script  # noqa: E402
 from voicebot.sip.config import SipConfig  # noqa: E402
 from voicebot.sip.softphone import Softphone, SoftphoneCall  # noqa: E402
 from voicebot.speech.synthesizer import EspeakSynthesizer, Voice  # noqa: E402

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from voicebot.deploy import kamailio
+from voicebot.cli import kamailio
 from voicebot.deploy.kamailio import Destination, KamailioConfig, render_config
 from voicebot.errors import ConfigError
 from voicebot.testing.sip_probe import options_ok

@@ -22,7 +22,7 @@ import pytest
 from test_serve import bot_lines, call, heard, start_bot, stop_bot
 
 from voicebot.audio.wav import read_wav
-from voicebot.caller import SPEECH_RMS
+from voicebot.cli.call import SPEECH_RMS
 
 pytestmark = [pytest.mark.sip, pytest.mark.slow]
 

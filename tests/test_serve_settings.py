@@ -22,7 +22,8 @@ from pydantic import ValidationError
 
 from voicebot.call.live_call import LiveCall, Resources
 from voicebot.call.session import CallSession
-from voicebot.cli import build_parser, log_level, service_config
+from voicebot.cli import build_parser, log_level
+from voicebot.cli.serve import service_config
 from voicebot.dialog import events as dev
 from voicebot.dialog.engine import DialogEngine
 from voicebot.errors import ConfigError

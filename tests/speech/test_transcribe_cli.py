@@ -7,8 +7,8 @@ import pytest
 from asr_audio import fsdd
 
 from voicebot.cli import main
+from voicebot.cli.transcribe import parse_expect
 from voicebot.dialog.expectation import Expectation
-from voicebot.speech.transcribe_cli import parse_expect
 
 
 def test_expect_values():

@@ -130,7 +130,7 @@ def run_create(args: argparse.Namespace) -> int:
 def run_dial(args: argparse.Namespace) -> int:
     """`campaign run NAME`: place the calls (SIP) until the campaign is done or SIGTERM."""
     from voicebot.campaign.dialer import run_until_signalled
-    from voicebot.cli import service_config
+    from voicebot.cli.serve import service_config
 
     return run_until_signalled(args.name, _ledger(args), service_config(args))
 
