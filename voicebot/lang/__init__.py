@@ -15,3 +15,25 @@ def is_mandarin(tag: str | None) -> bool:
         return False
     primary = tag.replace("_", "-").split("-", 1)[0].lower()
     return primary in ("zh", "cmn")
+
+
+MANDARIN_VOICE = "cmn-latn-pinyin"  # espeak-ng's voice that reads tone-numbered pinyin as Mandarin
+
+
+def is_mandarin_voice(name: str | None) -> bool:
+    """True for espeak-ng's Mandarin voices: "cmn", "sit/cmn", "cmn-latn-pinyin", "zh"."""
+    return bool(name) and is_mandarin(str(name).rsplit("/", 1)[-1])
+
+
+def espeak_voice(name: str | None, language: str | None) -> str | None:
+    """The espeak-ng voice that speaks `language` in a flow's voice `name` (None: settings').
+
+    Mandarin is spoken with `MANDARIN_VOICE` from pinyin (`zh_pinyin.speakable`): Debian's
+    plain `cmn` voice misreads characters, so a flow's `{name: cmn}` maps to it, as does a
+    Mandarin call whose flow names no voice. Any other voice is kept as it is.
+    """
+    if is_mandarin(language) and (name is None or is_mandarin_voice(name)):
+        return MANDARIN_VOICE
+    if is_mandarin_voice(name):
+        return MANDARIN_VOICE
+    return name

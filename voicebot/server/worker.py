@@ -37,6 +37,7 @@ from voicebot.flow.backend import HttpLimits, HttpxBackend
 from voicebot.flow.loader import LoadedFlow, load_flow
 from voicebot.flow.schema import AudioPrompt
 from voicebot.flow.source import Limits
+from voicebot.lang import espeak_voice
 from voicebot.policy.numbers import DEFAULT_REFUSED, NumberPolicy
 from voicebot.policy.transfers import TransferPolicy
 from voicebot.server.supervisor import Supervisor, WorkerSpec, specs
@@ -204,9 +205,10 @@ class VoicebotService:
     def voice(self) -> Voice:
         """The flow's `voice`, or the settings' (speech.tts_voice/tts_rate) if it sets none."""
         flow = self.loaded.flow
-        if "voice" not in flow.model_fields_set:
+        voice = flow.voice_for(flow.language)  # the flow's default language's
+        if voice is None:
             return self.config.voice
-        return Voice(flow.voice.name, flow.voice.rate)
+        return Voice(espeak_voice(voice.name, flow.language) or voice.name, voice.rate)
 
     @property
     def uri(self) -> str:
