@@ -8,6 +8,10 @@ pinyin for the synthesiser). This package imports nothing else from voicebot.
 
 from __future__ import annotations
 
+import re
+
+_HAN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+
 
 def is_mandarin(tag: str | None) -> bool:
     """True for BCP 47 tags of Chinese: "zh", "zh-CN", "zh_Hans_CN", "cmn"."""
@@ -15,6 +19,11 @@ def is_mandarin(tag: str | None) -> bool:
         return False
     primary = tag.replace("_", "-").split("-", 1)[0].lower()
     return primary in ("zh", "cmn")
+
+
+def has_han(text: str) -> bool:
+    """True when `text` has a Chinese character (cheap: no pinyin tables are loaded)."""
+    return _HAN.search(text) is not None
 
 
 MANDARIN_VOICE = "cmn-latn-pinyin"  # espeak-ng's voice that reads tone-numbered pinyin as Mandarin
