@@ -175,8 +175,13 @@ class DialogEngine:
             locale = self.language
         return {templates.CURRENCY: self.currency, templates.LOCALE: locale}
 
-    def _text(self, english: str, mandarin: str) -> str:
-        return mandarin if is_mandarin(self.language) else english
+    def _fixed(self, english: str, mandarin: str, barge_in: bool, step: str | None) -> Say:
+        """One of the engine's own prompts, in the call's language and the flow's voice."""
+        text = mandarin if is_mandarin(self.language) else english
+        resolver = self.stack[-1].prompts
+        assert resolver is not None
+        [say] = resolver.says([text], {}, barge_in=barge_in, language=self.language)
+        return replace(say, step=step)
 
     @property
     def step(self) -> Step:
@@ -457,8 +462,7 @@ class DialogEngine:
         return step.on.get("error") or flow.defaults.on_error or flow.defaults.retries.exhausted
 
     def _apologise(self, out: list[Action]) -> None:
-        apology = self._text(APOLOGY, ZH_APOLOGY)
-        out.append(Say(apology, barge_in=False, step=self.step_id, language=self.language))
+        out.append(self._fixed(APOLOGY, ZH_APOLOGY, False, self.step_id))
         self._end(out, "error")
 
     def _fail(self, reason: str, out: list[Action], allow_route: bool = True) -> None:
@@ -641,13 +645,9 @@ class DialogEngine:
             self._says(value, step, attempt=count)
             if value is not None
             else [
-                Say(
-                    self._text(DEFAULT_NO_INPUT, ZH_NO_INPUT)
-                    if kind == "no_input"
-                    else self._text(DEFAULT_NO_MATCH, ZH_NO_MATCH),
-                    barge_in=self._barge_in(step),
-                    language=self.language,
-                )
+                self._fixed(DEFAULT_NO_INPUT, ZH_NO_INPUT, self._barge_in(step), None)
+                if kind == "no_input"
+                else self._fixed(DEFAULT_NO_MATCH, ZH_NO_MATCH, self._barge_in(step), None)
             ]
         )
         if self.waiting == "confirm":
