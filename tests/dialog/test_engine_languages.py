@@ -249,3 +249,55 @@ def test_an_english_flow_is_as_it_was(tmp_path):
     assert (say.voice, say.rate, say.language) == (None, None, "en")  # the service's voice
     assert listen(out).expect.language == "en"
     assert said(engine.handle(Utterance("four two oh seven", 0.9), NOW)) == ["4 2 0 7"]
+
+
+def test_a_malformed_language_from_call_data_keeps_the_call_language(tmp_path):
+    engine = make(
+        tmp_path,
+        """
+        language: zh-CN
+        languages: [zh-CN, en]
+        start: pick
+        steps:
+          pick: {set: {call.language: "{{ contact.lang }}"}, next: hi}
+          hi: {say: {en: "Hello.", zh-CN: "您好。"}, next: end}
+          end: {hangup: {}}
+        """,
+    )
+    out = engine.handle(CallStarted("c1", "a", "b", "outbound", NOW, {"lang": "Klingon!"}), NOW)
+    assert said(out) == ["您好。"] and engine.language == "zh-CN"
+    assert engine.trace.errors == [
+        "pick: call.language: 'Klingon!' is not a BCP 47 language tag (e.g. en, en-US, zh-CN)"
+    ]
+
+
+def test_recorded_prompts_per_language(tmp_path):
+    audio = tmp_path / "audio"
+    audio.mkdir()
+    (audio / "welcome_zh.wav").write_bytes(b"RIFF")
+    (audio / "welcome_en.wav").write_bytes(b"RIFF")
+    path = tmp_path / "flow.yaml"
+    path.write_text(
+        textwrap.dedent("""
+        version: 1
+        name: t
+        language: zh-CN
+        languages: [zh-CN, en]
+        prompts:
+          welcome:
+            zh-CN: {audio: welcome_zh.wav, text: "您好。"}
+            en: {audio: welcome_en.wav, text: "Hello."}
+        start: a
+        steps:
+          a: {say: welcome, next: b}
+          b: {set: {call.language: en}, next: c}
+          c: {say: welcome, next: end}
+          end: {hangup: {}}
+        """)
+    )
+    engine = DialogEngine(load_flow(path), audio_dir=audio)
+    says = [a for a in start(engine) if isinstance(a, Say)]
+    assert [(s.text, s.audio, s.language) for s in says] == [
+        ("您好。", str(audio / "welcome_zh.wav"), "zh-CN"),
+        ("Hello.", str(audio / "welcome_en.wav"), "en"),
+    ]

@@ -75,7 +75,7 @@ from voicebot.dialog.understanding import understand
 from voicebot.errors import TemplateError
 from voicebot.flow import templates
 from voicebot.flow.loader import LoadedFlow
-from voicebot.flow.schema import InputSettings, Step
+from voicebot.flow.schema import InputSettings, Step, language_problem
 from voicebot.lang import is_mandarin
 from voicebot.policy.redaction import Redactor
 from voicebot.policy.transfers import TransferPolicy
@@ -508,6 +508,11 @@ class DialogEngine:
             )
         space, _, name = key.rpartition(".")
         if space == "call" and name == "language":
+            problem = language_problem(str(value))
+            if problem is not None:  # from call data: keep the language the call is in
+                self.log.warning("call.language not changed: %s", problem)
+                self.trace.errors.append(f"{self.step_id}: call.language: {problem}")
+                return
             self.call["language"] = str(value)  # the rest of the call: prompts, parsing, voice
             self.log.info("call language: %s", value)
             return
