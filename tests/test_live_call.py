@@ -179,3 +179,71 @@ def test_a_transfer_the_endpoint_refuses_takes_the_failed_route(tmp_path):
     record = store.get("c1")
     assert record is not None
     assert [t["text"] for t in record.turns if t["who"] == "bot"] == ["Our system is down, sorry."]
+
+
+class QuietMedia(FakeMedia):
+    """Media that plays and reports nothing for blank audio (as CallMedia.play(b"") does), or
+    loses the end of a playback (`lose=True`)."""
+
+    def __init__(self, lose: bool = False) -> None:
+        super().__init__()
+        self.lose = lose
+        self.until = 0.0
+
+    def play(self, pcm: bytes) -> None:
+        if pcm and not self.lose:
+            super().play(pcm)
+        elif pcm:  # plays for as long as the audio lasts, then says nothing
+            self.played.append((time.monotonic(), len(pcm)))
+            self.until = time.monotonic() + len(pcm) / 2 / self.rate
+
+    @property
+    def playing(self) -> bool:
+        return time.monotonic() < self.until
+
+
+BLANK = """
+version: 1
+name: blank
+start: set
+steps:
+  set: {set: {vars.e: ""}, next: say}
+  say: {say: "{{ vars.e }}", next: end}
+  end: {hangup: {}}
+"""
+
+
+def _run_with(tmp: Path, media: FakeMedia, flow: str) -> tuple[LiveCall, float]:
+    path = tmp / "flow.yaml"
+    path.write_text(flow)
+    res = Resources(
+        recognizer=None,  # type: ignore[arg-type]
+        prompts=PromptCache(tmp / "prompts", FakeSynthesizer(), 8000),
+        asr_pool=ThreadPoolExecutor(1),
+        io_pool=ThreadPoolExecutor(1),
+        records=None,
+        recordings_dir=tmp / "rec",
+        http=Backend("ok"),
+    )
+    session = CallSession(DialogEngine(load_flow(path)), Listener(rate=8000))
+    live = LiveCall("c1", session, media, FakeSip(), res, max_duration=20)
+    media.call = live
+    began = time.monotonic()
+    live.start(ev.CallStarted("c1"))
+    assert live.done.wait(10), "the call never ended"
+    return live, time.monotonic() - began
+
+
+def test_a_prompt_that_renders_to_no_audio_does_not_hold_the_call(tmp_path):
+    # before: the session waited for the end of a playback that never started (CallMedia.play
+    # ignores b""), so the hang-up after it never came: silence until max_call_seconds
+    live, took = _run_with(tmp_path, QuietMedia(), BLANK)
+    assert took < 1.0 and live.outcome == "completed"
+
+
+def test_a_lost_end_of_playback_is_noticed(tmp_path):
+    flow = BLANK.replace('say: "{{ vars.e }}"', 'say: "Hello."')
+    media = QuietMedia(lose=True)
+    live, took = _run_with(tmp_path, media, flow)
+    assert media.played and took < 0.06 * len("Hello.") + 2.0 + 1.0
+    assert live.session.incidents[0].split(": ")[1] == "playback timeout"

@@ -25,7 +25,7 @@ from voicebot.call.session import (
 )
 from voicebot.dialog import actions as act
 from voicebot.dialog import events as ev
-from voicebot.dialog.engine import DialogEngine
+from voicebot.dialog.engine import APOLOGY, DialogEngine
 from voicebot.flow.loader import load_flow
 from voicebot.speech.listener import Listener
 from voicebot.testing.speech import silence, timed_frames, voice_tone
@@ -147,28 +147,36 @@ def test_a_transfer_with_no_outcome_is_no_answer(tmp_path):
     assert texts(out)[:1] == ["Our system is down, sorry."]  # no_answer -> failed -> sorry
 
 
-def test_the_watchdog_takes_the_error_route_then_hangs_up(tmp_path):
-    # the request's own deadline (60.5 s) is past the watchdog's; the error route waits again
-    flow = FLOW.replace("defaults: {on_error: sorry}", "defaults: {on_error: slow}")
-    flow = flow.replace(
-        "  slow:\n",
-        '  slow2:\n    http: {url: "http://api.test/b", timeout: 60s}\n    on: {ok: ask, error: slow}\n  slow:\n',
-    )
-    flow = flow.replace("defaults: {on_error: slow}", "defaults: {on_error: slow2}")
+def test_the_watchdog_takes_the_error_route(tmp_path):
+    # the step's own deadline (60.5 s) is past the watchdog's; its error route plays a prompt
+    flow = FLOW.replace("  slow:\n    http: {url: \"http://api.test/slow\", timeout: 60s}\n    on: {ok: ask}",
+                        "  slow:\n    http: {url: \"http://api.test/slow\", timeout: 60s}\n    on: {ok: ask, timeout: sorry}")  # fmt: skip
     path = tmp_path / "flow.yaml"
     path.write_text(flow.replace("start: lookup", "start: slow"))
-    s = CallSession(
-        DialogEngine(load_flow(path)), Listener(rate=8000), deadlines=Deadlines(watchdog=10.0)
-    )
+    s = CallSession(DialogEngine(load_flow(path)), Listener(rate=8000))
     s.start(ev.CallStarted("c1"), 0.0)
     assert ticks(s, 0.1, 9.9) == []
-    out = ticks(s, 10.0, 10.2)  # error route: `slow` again, which waits again
-    assert [type(o.action) for o in out if isinstance(o, Perform)] == [act.HttpRequest]
-    assert s.engine.step_id == "slow2"
+    out = ticks(s, 10.0, 10.2)
+    assert texts(out)[:1] == ["Our system is down, sorry."]
     assert s.engine.trace.errors[0].startswith("slow: watchdog timeout: neither playing")
-    out = ticks(s, 10.2, 30.0)
-    assert out == [Perform(act.HangUp("watchdog"))] and s.ended
+    assert [i.split(": ")[1] for i in s.incidents] == ["watchdog timeout"]
+    assert s.handle(Reply(1, ev.HttpResult(200, {})), 11.0) == []  # what it waited for: dropped
+
+
+def test_a_watchdog_error_route_that_is_silent_too_apologises_and_hangs_up(tmp_path):
+    # found by test_generated_flows: an error route that waits in silence again gave the
+    # caller a second watchdog period of dead air
+    flow = FLOW.replace("defaults: {on_error: sorry}", "defaults: {on_error: slow}")
+    path = tmp_path / "flow.yaml"
+    path.write_text(flow.replace("start: lookup", "start: lookup").replace(
+        "on: {ok: ask, error: sorry, timeout: sorry}", "on: {ok: ask}").replace(
+        'timeout: 2s}', 'timeout: 30s}'))  # fmt: skip
+    s = CallSession(DialogEngine(load_flow(path)), Listener(rate=8000))
+    s.start(ev.CallStarted("c1"), 0.0)
+    out = ticks(s, 0.1, 10.2)  # watchdog -> defaults.on_error: `slow`, silent -> the apology
+    assert texts(out) == [APOLOGY]
     assert [i.split(": ")[1] for i in s.incidents] == ["watchdog timeout", "watchdog hang-up"]
+    assert s.handle(PlaybackFinished(), 12.0) == [Perform(act.HangUp("error"))] and s.ended
 
 
 def test_listening_and_playing_are_not_idle(tmp_path):
@@ -178,3 +186,17 @@ def test_listening_and_playing_are_not_idle(tmp_path):
     s.handle(PlaybackFinished(), 15.0)
     out = ticks(s, 15.1, 19.0)  # listening (the no-input timeout is 5 s)
     assert out == [] and s.incidents == []
+
+
+def test_a_lost_partial_only_costs_the_early_end(tmp_path):
+    s = session(tmp_path, start="ask")
+    s.start(ev.CallStarted("c1"), 0.0)
+    s.handle(PlaybackFinished(), 0.5)
+    partial = None
+    for pcm, t in timed_frames(np.concatenate([voice_tone(0.6), silence(0.4)]), 8000, 0.52):
+        for o in s.handle(AudioIn(pcm), t):
+            if isinstance(o, Recognize) and not o.final:
+                partial = o
+    assert partial is not None and s.partial_pending
+    assert s.handle(RequestFailed(partial.key, "error", "dropped"), t) == []
+    assert not s.partial_pending and s.incidents == []

@@ -36,6 +36,17 @@ def _problems_out(problems: Sequence[Problem]) -> None:
 
 
 # -- flow check ------------------------------------------------------------------------------
+def _espeak_voices() -> list[str] | None:
+    """The voices a flow may name, or None when espeak-ng is not installed here."""
+    from voicebot.errors import SpeechError
+    from voicebot.speech.synthesizer import EspeakSynthesizer
+
+    try:
+        return EspeakSynthesizer().voices()
+    except SpeechError:
+        return None
+
+
 def cmd_check(args: argparse.Namespace) -> int:
     from voicebot.flow.lint import lint
     from voicebot.flow.loader import load_flow
@@ -52,7 +63,7 @@ def cmd_check(args: argparse.Namespace) -> int:
             failed = True
             continue
         audio_dir = Path(args.audio_dir) if args.audio_dir else settings.audio_assets_dir
-        findings = lint(loaded, audio_dir=audio_dir)
+        findings = lint(loaded, audio_dir=audio_dir, voices=_espeak_voices())
         errors = [f for f in findings if f.severity == "error"]
         warnings = [f for f in findings if f.severity != "error"]
         _problems_out(errors + warnings)

@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 
 from voicebot.errors import FlowError
 from voicebot.flow.backend import HttpxBackend
-from voicebot.flow.loader import load_flow
+from voicebot.flow.loader import OUTCOMES, load_flow
 from voicebot.flow.simulator import TextCall
 
 WORDS = ["yes", "no", "balance", "billing", "agent", "repeat", "one two three", "four", "twelve"]
@@ -122,8 +122,7 @@ def steps(draw: st.DrawFn, ids: list[str]) -> dict[str, Any]:
             step["next"] = draw(target)
         else:
             step["next"] = [{"when": "slots.a", "goto": draw(target)}, {"goto": draw(target)}]
-        outcomes = ["ok", "error", "timeout", "404", "2xx", "open", "closed", "failed", "done",
-                    "no_audio", "exhausted"]  # fmt: skip
+        outcomes = [*OUTCOMES[kind], "error"] + (["404", "2xx", "5xx"] if kind == "http" else [])
         on = draw(st.dictionaries(st.sampled_from(outcomes), target, max_size=3))
         if on:
             step["on"] = on
@@ -196,7 +195,7 @@ def backend(replies: list[tuple[Any, Any]]) -> HttpxBackend:
     return HttpxBackend(transport=httpx.MockTransport(handler))
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     flow=flows(),
     script=CALLER,
@@ -238,4 +237,105 @@ def test_generated_flows_run_without_an_exception(
         else:
             call.silence()
     internal = [e for e in call.engine.trace.errors if e.startswith("internal:")]
+    assert not internal, internal
+
+
+# -- the same flows on a call session, with a runner that fails, hangs or answers ------------
+def _silent(s: Any) -> bool:
+    """Neither playing nor listening nor recording nor transferring: what the caller hears as
+    dead air."""
+    return not (
+        s.playing > 0
+        or (s.expect is not None and not s.awaiting_final)
+        or s.recording is not None
+        or s.amd_started is not None
+        or any(k.startswith("transfer:") for k in s.pending)
+        or s.engine.ended
+    )
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    flow=flows(),
+    fates=st.lists(st.sampled_from(["answer", "fail", "never"]), min_size=1, max_size=12),
+    keys=st.lists(st.sampled_from(["1", "2", "0", "12345678#", "", ""]), max_size=8),
+    direction=st.sampled_from(["inbound", "outbound"]),
+)
+def test_a_session_is_never_silent_longer_than_the_watchdog(flow, fates, keys, direction):
+    """Whatever the runner does with the session's requests (answers, fails, never answers),
+    the caller never hears more than the watchdog's seconds of dead air."""
+    from voicebot.call.session import (
+        CallSession,
+        KeyIn,
+        Perform,
+        Play,
+        PlaybackFinished,
+        Recognize,
+        Recognized,
+        Reply,
+        RequestFailed,
+        Saved,
+        SaveRecording,
+        Tick,
+    )
+    from voicebot.dialog import actions as act
+    from voicebot.dialog import events as ev
+    from voicebot.dialog.engine import DialogEngine
+    from voicebot.speech.listener import Listener
+
+    path = _DIR / "flow.yaml"
+    path.write_text(yaml.safe_dump(flow))
+    try:
+        loaded = load_flow(path)
+    except FlowError:
+        assume(False)
+        return
+    s = CallSession(
+        DialogEngine(loaded, env={"API": "http://api.test/env"}),
+        Listener(rate=8000),
+        wall_clock_origin=dt.datetime(2026, 11, 24, 10, 30, tzinfo=dt.UTC),
+    )
+    later: list[tuple[float, Any]] = []  # (when, input) the runner will post
+    fate = iter(fates * 20)
+    key_presses = iter(keys)
+
+    def perform(outputs: list[Any], now: float) -> None:
+        for o in outputs:
+            f = next(fate, "answer")
+            if isinstance(o, Play):
+                later.append((now + 1.0, PlaybackFinished()))
+            elif isinstance(o, Perform) and isinstance(o.action, act.HangUp):
+                pass
+            elif isinstance(o, Recognize | Perform | SaveRecording) and f != "never":
+                if f == "fail":
+                    later.append((now + 0.5, RequestFailed(o.key, "error", "generated")))
+                elif isinstance(o, Recognize):
+                    later.append((now + 0.5, Recognized(o.turn, "yes", 0.9, o.final)))
+                elif isinstance(o, SaveRecording):
+                    later.append((now + 0.5, Saved("/r.wav", 1.0)))
+                elif isinstance(o.action, act.HttpRequest):
+                    later.append((now + 0.5, Reply(o.request, ev.HttpResult(200, {}))))
+                else:
+                    later.append((now + 2.0, ev.TransferResult("failed")))
+
+    now, quiet_since, longest = 0.0, None, 0.0
+    perform(s.start(ev.CallStarted("c1", direction=direction), now), now)
+    while now < 120.0 and not s.ended:
+        now = round(now + 0.2, 1)
+        due = [item for when, item in later if when <= now]
+        later[:] = [(w, i) for w, i in later if w > now]
+        for item in due:
+            perform(s.handle(item, now), now)
+        if s.expect is not None and not s.playing and not s.awaiting_final:
+            press = next(key_presses, None)
+            if press:
+                perform(s.handle(KeyIn(press), now), now)
+        perform(s.handle(Tick(), now), now)
+        if _silent(s) and not s.ended:
+            quiet_since = now if quiet_since is None else quiet_since
+            longest = max(longest, now - quiet_since)
+        else:
+            quiet_since = None
+    assert longest <= s.deadlines.watchdog + 0.2 + 1e-9, (longest, s.incidents)
+    internal = [e for e in s.engine.trace.errors if e.startswith("internal:")]
     assert not internal, internal

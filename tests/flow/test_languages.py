@@ -292,3 +292,16 @@ def test_a_language_voicebot_does_not_speak_is_a_warning(tmp_path):
         4,
     )
     assert "English and Mandarin, not 'fr'" in problem.message
+
+
+def test_each_voice_of_a_voice_map_is_checked_against_espeak(tmp_path):
+    path = flow_file(
+        tmp_path,
+        "language: zh-CN\nlanguages: [zh-CN, en]\n"
+        "voice: {zh-CN: {name: cmn}, en: {name: en-zz}}\n"
+        "start: a\nsteps:\n  a: {hangup: {}}\n",
+    )
+    problems = lint(load_flow(path), voices=["cmn", "cmn-latn-pinyin", "en-us", "en-gb"])
+    assert [(p.code, p.path, p.location.line, p.severity) for p in problems] == [
+        ("unknown-voice", "voice.en.name", 5, "error")
+    ]

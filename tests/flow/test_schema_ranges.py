@@ -239,3 +239,18 @@ def _load(tmp: Path, flow: dict[str, Any]) -> Any:
     path = tmp / "flow.yaml"
     path.write_text(yaml.safe_dump({"version": 1, "name": "h", **flow}))
     return load_flow(path)
+
+
+def test_a_voice_espeak_ng_does_not_have_is_an_error_of_flow_check(tmp_path: Path):
+    # Found (beside the rates): any voice name passed `flow check`; espeak-ng refused it when
+    # the worker rendered the flow's prompts, so the worker did not start
+    from voicebot.cli import main
+
+    path = tmp_path / "flow.yaml"
+    flow = {"version": 1, "name": "v", "voice": {"name": "en-uss"}, "start": "a",
+            "steps": {"a": {"say": "Hi.", "next": "b"}, "b": {"hangup": {}}}}  # fmt: skip
+    path.write_text(yaml.safe_dump(flow))
+    assert main(["flow", "check", str(path)]) == 1
+    flow["voice"] = {"name": "en-gb"}
+    path.write_text(yaml.safe_dump(flow))
+    assert main(["flow", "check", str(path)]) == 0

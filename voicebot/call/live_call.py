@@ -69,6 +69,8 @@ from voicebot.speech.synthesizer import Voice
 
 log = logging.getLogger(__name__)
 
+PLAYBACK_LOST = 2.0  # seconds of quiet media while the session waits for a playback's end
+
 
 class Media(Protocol):
     rate: int
@@ -133,6 +135,8 @@ class LiveCall:
         self._recorded_turns = 0
         self._timed: object = None  # the caller turn whose reply latency was recorded
         self._said_since: list[tuple[str, str]] = []
+        self._quiet_since: float | None = None  # session playing, media not, since
+        self._unplayed = False  # a Play of this batch put nothing on the wire
         self.log = call_logger(log, call_id)
 
     # -- lifecycle -------------------------------------------------------------------------------
@@ -161,6 +165,7 @@ class LiveCall:
                     self._do(self.session.handle(item, time.monotonic()))
                 if not frames:
                     self._do(self.session.handle(Tick(), time.monotonic()))
+                self._check_playback(time.monotonic())
                 if time.monotonic() - began > self.max_duration:
                     self.outcome, self.reason = "completed", "maximum call duration"
                     self.sip.hangup(self.call_id)
@@ -179,6 +184,19 @@ class LiveCall:
             if self.on_done is not None:
                 self.on_done(self)
 
+    def _check_playback(self, now: float) -> None:
+        """The session thinks a prompt plays, the media has been quiet for PLAYBACK_LOST
+        seconds: the end of that playback was lost; tell the session, so it listens again."""
+        if self.session.playing and not self.media.playing:
+            if self._quiet_since is None:
+                self._quiet_since = now
+            elif now - self._quiet_since >= PLAYBACK_LOST:
+                self._quiet_since = None
+                detail = f"media quiet for {PLAYBACK_LOST:g} s with no end of playback"
+                self._do(self.session.handle(RequestFailed("playback", "timeout", detail), now))
+        else:
+            self._quiet_since = None
+
     # -- outputs ---------------------------------------------------------------------------------
     def _do(self, outputs: list[SessionOutput]) -> None:
         if not outputs:  # most frames: nothing to do, nothing new to record
@@ -196,6 +214,10 @@ class LiveCall:
                 self.media.play(beep(self.media.rate))
             elif isinstance(out, SaveRecording):
                 self._save(out)
+        if self._unplayed:  # a prompt played nothing; if nothing else plays, no PlaybackDone
+            self._unplayed = False  # will come: its end is now
+            if not self.media.playing and self.session.playing:
+                self._do(self.session.handle(PlaybackFinished(), time.monotonic()))
         self._write_turns()
 
     def _play(self, say: act.Say) -> None:
@@ -206,8 +228,10 @@ class LiveCall:
         except Exception as exc:
             self.log.exception("prompt %r could not be played", say.text[:40])
             self.post(RequestFailed("synthesis", "error", f"{type(exc).__name__}: {exc}"))
-            if not self.media.playing:  # nothing queued: no PlaybackDone will come
-                self.post(PlaybackFinished())
+            self._unplayed = True
+            return
+        if not self.media.playing:  # it rendered to no audio (blank text): nothing will play
+            self._unplayed = True
             return
         if not was_playing:
             self._do(self.session.handle(PlaybackStarted(), time.monotonic()))

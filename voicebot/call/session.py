@@ -30,7 +30,8 @@ Rules it keeps:
   engine as a `Failure`, which takes the flow's error route.
 - The watchdog: a call that neither plays nor listens (nor records, nor waits for answering-
   machine detection or a transfer) for `Deadlines.watchdog` seconds gets a `Failure("watchdog")`
-  (the flow's error route); a second one with nothing played or heard in between hangs up.
+  (the flow's error route); if that route makes no sound at once, the apology plays and the
+  bot hangs up.
   Each incident is kept in `incidents`, for the call record.
 """
 
@@ -103,8 +104,9 @@ class Reply:
 @dataclass(frozen=True)
 class RequestFailed:
     """A request (the output whose `key` this is) failed in the runner: an exception, or the
-    runner gave up. `error` is "error" or "timeout"; `key "synthesis"` reports a prompt that
-    could not be rendered."""
+    runner gave up. `error` is "error" or "timeout"; key "synthesis" reports a prompt that
+    could not be rendered, key "playback" the end of a playback that was never reported (it
+    counts as `PlaybackFinished`)."""
 
     key: str
     error: str = "error"
@@ -261,7 +263,6 @@ class CallSession:
         self.gave_up: set[str] = set()  # requests timed out or failed: late answers are dropped
         self.requests = 0  # Perform numbers handed out
         self.idle_since: float | None = None  # neither playing nor listening since
-        self.watchdog_fired = False  # and nothing played or heard since
         self.incidents: list[str] = []  # "12.3 s: what happened", for the call record
         self.listener = listener
         self.rate = listener.rate
@@ -381,6 +382,9 @@ class CallSession:
     def _answered_request(self, item: Reply | RequestFailed, now: float) -> list[SessionOutput]:
         if isinstance(item, RequestFailed) and item.key == "synthesis":
             return self._failed("synthesis", item.detail, item.error, now)
+        if isinstance(item, RequestFailed) and item.key == "playback":
+            self._incident(f"playback {item.error}", item.detail, now)
+            return self._handle(PlaybackFinished(), now) if self.playing else []
         key = f"http:{item.request}" if isinstance(item, Reply) else item.key
         pending = self.pending.pop(key, None)
         if pending is not None and isinstance(item, RequestFailed):
@@ -398,6 +402,10 @@ class CallSession:
         self, pending: _Pending, error: str, detail: str, now: float
     ) -> list[SessionOutput]:
         output = pending.output
+        if isinstance(output, Recognize) and not output.final:
+            log.debug("%s %s: %s", pending.key, error, detail)
+            self.partial_pending = False  # only an early end lost; the final will be asked for
+            return []
         self._incident(f"{pending.key} {error}", detail, now)
         if isinstance(output, Perform) and isinstance(output.action, act.HttpRequest):
             return self._engine(ev.HttpResult(error=error, text=detail), now)
@@ -405,9 +413,6 @@ class CallSession:
             outcome = "no_answer" if error == "timeout" else "failed"
             return self._engine(ev.TransferResult(outcome), now)
         if isinstance(output, Recognize):
-            if not output.final:
-                self.partial_pending = False  # the final will still be asked for
-                return []
             self.awaiting_final = False
             self.expect = None
             self.listener.stop_listening()
@@ -474,8 +479,6 @@ class CallSession:
 
     def _watchdog(self, now: float) -> list[SessionOutput]:
         if self.ended or self._busy():
-            if self.playing > 0 or self.expect is not None:
-                self.watchdog_fired = False
             self.idle_since = None
             return []
         if self.idle_since is None:
@@ -486,15 +489,14 @@ class CallSession:
             return []
         self.idle_since = None
         detail = f"neither playing nor listening for {idle:.1f} s in step {self.engine.step_id}"
-        if self.watchdog_fired:  # the error route did not help either: give up
-            self._incident("watchdog hang-up", detail, now)
-            self.ended = True
-            return [Perform(act.HangUp("watchdog"))]
-        self.watchdog_fired = True
         for key in list(self.pending):  # whatever it was waiting for no longer matters
             del self.pending[key]
             self.gave_up.add(key)
-        return self._failed("watchdog", detail, "timeout", now)
+        out = self._failed("watchdog", detail, "timeout", now)
+        if not self.ended and not self._busy():  # the error route is silent too: give up now
+            self._incident("watchdog hang-up", "the error route made no sound", now)
+            out += self._perform(self.engine.give_up("watchdog: no sound", self._wall(now)), now)
+        return out
 
     # -- answering-machine detection (outbound) ----------------------------------------------
     def _amd(self) -> AnswerDetector:

@@ -248,6 +248,16 @@ class DialogEngine:
                 self._apologise(actions)
         return actions
 
+    def give_up(self, reason: str, now: datetime) -> list[Action]:
+        """The runtime cannot go on (the error route too left the caller in silence): the
+        apology, then hang up."""
+        self.now = now
+        if self.ended:
+            return []
+        out: list[Action] = []
+        self._fail(reason, out, allow_route=False)
+        return out
+
     def _dispatch(self, event: Event, out: list[Action]) -> None:
         if isinstance(event, CallStarted):
             self._call_started(event, out)

@@ -33,6 +33,8 @@ its own file. Codes:
                             are parsed as English and its prompts spoken in the flow's voice
     unknown-language        (error) a prompt or `voice` map keyed by a language the flow does
                             not declare, or `set: {call.language: X}` with X undeclared
+    unknown-voice           (error) `voice.name` is not an espeak-ng voice (only when `voices`
+                            are given: `flow check` asks espeak-ng); the worker could not start
 """
 
 from __future__ import annotations
@@ -79,6 +81,7 @@ def lint(
     audio_dir: Path | None = None,
     env_names: Collection[str] | None = None,
     contact_fields: Collection[str] | None = None,
+    voices: Collection[str] | None = None,
 ) -> list[Problem]:
     """Warnings for a loaded flow and its subflows, each located in its own file."""
     tree = _call_tree(loaded)
@@ -86,6 +89,23 @@ def lint(
     problems: list[Problem] = []
     for flow in tree:
         problems += _Linter(flow, defined, audio_dir, env_names, contact_fields).run()
+        voice = flow.flow.voice  # one voice, or one per language
+        named = voice.items() if isinstance(voice, dict) else [(None, voice)]
+        for tag, each in named:
+            name = each.name
+            if voices is None or name.lower() in {v.lower() for v in voices}:
+                continue
+            path = ("voice", tag, "name") if tag is not None else ("voice", "name")
+            problems.append(
+                Problem(
+                    flow.where(*path),
+                    dotted(path),
+                    f"espeak-ng has no voice '{name}'",
+                    did_you_mean(name, voices) or "see `espeak-ng --voices` (en-us, en-gb, fr)",
+                    "error",
+                    "unknown-voice",
+                )
+            )
     return problems
 
 
