@@ -305,3 +305,20 @@ def test_each_voice_of_a_voice_map_is_checked_against_espeak(tmp_path):
     assert [(p.code, p.path, p.location.line, p.severity) for p in problems] == [
         ("unknown-voice", "voice.en.name", 5, "error")
     ]
+
+
+@pytest.mark.parametrize(
+    ("words", "language"),
+    [
+        ("普通话", "zh-CN"),
+        ("中文", "zh-CN"),
+        ("嗯，我要中文", "zh-CN"),
+        ("English", "en"),  # a Latin phrase, heard by the Mandarin matcher
+        ("english please", "en"),
+    ],
+)
+def test_the_language_menu_by_speech(galaxy, words, language):
+    call = TextCall(load_flow(galaxy), clock=CLOCK)
+    call.start()
+    call.say(words)
+    assert (call.step, call.engine.language) == ("bill_number", language)
