@@ -185,6 +185,7 @@ def test_flow_chat_with_chinese_text(galaxy):
         ("language: english", "'english' is not a BCP 47 language tag"),
         ("language: zh_CN", "'zh_CN' is not a BCP 47 language tag"),
         ("languages: [en, zh-CN-beijing-x]", "'zh-CN-beijing-x' is not a BCP 47 language tag"),
+        ("languages: [en, zh-CN-]", "'zh-CN-' is not a BCP 47 language tag"),
         ("language: zh-CN\nlanguages: [en]", "language 'zh-CN' is not among languages"),
         ("languages: []", "at least 1 item"),
         ("voice: {zh-CN: {name: cmn}, mandarin: {name: cmn}}", "'mandarin' is not a BCP 47"),
@@ -196,6 +197,14 @@ def test_malformed_language_settings_are_located_errors(tmp_path, header, messag
         load_flow(path)
     assert message in str(info.value)
     assert f"{path}:" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "tag", ["en", "en-US", "zh-CN", "zh-Hans-CN", "zh-yue", "cmn-Latn-pinyin", "es-419", "ZH-cn"]
+)
+def test_well_formed_language_tags_load(tmp_path, tag):
+    path = flow_file(tmp_path, f"language: {tag}\nstart: a\nsteps:\n  a: {{hangup: {{}}}}\n")
+    assert load_flow(path).flow.language == tag
 
 
 @pytest.mark.parametrize(

@@ -157,5 +157,9 @@ def test_a_bilingual_prompt_is_one_result_in_two_voices(tts):
     assert speaking and speaking[0] == pytest.approx(1.0, abs=0.1)
 
 
+def test_chinese_punctuation_alone_is_no_audio(tts):
+    assert tts.synthesize("。", 8000, Voice("cmn")) == b""
+
+
 def test_the_engine_names_its_mandarin_reading(tts):
     assert tts.engine.endswith("+pinyin")  # prompt caches keyed before it are not reused

@@ -11,13 +11,13 @@ location rather than something silently ignored. Keys this implementation adds t
 - `on_answer: {machine: step, human: step}` (human optional).
 
 Languages (the contract's "Languages" section): `language` and `languages` are BCP 47 tags
-(language[-Script][-REGION]); a malformed one is a located error, a well-formed one voicebot
-does not speak (only English and Mandarin) a `flow check` warning. `voice` is one voice or a
-map keyed by language; `voice_for(tag)` and `for_language(map, tag, default)` choose a
-variant: the exact tag, else the same primary language (`zh` for `zh-CN`), else the flow's
-default language, else the first. `set: {call.language: en}` switches the rest of the call
-(dialog/engine.py). `flow check` (flow/lint.py) reports a language map that misses a declared
-language (`missing-language`) or is keyed by an undeclared one (`unknown-language`).
+(language[-extlang][-Script][-REGION][-variant]); a malformed one is a located error, a
+well-formed one voicebot does not speak (only English and Mandarin) a `flow check` warning.
+`voice` is one voice or a map keyed by language; `voice_for(tag)` and `for_language(map, tag,
+default)` choose a variant: the exact tag, else the same primary language (`zh` for `zh-CN`),
+else the flow's default language, else the first. `set: {call.language: en}` switches the rest
+of the call (dialog/engine.py). `flow check` (flow/lint.py) reports a language map that misses
+a declared language (`missing-language`) or is keyed by an undeclared one (`unknown-language`).
 
 `ask.slot.sensitive: true` is the contract's (FLOW_FORMAT.md Rules): see voicebot/policy/.
 """
@@ -91,8 +91,12 @@ def _phrases(value: Any) -> Any:
 Phrases = Annotated[list[Text], BeforeValidator(_phrases)]
 
 
-# language[-Script][-REGION] (BCP 47 without variants/extensions): en, en-US, zh-CN, zh-Hans-CN
-_TAG = re.compile(r"^([A-Za-z]{2,3})(-[A-Za-z]{4})?(-(?:[A-Za-z]{2}|\d{3}))?$")
+# BCP 47 language[-extlang][-Script][-REGION][-variant...], without extensions or private use:
+# en, en-US, zh-CN, zh-Hans-CN, zh-yue, cmn-Latn-pinyin
+_TAG = re.compile(
+    r"^([A-Za-z]{2,3})(-[A-Za-z]{3})?(-[A-Za-z]{4})?(-(?:[A-Za-z]{2}|\d{3}))?"
+    r"(-(?:[A-Za-z0-9]{5,8}|\d[A-Za-z0-9]{3}))*$"
+)
 SPOKEN_LANGUAGES = {"en": "English", "zh": "Mandarin", "cmn": "Mandarin"}
 
 

@@ -41,8 +41,6 @@ def espeak_voice(name: str | None, language: str | None) -> str | None:
     plain `cmn` voice misreads characters, so a flow's `{name: cmn}` maps to it, as does a
     Mandarin call whose flow names no voice. Any other voice is kept as it is.
     """
-    if is_mandarin(language) and (name is None or is_mandarin_voice(name)):
-        return MANDARIN_VOICE
-    if is_mandarin_voice(name):
+    if is_mandarin_voice(name) or (name is None and is_mandarin(language)):
         return MANDARIN_VOICE
     return name

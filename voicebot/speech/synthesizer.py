@@ -98,7 +98,7 @@ def spoken_runs(text: str, voice: Voice, default: Voice) -> list[tuple[str, Voic
     for script, run in script_runs(text):
         if script == "zh":
             said = speakable(run)
-            if said:
+            if any(ch.isalnum() for ch in said):  # not punctuation alone
                 pieces.append((said, Voice(MANDARIN_VOICE, rate)))
         else:
             pieces.append((run, Voice(latin.name, rate)))
@@ -173,6 +173,8 @@ class EspeakSynthesizer:
             return b""
         voice = self.default_voice if voice is None else self._checked(voice)
         pieces = spoken_runs(text, voice, self.default_voice)
+        if not pieces:  # nothing but punctuation ("。")
+            return b""
         with _LOCK:
             pcm = b"".join(self._render(said, v) for said, v in pieces)
         if not pcm:
