@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import textwrap
 from datetime import UTC, datetime
+from pathlib import Path
 from types import SimpleNamespace
 
 from voicebot.dialog import engine as eng
@@ -84,3 +85,17 @@ def test_a_flow_without_voice_prerenders_in_the_service_voice(tmp_path):
     )
     service = SimpleNamespace(loaded=load_flow(path), voice=Voice("en-gb", 150))
     assert VoicebotService.voices(service) == {"en": Voice("en-gb", 150)}  # type: ignore[arg-type]
+
+
+def test_shipped_english_flows_prerender_what_they_did():
+    flows = Path(__file__).resolve().parents[1] / "dialog_flows"
+    shipped = [p for p in sorted(flows.glob("*.yaml")) if not p.name.endswith(".test.yaml")]
+    assert shipped
+    for path in shipped:
+        loaded = load_flow(path)
+        assert loaded.flow.declared_languages == ["en"]
+        assert static_prompts(loaded, "en") == static_prompts(loaded)
+        settings = SimpleNamespace(voice=Voice("en-us", 165))
+        voice = VoicebotService.voice.fget(SimpleNamespace(loaded=loaded, config=settings))  # type: ignore[attr-defined]
+        service = SimpleNamespace(loaded=loaded, voice=voice)
+        assert VoicebotService.voices(service) == {"en": voice}  # type: ignore[arg-type]
