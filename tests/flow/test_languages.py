@@ -274,9 +274,24 @@ def test_flow_check_reports_missing_and_unknown_languages_located(tmp_path, caps
     ]
     assert main(["flow", "check", str(path)]) == 1
     err = capsys.readouterr().err
-    assert f"{path}:8:8: warning: prompts.bye: no en variant" in err
+    assert (
+        f"{path}:8:8: warning: prompts.bye: no en variant: callers in en hear the zh-CN one" in err
+    )
     assert f"{path}:13:28: steps.c.set.call.language: language 'ja' is not declared" in err
     assert "the flow declares zh-CN, en" in err
+
+
+def test_a_missing_default_language_names_the_variant_heard_instead(tmp_path):
+    path = flow_file(
+        tmp_path,
+        "language: zh-CN\nlanguages: [zh-CN, en-US, en-GB]\nstart: a\nsteps:\n"
+        '  a: {say: {en-US: "Hello"}, next: b}\n  b: {hangup: {}}\n',
+    )
+    messages = [p.message for p in lint(load_flow(path))]
+    assert messages == [
+        "no zh-CN variant: callers in zh-CN hear the en-US one",
+        "no en-GB variant: callers in en-GB hear the en-US one",
+    ]
 
 
 def test_a_flow_in_one_language_keeps_plain_prompts_without_warnings(tmp_path):

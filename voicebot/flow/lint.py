@@ -48,7 +48,15 @@ from typing import Any
 from voicebot.errors import Problem
 from voicebot.flow import graph, templates
 from voicebot.flow.loader import LoadedFlow, did_you_mean
-from voicebot.flow.schema import AudioPrompt, Flow, InputSettings, Step, is_spoken, language_problem
+from voicebot.flow.schema import (
+    AudioPrompt,
+    Flow,
+    InputSettings,
+    Step,
+    for_language,
+    is_spoken,
+    language_problem,
+)
 from voicebot.flow.source import PathKey, dotted
 from voicebot.policy.transfers import TRUSTED, inputs
 
@@ -378,12 +386,9 @@ class _Linter:
         for tag in variants:
             self.language_tag((*path, tag), tag, at_key=True)
         missing = [tag for tag in declared if tag not in variants]
-        if missing:
-            message = (
-                f"no {', '.join(missing)} variant: callers in "
-                f"{'that language' if len(missing) == 1 else 'those languages'} hear the "
-                f"{self.flow.language} one"
-            )
+        for tag in missing:  # they hear the variant the engine falls back to
+            heard = for_language({k: k for k in variants}, tag, self.flow.language)
+            message = f"no {tag} variant: callers in {tag} hear the {heard} one"
             self.warn("missing-language", path, message)
 
     def language_tag(self, path: PathKey, tag: str, at_key: bool = False) -> None:
