@@ -179,7 +179,7 @@ def examples(section: str) -> list[str]:
     return re.findall(r"```yaml\n(.*?)```", contract_sections()[section], re.S)
 
 
-BUILT = ("Shape", "Rules", "Flow tests (`*.test.yaml` beside the flow)")
+BUILT = ("Shape", "Rules", "Flow tests (`*.test.yaml` beside the flow)", "Languages")
 
 # The contract's sections whose features are not built yet ("until then a test of the contract
 # may mark them as not yet built"). Today `flow check` rejects each of their examples, and these
@@ -187,12 +187,6 @@ BUILT = ("Shape", "Rules", "Flow tests (`*.test.yaml` beside the flow)")
 # whose action (`answer`, `llm`, `callback`) it does not know. When a feature lands, its section
 # leaves this table for BUILT and its examples get a test that runs them, as the Shape one does.
 NOT_BUILT: dict[str, list[list[str]]] = {
-    "Languages": [
-        [
-            "5:9: voice: unknown key 'zh-CN'",
-            "5:40: voice: unknown key 'en'",
-        ]
-    ],
     "Understanding": [
         [
             "8:25: globals.operator: unknown key 'intent'",
@@ -267,7 +261,12 @@ def test_examples_of_features_not_built_yet_are_rejected_naming_what_is_missing(
 
 def test_flow_format_examples_load_and_their_tests_pass(tmp_path):
     """Every YAML example of the built sections of docs/flow-format.md, exactly as written."""
-    assert [len(examples(s)) for s in BUILT] == [1, 0, 1]
+    assert [len(examples(s)) for s in BUILT] == [
+        1,
+        0,
+        1,
+        1,
+    ]  # Languages: tests/flow/test_languages.py
     (tmp_path / "support_line.yaml").write_text(examples("Shape")[0])
     (tmp_path / "support_line.test.yaml").write_text(examples(BUILT[2])[0])
     billing = ROOT / "dialog_flows" / "billing.yaml"

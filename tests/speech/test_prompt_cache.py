@@ -77,6 +77,10 @@ def test_stream_renders_sentence_by_sentence_on_demand(tmp_path):
         ("Hi; bye", ["Hi;", "bye"]),
         ("line one\nline two", ["line one", "line two"]),
         ("   ", []),
+        ("好的，您的号码是幺三八。再见。", ["好的，您的号码是幺三八。", "再见。"]),
+        ("您好！请问有什么可以帮您？", ["您好！", "请问有什么可以帮您？"]),
+        ("普通话请按1。For English, press 9.", ["普通话请按1。", "For English, press 9."]),
+        ("话费58.3元。", ["话费58.3元。"]),
     ],
 )
 def test_split_sentences(text, sentences):

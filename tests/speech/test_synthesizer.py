@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from voicebot.errors import SpeechError
-from voicebot.speech.synthesizer import EspeakSynthesizer, Voice
+from voicebot.speech.synthesizer import _LOCK as _espeak_lock_object
+from voicebot.speech.synthesizer import EspeakSynthesizer, Voice, spoken_runs
 from voicebot.speech.vad import Vad
 from voicebot.testing.speech import timed_frames
 
@@ -71,3 +72,94 @@ def test_the_vad_hears_the_synthesised_prompt_as_speech(tts):
     starts = [vad.process(f, 8000, t) for f, t in timed_frames(np.frombuffer(pcm, "<i2"))]
     speaking = [c.at for c in starts if c is not None and c.speaking]
     assert speaking and speaking[0] == pytest.approx(1.0, abs=0.1)
+
+
+# -- Mandarin ------------------------------------------------------------------------------------
+WELCOME = "您好，欢迎致电星河通信。"
+BILINGUAL = "普通话请按1。For English, press 9."
+PINYIN = Voice("cmn-latn-pinyin", 170)
+
+
+@pytest.mark.parametrize(
+    ("text", "voice", "default", "pieces"),
+    [
+        (TEXT, Voice("en-us"), Voice(), [(TEXT, Voice("en-us"))]),  # English: as it always was
+        ("Hello", Voice("cmn", 170), Voice(), [("Hello", Voice("en-us", 170))]),
+        (
+            WELCOME,
+            Voice("cmn", 170),
+            Voice(),
+            [("nin2 hao3, huan1 ying2 zhi4 dian4 xing1 he2 tong1 xin4.", PINYIN)],
+        ),
+        ("您好", Voice("en-gb", 150), Voice(), [("nin2 hao3", Voice("cmn-latn-pinyin", 150))]),
+        ("58元", Voice("sit/cmn", 170), Voice(), [("wu3 shi2 ba1 yuan2", PINYIN)]),
+        (
+            BILINGUAL,
+            Voice("cmn", 170),
+            Voice("en-gb"),  # Latin runs of a Mandarin prompt: the default voice
+            [
+                ("pu3 tong1 hua4 qing3 an4 yi1.", PINYIN),
+                ("For English, press 9.", Voice("en-gb", 170)),
+            ],
+        ),
+        (
+            BILINGUAL,
+            Voice("zh", 170),
+            Voice("cmn-latn-pinyin"),  # ... unless it is Mandarin too
+            [
+                ("pu3 tong1 hua4 qing3 an4 yi1.", PINYIN),
+                ("For English, press 9.", Voice("en-us", 170)),
+            ],
+        ),
+        (
+            BILINGUAL,
+            Voice("en-us", 170),  # an English voice given Chinese still speaks it as Mandarin
+            Voice(),
+            [
+                ("pu3 tong1 hua4 qing3 an4 yi1.", PINYIN),
+                ("For English, press 9.", Voice("en-us", 170)),
+            ],
+        ),
+    ],
+)
+def test_spoken_runs(text, voice, default, pieces):
+    assert spoken_runs(text, voice, default) == pieces
+
+
+def rms(pcm: bytes) -> float:
+    return float(np.sqrt(np.mean(np.frombuffer(pcm, "<i2").astype(np.float64) ** 2)))
+
+
+def test_mandarin_is_spoken_from_pinyin_with_the_pinyin_voice(tts):
+    cmn = tts.synthesize(WELCOME, 8000, Voice("cmn", 170))  # a flow's `{name: cmn}`
+    assert rms(cmn) > 1000 and 1.5 < seconds(cmn, 8000) < 6.0  # 12 syllables, two phrases
+    with _espeak_lock_object:  # rendered as they are, in one voice
+        pinyin = tts._render(spoken_runs(WELCOME, PINYIN, Voice())[0][0], PINYIN)
+        plain = tts._render(WELCOME, Voice("cmn", 170))
+    native = 2 * tts.native_rate
+    assert seconds(cmn, 8000) == pytest.approx(len(pinyin) / native, abs=0.05)
+    # what Debian's plain cmn voice makes of the characters is something else entirely
+    assert abs(len(plain) / native - seconds(cmn, 8000)) > 0.2
+
+
+def test_a_bilingual_prompt_is_one_result_in_two_voices(tts):
+    both = tts.synthesize(BILINGUAL, 8000, Voice("cmn", 170))
+    chinese = tts.synthesize("普通话请按1。", 8000, PINYIN)
+    english = tts.synthesize("For English, press 9.", 8000, Voice("en-us", 170))
+    assert rms(chinese) > 1000 and rms(english) > 1000
+    assert seconds(both, 8000) == pytest.approx(
+        seconds(chinese, 8000) + seconds(english, 8000), abs=0.1
+    )
+    pcm = bytes(16000) + both + bytes(16000)
+    vad = Vad()
+    changes = [vad.process(f, 8000, t) for f, t in timed_frames(np.frombuffer(pcm, "<i2"))]
+    speaking = [c.at for c in changes if c is not None and c.speaking]
+    assert speaking and speaking[0] == pytest.approx(1.0, abs=0.1)
+
+
+def test_chinese_punctuation_alone_is_no_audio(tts):
+    assert tts.synthesize("。", 8000, Voice("cmn")) == b""
+
+
+def test_the_engine_names_its_mandarin_reading(tts):
+    assert tts.engine.endswith("+pinyin")  # prompt caches keyed before it are not reused

@@ -203,8 +203,9 @@ def cmd_chat(args: argparse.Namespace) -> int:
             call.silence()
         if call.engine.slots != slots_shown:
             slots_shown = dict(call.engine.slots)
-            print(f"       slots: {json.dumps(masked(slots_shown), default=str)}")
-    shown = json.dumps(masked(call.engine.slots), default=str)
+            shown = json.dumps(masked(slots_shown), default=str, ensure_ascii=False)
+            print(f"       slots: {shown}")
+    shown = json.dumps(masked(call.engine.slots), default=str, ensure_ascii=False)
     print(f"call ended at step {call.step}; slots: {shown}")
     return 0
 

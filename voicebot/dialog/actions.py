@@ -18,6 +18,7 @@ class Say:
     voice: str | None = None
     rate: int | None = None
     step: str | None = None  # the step that said it (transcripts, call records)
+    language: str | None = None  # BCP 47 tag of the text (the call's language when said)
 
 
 @dataclass(frozen=True)

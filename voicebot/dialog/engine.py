@@ -22,6 +22,12 @@ Run-time failures (a template error, an HTTP error with no route, a `Failure` th
 reports, any exception inside the engine) are logged with their reason, kept in `trace.errors`,
 and go to the flow's error handling (see flow/schema.py); nothing raises out of `handle`.
 Exceptions that are not a flow's own error are kept as "internal: ..." (a bug in voicebot).
+
+Language: a call starts in its flow's `language`; `set: {call.language: en}` switches the rest
+of it. The current language (`call.language` in templates) picks each prompt's variant and
+voice (dialog/prompts.py), goes in every `Listen`'s `Expectation.language` (the recogniser's
+and the parsers' language), picks the matcher for global commands (`understanding_for`), and
+sets the templates' locale, so `spell`, `money` and `date` read Chinese in a Mandarin call.
 """
 
 from __future__ import annotations
@@ -63,13 +69,14 @@ from voicebot.dialog.events import (
     Utterance,
 )
 from voicebot.dialog.expectation import Expectation
-from voicebot.dialog.matching import match_option
+from voicebot.dialog.language import understanding_for
 from voicebot.dialog.prompts import PromptResolver
 from voicebot.dialog.understanding import understand
 from voicebot.errors import TemplateError
 from voicebot.flow import templates
 from voicebot.flow.loader import LoadedFlow
-from voicebot.flow.schema import InputSettings, Step
+from voicebot.flow.schema import InputSettings, Step, language_problem
+from voicebot.lang import is_mandarin
 from voicebot.policy.redaction import Redactor
 from voicebot.policy.transfers import TransferPolicy
 
@@ -81,6 +88,10 @@ STRONG_GLOBAL = 0.9  # a global phrase this close beats the step's own grammar
 APOLOGY = "Sorry, something went wrong. Please call again later."
 DEFAULT_NO_INPUT = "Sorry, I didn't hear anything."
 DEFAULT_NO_MATCH = "Sorry, I didn't understand."
+# the same, in a Mandarin call
+ZH_APOLOGY = "抱歉，系统出了点问题，请稍后再拨。"
+ZH_NO_INPUT = "抱歉，我没有听到您的声音。"
+ZH_NO_MATCH = "抱歉，我没有听懂。"
 _ALIASES = {
     "timeout": ("error",),
     "busy": ("failed",),
@@ -127,10 +138,10 @@ class DialogEngine:
         self.redactor = Redactor.for_flows(tree)
         self.stack = [_Frame(loaded, None, PromptResolver(loaded.flow, audio_dir))]
         self.env = dict(env or {})
-        self.formatting = {templates.CURRENCY: currency, templates.LOCALE: locale}
+        self.currency, self.locale = currency, locale
         self.slots: dict[str, Any] = {}
         self.vars: dict[str, Any] = {}
-        self.call: dict[str, Any] = {"id": call_id}
+        self.call: dict[str, Any] = {"id": call_id, "language": loaded.flow.language}
         self.contact: dict[str, Any] = {}
         self.turn: dict[str, Any] = {"text": "", "confidence": 0.0, "dtmf": ""}
         self.step_id: str | None = None
@@ -149,6 +160,28 @@ class DialogEngine:
     @property
     def loaded(self) -> LoadedFlow:
         return self.stack[-1].loaded
+
+    @property
+    def language(self) -> str:
+        """The call's current language (BCP 47): the flow's, until `set: {call.language: ..}`."""
+        return str(self.call.get("language") or self.stack[0].loaded.flow.language)
+
+    @property
+    def formatting(self) -> dict[str, str]:
+        """Currency and locale for `money`/`date`/`spell`: the service's locale while the call
+        is in its language, else the call's language (a Mandarin call reads Chinese)."""
+        locale = self.locale
+        if is_mandarin(self.language) != is_mandarin(locale):
+            locale = self.language
+        return {templates.CURRENCY: self.currency, templates.LOCALE: locale}
+
+    def _fixed(self, english: str, mandarin: str, barge_in: bool, step: str | None) -> Say:
+        """One of the engine's own prompts, in the call's language and the flow's voice."""
+        text = mandarin if is_mandarin(self.language) else english
+        resolver = self.stack[-1].prompts
+        assert resolver is not None
+        [say] = resolver.says([text], {}, barge_in=barge_in, language=self.language)
+        return replace(say, step=step)
 
     @property
     def step(self) -> Step:
@@ -185,7 +218,11 @@ class DialogEngine:
         says = [
             replace(s, step=self.step_id)
             for s in resolver.says(
-                value, self.names(), attempt=attempt, barge_in=self._barge_in(step)
+                value,
+                self.names(),
+                attempt=attempt,
+                barge_in=self._barge_in(step),
+                language=self.language,
             )
         ]
         return says
@@ -264,6 +301,7 @@ class DialogEngine:
     def _call_started(self, event: CallStarted, out: list[Action]) -> None:
         started = event.started_at or self.now
         self.call = {
+            "language": self.language,
             "id": event.call_id,
             "caller": event.caller,
             "callee": event.callee,
@@ -434,7 +472,7 @@ class DialogEngine:
         return step.on.get("error") or flow.defaults.on_error or flow.defaults.retries.exhausted
 
     def _apologise(self, out: list[Action]) -> None:
-        out.append(Say(APOLOGY, barge_in=False, step=self.step_id))
+        out.append(self._fixed(APOLOGY, ZH_APOLOGY, False, self.step_id))
         self._end(out, "error")
 
     def _fail(self, reason: str, out: list[Action], allow_route: bool = True) -> None:
@@ -479,6 +517,15 @@ class DialogEngine:
                 else templates.render(value, self.names())
             )
         space, _, name = key.rpartition(".")
+        if space == "call" and name == "language":
+            problem = language_problem(str(value))
+            if problem is not None:  # from call data: keep the language the call is in
+                self.log.warning("call.language not changed: %s", problem)
+                self.trace.errors.append(f"{self.step_id}: call.language: {problem}")
+                return
+            self.call["language"] = str(value)  # the rest of the call: prompts, parsing, voice
+            self.log.info("call language: %s", value)
+            return
         target = self.slots if space == "slots" else self.vars
         target[name or key] = value
 
@@ -539,18 +586,32 @@ class DialogEngine:
         inp = self._input(step)
         gl = tuple(p for g in self._globals(step).values() for p in g.say)
         secret = step.ask is not None and step.ask.slot.sensitive
+        lang = self.language
         if self.waiting == "confirm":
             return Expectation(
-                "yes_no", global_phrases=gl, modes=tuple(inp.modes), sensitive=secret
+                "yes_no",
+                global_phrases=gl,
+                modes=tuple(inp.modes),
+                language=lang,
+                sensitive=secret,
             )
         if step.menu is not None:
             options = tuple((n, tuple(o.say)) for n, o in step.menu.options.items())
-            return Expectation("menu", options, global_phrases=gl, modes=tuple(inp.modes))
+            return Expectation(
+                "menu", options, global_phrases=gl, modes=tuple(inp.modes), language=lang
+            )
         assert step.ask is not None
         slot = step.ask.slot
         options = tuple((n, tuple(p)) for n, p in slot.option_map().items())
         return Expectation(
-            slot.type, options, slot.min, slot.max, gl, tuple(inp.modes), sensitive=secret
+            slot.type,
+            options,
+            slot.min,
+            slot.max,
+            gl,
+            tuple(inp.modes),
+            language=lang,
+            sensitive=secret,
         )
 
     def _globals(self, step: Step) -> dict[str, Any]:
@@ -599,10 +660,9 @@ class DialogEngine:
             self._says(value, step, attempt=count)
             if value is not None
             else [
-                Say(
-                    DEFAULT_NO_INPUT if kind == "no_input" else DEFAULT_NO_MATCH,
-                    barge_in=self._barge_in(step),
-                )
+                self._fixed(DEFAULT_NO_INPUT, ZH_NO_INPUT, self._barge_in(step), None)
+                if kind == "no_input"
+                else self._fixed(DEFAULT_NO_MATCH, ZH_NO_MATCH, self._barge_in(step), None)
             ]
         )
         if self.waiting == "confirm":
@@ -629,6 +689,7 @@ class DialogEngine:
         today = self.now.date() if self.now else None
         globals_ = self._globals(step)
         phrases = {name: g.say for name, g in globals_.items() if g.say}
+        match_option = understanding_for(self.language).match_option
         if text and phrases:
             hit = match_option(text, phrases)
             if hit is not None and hit.score >= STRONG_GLOBAL:

@@ -5,7 +5,8 @@ Format (docs/flow-format.md, "Flow tests"): `flow`, `env`, `clock`, `http` mocks
 transfer, hangup}`. Keys this implementation adds, at file level or per test: `direction`
 (inbound|outbound), `contact` (the campaign row), `caller`, `answer` (human|machine, for
 outbound flows with `on_answer`), `transfer_result` (ok|failed|busy|no_answer),
-`record_seconds` (0 means the caller left no audio); an http mock may set `timeout: true` or
+`record_seconds` (0 means the caller left no audio), `expect: {language: en}` (the call's
+current language); an http mock may set `timeout: true` or
 `error: true` instead of a status, and `method`.
 
 `run_files(paths)` runs them with mocked HTTP and a fixed clock and returns results and coverage.
@@ -48,6 +49,7 @@ class Expect(Model):
     vars: dict[str, Any] = {}
     transfer: str | None = None
     hangup: bool | None = None
+    language: str | None = None  # the call's current language (`set: {call.language: ..}`)
 
 
 class Turn(Model):
@@ -247,6 +249,8 @@ def _check(call: TextCall, expect: Expect) -> str:
     if expect.transfer is not None and expect.transfer not in call.transfers:
         got = ", ".join(call.transfers) or "none"
         problems.append(f"expected a transfer to {expect.transfer}; transfers: {got}")
+    if expect.language is not None and engine.language != expect.language:
+        problems.append(f"the call is in {engine.language!r}, expected {expect.language!r}")
     if expect.hangup is not None and call.hung_up != expect.hangup:
         problems.append("expected the bot to have hung up" if expect.hangup else "the bot hung up")
     return "; ".join(problems)

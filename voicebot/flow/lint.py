@@ -27,6 +27,12 @@ its own file. Codes:
     transfer-from-call-data a transfer target built from slots, turn, vars, call or contact: at
                             run time it is refused (the `failed` route) unless it matches
                             settings `transfers.allow` (voicebot/policy/transfers.py)
+    missing-language        a prompt (or `voice`) map keyed by language without a variant for
+                            a declared language: that language's callers hear the default's
+    unspoken-language       a declared language other than English and Mandarin: its answers
+                            are parsed as English and its prompts spoken in the flow's voice
+    unknown-language        (error) a prompt or `voice` map keyed by a language the flow does
+                            not declare, or `set: {call.language: X}` with X undeclared
     unknown-voice           (error) `voice.name` is not an espeak-ng voice (only when `voices`
                             are given: `flow check` asks espeak-ng); the worker could not start
 """
@@ -42,11 +48,19 @@ from typing import Any
 from voicebot.errors import Problem
 from voicebot.flow import graph, templates
 from voicebot.flow.loader import LoadedFlow, did_you_mean
-from voicebot.flow.schema import AudioPrompt, Flow, InputSettings, Step
+from voicebot.flow.schema import (
+    AudioPrompt,
+    Flow,
+    InputSettings,
+    Step,
+    for_language,
+    is_spoken,
+    language_problem,
+)
 from voicebot.flow.source import PathKey, dotted
 from voicebot.policy.transfers import TRUSTED, inputs
 
-CALL_FIELDS = ("caller", "callee", "id", "direction", "started_at")
+CALL_FIELDS = ("caller", "callee", "id", "direction", "started_at", "language")
 TURN_FIELDS = ("text", "confidence", "dtmf")
 _ENDS = ("hangup", "transfer", "record", "return")
 _PROMPT_ID = re.compile(r"^[A-Za-z][A-Za-z0-9]*(_[A-Za-z0-9]+)+$")  # ask_account, nm_account_2
@@ -83,12 +97,17 @@ def lint(
     problems: list[Problem] = []
     for flow in tree:
         problems += _Linter(flow, defined, audio_dir, env_names, contact_fields).run()
-        name = flow.flow.voice.name
-        if voices is not None and name.lower() not in {v.lower() for v in voices}:
+        voice = flow.flow.voice  # one voice, or one per language
+        named = voice.items() if isinstance(voice, dict) else [(None, voice)]
+        for tag, each in named:
+            name = each.name
+            if voices is None or name.lower() in {v.lower() for v in voices}:
+                continue
+            path = ("voice", tag, "name") if tag is not None else ("voice", "name")
             problems.append(
                 Problem(
-                    flow.where("voice", "name"),
-                    "voice.name",
+                    flow.where(*path),
+                    dotted(path),
                     f"espeak-ng has no voice '{name}'",
                     did_you_mean(name, voices) or "see `espeak-ng --voices` (en-us, en-gb, fr)",
                     "error",
@@ -143,16 +162,33 @@ def _pieces(path: PathKey, value: Any) -> Iterator[tuple[PathKey, Any]]:
         yield path, value
 
 
-def _step_prompts(step_id: str, step: Step) -> Iterator[tuple[PathKey, Any]]:
+def _language_maps(path: PathKey, value: Any) -> Iterator[tuple[PathKey, dict[str, Any]]]:
+    """The maps keyed by language inside a prompt value."""
+    if isinstance(value, list):
+        for i, item in enumerate(value):
+            yield from _language_maps((*path, i), item)
+    elif isinstance(value, dict) and not _is_audio(value):
+        yield path, value
+        for tag, item in value.items():
+            yield from _language_maps((*path, tag), item)
+
+
+def _step_values(step_id: str, step: Step) -> Iterator[tuple[PathKey, Any]]:
+    """The prompt values of a step, as written (before lists and maps are taken apart)."""
     base = ("steps", step_id)
-    yield from _pieces((*base, "say"), step.say)
+    yield (*base, "say"), step.say
     spec = step.ask or step.menu
     if spec is not None:
         for name in ("prompt", "no_match", "no_input"):
-            yield from _pieces((*base, step.kind, name), getattr(spec, name))
+            yield (*base, step.kind, name), getattr(spec, name)
     if step.ask is not None and step.ask.confirm is not None:
-        yield from _pieces((*base, "ask", "confirm", "prompt"), step.ask.confirm.prompt)
-    yield from _pieces((*base, "help"), step.help)
+        yield (*base, "ask", "confirm", "prompt"), step.ask.confirm.prompt
+    yield (*base, "help"), step.help
+
+
+def _step_prompts(step_id: str, step: Step) -> Iterator[tuple[PathKey, Any]]:
+    for path, value in _step_values(step_id, step):
+        yield from _pieces(path, value)
 
 
 def _is_audio(value: dict[str, Any]) -> bool:
@@ -245,6 +281,7 @@ class _Linter:
     def run(self) -> list[Problem]:
         self.routes()
         self.prompts()
+        self.languages()
         self.templates()
         self.listening()
         self.subflows()
@@ -319,6 +356,52 @@ class _Linter:
             message = f"{missing} and there is no text: TTS would read the file name"
             self.warn("missing-audio", (*path, "audio"), message, error=True)
 
+    # -- languages ---------------------------------------------------------------------------
+    def languages(self) -> None:
+        flow = self.flow
+        maps: list[tuple[PathKey, dict[str, Any]]] = []
+        for pid, value in flow.prompts.items():
+            maps += _language_maps(("prompts", pid), value)
+        for step_id, step in flow.steps.items():
+            for path, value in _step_values(step_id, step):
+                maps += _language_maps(path, value)
+        if isinstance(flow.voice, dict):
+            maps.append((("voice",), flow.voice))
+        tags: list[tuple[PathKey, str]] = [
+            (("languages", i), t) for i, t in enumerate(flow.languages or [])
+        ]
+        for path, tag in tags or [(("language",), flow.language)]:
+            if not is_spoken(tag):
+                message = f"voicebot speaks English and Mandarin, not '{tag}'"
+                self.warn("unspoken-language", path, message)
+        for path, variants in maps:
+            self.language_map(path, variants)
+        for step_id, step in flow.steps.items():
+            switch = (step.set or {}).get("call.language")
+            if isinstance(switch, str) and not templates.is_template(switch):
+                self.language_tag(("steps", step_id, "set", "call.language"), switch)
+
+    def language_map(self, path: PathKey, variants: dict[str, Any]) -> None:
+        declared = self.flow.declared_languages
+        for tag in variants:
+            self.language_tag((*path, tag), tag, at_key=True)
+        missing = [tag for tag in declared if tag not in variants]
+        for tag in missing:  # they hear the variant the engine falls back to
+            heard = for_language({k: k for k in variants}, tag, self.flow.language)
+            message = f"no {tag} variant: callers in {tag} hear the {heard} one"
+            self.warn("missing-language", path, message)
+
+    def language_tag(self, path: PathKey, tag: str, at_key: bool = False) -> None:
+        declared = self.flow.declared_languages
+        if tag in declared:
+            return
+        problem = language_problem(tag) or f"language '{tag}' is not declared"
+        hint = f"the flow declares {', '.join(declared)}: add '{tag}' to `languages` or fix it"
+        where = self.loaded.key_where(*path) if at_key else self.loaded.where(*path)
+        self.problems.append(
+            Problem(where, dotted(path), problem, hint, "error", "unknown-language")
+        )
+
     # -- templates ---------------------------------------------------------------------------
     def templates(self) -> None:
         for step_id, step in self.flow.steps.items():
@@ -333,7 +416,7 @@ class _Linter:
                 self.warn("transfer-from-call-data", ("steps", step_id, "transfer", "to"), message)
             for key in step.set or {}:
                 space, _, name = key.rpartition(".")
-                if space not in ("", "vars", "slots"):
+                if key != "call.language" and space not in ("", "vars", "slots"):
                     message = f"'{key}' is stored as vars.{name}"
                     self.warn("set-target", ("steps", step_id, "set", key), message)
 
@@ -436,6 +519,9 @@ _HINTS = {
     "set-target": "set keys are vars.NAME or slots.NAME",
     "missing-audio": "add the file to the audio directory, or fix the name",
     "subflow-without-return": "end the subflow with a step such as `done: {return: {}}`",
+    "missing-language": "add the missing variant to the map",
+    "unspoken-language": "its answers are parsed as English and its prompts spoken in the "
+    "flow's voice: check that this is what you want",
     "transfer-from-call-data": "write the target literally (one step per destination, chosen "
     "with a menu), or list the allowed patterns in settings transfers.allow",
 }

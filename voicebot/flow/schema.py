@@ -10,6 +10,15 @@ location rather than something silently ignored. Keys this implementation adds t
   goes; without it, `defaults.retries.exhausted`; without that, an apology and a hang-up.
 - `on_answer: {machine: step, human: step}` (human optional).
 
+Languages (the contract's "Languages" section): `language` and `languages` are BCP 47 tags
+(language[-extlang][-Script][-REGION][-variant]); a malformed one is a located error, a
+well-formed one voicebot does not speak (only English and Mandarin) a `flow check` warning.
+`voice` is one voice or a map keyed by language; `voice_for(tag)` and `for_language(map, tag,
+default)` choose a variant: the exact tag, else the same primary language (`zh` for `zh-CN`),
+else the flow's default language, else the first. `set: {call.language: en}` switches the rest
+of the call (dialog/engine.py). `flow check` (flow/lint.py) reports a language map that misses
+a declared language (`missing-language`) or is keyed by an undeclared one (`unknown-language`).
+
 `ask.slot.sensitive: true` is the contract's (FLOW_FORMAT.md Rules): see voicebot/policy/.
 """
 
@@ -19,7 +28,14 @@ import re
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    model_validator,
+)
 
 ACTION_KEYS = (
     "say",
@@ -75,6 +91,61 @@ def _phrases(value: Any) -> Any:
 Phrases = Annotated[list[Text], BeforeValidator(_phrases)]
 
 
+# BCP 47 language[-extlang][-Script][-REGION][-variant...], without extensions or private use:
+# en, en-US, zh-CN, zh-Hans-CN, zh-yue, cmn-Latn-pinyin
+_TAG = re.compile(
+    r"^([A-Za-z]{2,3})(-[A-Za-z]{3})?(-[A-Za-z]{4})?(-(?:[A-Za-z]{2}|\d{3}))?"
+    r"(-(?:[A-Za-z0-9]{5,8}|\d[A-Za-z0-9]{3}))*$"
+)
+SPOKEN_LANGUAGES = {"en": "English", "zh": "Mandarin", "cmn": "Mandarin"}
+
+
+def language_problem(tag: str) -> str | None:
+    """Why `tag` is not a well-formed language tag, or None."""
+    if _TAG.match(tag) is None:
+        return f"'{tag}' is not a BCP 47 language tag (e.g. en, en-US, zh-CN)"
+    return None
+
+
+def is_spoken(tag: str) -> bool:
+    """True for a language voicebot understands and speaks (English, Mandarin)."""
+    m = _TAG.match(tag)
+    return m is not None and m.group(1).lower() in SPOKEN_LANGUAGES
+
+
+def _language_tag(value: str) -> str:
+    problem = language_problem(value)
+    if problem is not None:
+        raise ValueError(problem)
+    return value
+
+
+LanguageTag = Annotated[str, AfterValidator(_language_tag)]
+
+
+def _primary(tag: str) -> str:
+    primary = tag.replace("_", "-").split("-", 1)[0].lower()
+    return "zh" if primary == "cmn" else primary
+
+
+def for_language(variants: dict[str, Any], language: str | None, default: str) -> Any:
+    """The variant of a language map for `language` (see the module doc); None when empty."""
+    if not variants:
+        return None
+    for tag in (language, default):
+        if tag is None:
+            continue
+        if tag in variants:
+            return variants[tag]
+        lowered = {k.lower(): v for k, v in variants.items()}
+        if tag.lower() in lowered:
+            return lowered[tag.lower()]
+        same = [v for k, v in variants.items() if _primary(k) == _primary(tag)]
+        if same:
+            return same[0]
+    return next(iter(variants.values()))
+
+
 class Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -96,6 +167,9 @@ class Voice(Model):
     name: str = "en-us"
     # espeak-ng refuses rates under 80 (speech/synthesizer.py); 400 is plenty for a phone line
     rate: int = Field(165, ge=80, le=400, description="words per minute")
+
+
+VoiceValue = Annotated[Voice | dict[LanguageTag, Voice], Field(union_mode="left_to_right")]
 
 
 class InputSettings(Model):
@@ -330,15 +404,37 @@ class Flow(Model):
     version: Literal[1] = 1
     name: str
     description: str = ""
-    language: str = "en"
-    languages: list[str] | None = None
-    voice: Voice = Voice()
+    language: LanguageTag = "en"
+    languages: list[LanguageTag] | None = Field(None, min_length=1)
+    voice: VoiceValue = Voice()
     defaults: Defaults = Defaults()
     globals: dict[str, GlobalCommand] = {}
     prompts: dict[str, PromptValue] = {}
     start: str
     steps: dict[str, Step] = Field(min_length=1)
     on_answer: OnAnswer | None = None
+
+    @model_validator(mode="after")
+    def _default_is_declared(self) -> Flow:
+        if self.languages is not None and self.language not in self.languages:
+            raise ValueError(
+                f"language '{self.language}' is not among languages {self.languages}: list it there"
+            )
+        return self
+
+    @property
+    def declared_languages(self) -> list[str]:
+        """Every language the flow's prompts are written in (`languages`, else `language`)."""
+        return list(self.languages) if self.languages is not None else [self.language]
+
+    def voice_for(self, language: str | None) -> Voice | None:
+        """The flow's voice for `language`; None when the flow sets no `voice` (settings')."""
+        if "voice" not in self.model_fields_set:
+            return None
+        if isinstance(self.voice, Voice):
+            return self.voice
+        chosen = for_language(self.voice, language, self.language)
+        return chosen if isinstance(chosen, Voice) else None
 
 
 def json_schema() -> dict[str, Any]:

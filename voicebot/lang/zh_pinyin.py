@@ -30,6 +30,7 @@ from functools import lru_cache
 
 from pypinyin import Style, lazy_pinyin
 
+from voicebot.lang import MANDARIN_VOICE
 from voicebot.lang.zh_reading import read_numbers_in
 
 _STOPS = re.compile(r"[。！？!?；;]+")
@@ -37,7 +38,7 @@ _PAUSES = re.compile(r"[，、,：:（）()“”\"《》…—~～]+")
 _SPACES = re.compile(r"\s+")
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 _CHINESE_MARKS = re.compile(r"[\u3000-\u303f\uff00-\uffef]")  # 。，、 and full-width forms
-ESPEAK_VOICE = "cmn-latn-pinyin"  # the espeak-ng voice that reads `speakable` text as Mandarin
+ESPEAK_VOICE = MANDARIN_VOICE  # the espeak-ng voice that reads `speakable` text as Mandarin
 
 
 def _script(ch: str) -> str | None:

@@ -35,8 +35,9 @@ from voicebot.dialog.engine import DialogEngine
 from voicebot.flow import templates
 from voicebot.flow.backend import HttpLimits, HttpxBackend
 from voicebot.flow.loader import LoadedFlow, load_flow
-from voicebot.flow.schema import AudioPrompt
+from voicebot.flow.schema import AudioPrompt, for_language
 from voicebot.flow.source import Limits
+from voicebot.lang import espeak_voice, is_mandarin
 from voicebot.policy.numbers import DEFAULT_REFUSED, NumberPolicy
 from voicebot.policy.transfers import TransferPolicy
 from voicebot.server.supervisor import Supervisor, WorkerSpec, specs
@@ -84,9 +85,16 @@ class ServiceConfig:
         return NumberPolicy(tuple(self.outbound_allow), tuple(self.outbound_refuse))
 
 
-def static_prompts(loaded: LoadedFlow) -> set[str]:
-    """Every prompt text of a flow (and its subflows) that has no template: renderable now."""
-    texts: set[str] = {eng.DEFAULT_NO_INPUT, eng.DEFAULT_NO_MATCH, eng.APOLOGY}
+def static_prompts(loaded: LoadedFlow, language: str | None = None) -> set[str]:
+    """Every prompt text of a flow (and its subflows) that has no template: renderable now.
+
+    With `language`, only what a call in that language says: the variant of each language map
+    for it (`schema.for_language`) and the engine's own prompts in it."""
+    if is_mandarin(language):
+        texts: set[str] = {eng.ZH_NO_INPUT, eng.ZH_NO_MATCH, eng.ZH_APOLOGY}
+    else:
+        texts = {eng.DEFAULT_NO_INPUT, eng.DEFAULT_NO_MATCH, eng.APOLOGY}
+    default = loaded.flow.language
 
     def walk(value: Any) -> None:
         if isinstance(value, str):
@@ -98,6 +106,8 @@ def static_prompts(loaded: LoadedFlow) -> set[str]:
         elif isinstance(value, list):
             for v in value:
                 walk(v)
+        elif isinstance(value, dict) and language is not None:
+            walk(for_language(value, language, default))
         elif isinstance(value, dict):
             for v in value.values():
                 walk(v)
@@ -178,7 +188,10 @@ class VoicebotService:
         recognizer = WhisperRecognizer(model)
         voice = self.voice
         cache = PromptCache(cfg.data_dir / "prompts", EspeakSynthesizer(voice), cfg.sip.audio_rate)
-        rendered = cache.prerender(sorted(static_prompts(self.loaded)), voice)
+        rendered = sum(
+            cache.prerender(sorted(static_prompts(self.loaded, language)), speaker)
+            for language, speaker in self.voices().items()
+        )
         records = CallStore(cfg.call_records) if cfg.call_records else None
         self.resources = Resources(
             recognizer=recognizer,
@@ -205,9 +218,22 @@ class VoicebotService:
     def voice(self) -> Voice:
         """The flow's `voice`, or the settings' (speech.tts_voice/tts_rate) if it sets none."""
         flow = self.loaded.flow
-        if "voice" not in flow.model_fields_set:
+        voice = flow.voice_for(flow.language)  # the flow's default language's
+        if voice is None:
             return self.config.voice
-        return Voice(flow.voice.name, flow.voice.rate)
+        return Voice(espeak_voice(voice.name, flow.language) or voice.name, voice.rate)
+
+    def voices(self) -> dict[str, Voice]:
+        """The voice of each language the flow declares, as a call's `Say` names it (the
+        prompt cache is keyed by voice and rate: prerendered prompts must match)."""
+        flow = self.loaded.flow
+        out = {}
+        for language in flow.declared_languages:
+            chosen = flow.voice_for(language)
+            name = espeak_voice(chosen.name if chosen else None, language)
+            rate = chosen.rate if chosen else None
+            out[language] = Voice(name or self.voice.name, rate or self.voice.words_per_minute)
+        return out
 
     @property
     def uri(self) -> str:

@@ -38,14 +38,16 @@ from voicebot.speech.synthesizer import Synthesizer, Voice
 
 log = logging.getLogger(__name__)
 
-_SENTENCE_END = re.compile(r"(?<=[.!?;…])\s+|\n+")
+# Chinese sentences end at 。！？； with no space after them
+_SENTENCE_END = re.compile(r"(?<=[.!?;…])\s+|(?<=[。！？；])\s*|\n+")
 _ABBREVIATIONS = frozenset(
     {"mr.", "mrs.", "ms.", "dr.", "st.", "no.", "vs.", "e.g.", "i.e.", "a.m.", "p.m.", "approx."}
 )
 
 
 def split_sentences(text: str) -> list[str]:
-    """Split text after . ! ? ; … and at line breaks, not after common abbreviations."""
+    """Split text after . ! ? ; … (and Chinese 。！？；) and at line breaks, not after common
+    abbreviations."""
     sentences: list[str] = []
     pending = ""
     for piece in _SENTENCE_END.split(text.strip()):

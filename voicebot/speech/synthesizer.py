@@ -19,6 +19,15 @@ library is initialised once per process (pyttsx3's flag is set too, so a later
 renders (a few samples differ; the very first render is ~60 ms shorter, so construction renders
 one short warm-up phrase), one more reason prompts go through the `PromptCache`.
 
+Mandarin: Debian's espeak-ng `cmn` voice misreads characters (it reads the tone digits of its
+own transcription as English words), while its `cmn-latn-pinyin` voice reads tone-numbered
+pinyin as Mandarin. So text with Chinese characters, or any text given a Mandarin voice
+(`cmn`, `sit/cmn`, `zh`, `cmn-latn-pinyin`), is cut into its Chinese and Latin runs
+(`zh_pinyin.script_runs`): each Chinese run is spoken as `zh_pinyin.speakable(run)` with
+`cmn-latn-pinyin`, each Latin run with the English voice (the one given, unless it is
+Mandarin; then the default voice, unless that is Mandarin too; then `en-us`), all at the given
+rate, and the pieces are joined into one audio result. `spoken_runs` is that plan, as data.
+
 API::
 
     @dataclass(frozen=True)
@@ -50,6 +59,7 @@ from typing import Any, Protocol
 
 from voicebot.audio.resample import resample
 from voicebot.errors import SpeechError
+from voicebot.lang import MANDARIN_VOICE, has_han, is_mandarin_voice
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +81,28 @@ class Synthesizer(Protocol):
     def synthesize(self, text: str, sample_rate: int, voice: Voice | None = None) -> bytes:
         """Speak `text` as mono PCM16 at `sample_rate` Hz (b"" when there is nothing to say)."""
         ...
+
+
+def spoken_runs(text: str, voice: Voice, default: Voice) -> list[tuple[str, Voice]]:
+    """What espeak-ng renders for `text` said in `voice`: (text, voice) pieces (module doc)."""
+    mandarin = is_mandarin_voice(voice.name)
+    if not mandarin and not has_han(text):
+        return [(text, voice)]
+    from voicebot.lang.zh_pinyin import script_runs, speakable
+
+    rate = voice.words_per_minute
+    latin = voice
+    if mandarin:
+        latin = default if not is_mandarin_voice(default.name) else Voice("en-us")
+    pieces: list[tuple[str, Voice]] = []
+    for script, run in script_runs(text):
+        if script == "zh":
+            said = speakable(run)
+            if any(ch.isalnum() for ch in said):  # not punctuation alone
+                pieces.append((said, Voice(MANDARIN_VOICE, rate)))
+        else:
+            pieces.append((run, Voice(latin.name, rate)))
+    return pieces
 
 
 def _library() -> tuple[ModuleType, int]:
@@ -103,7 +135,9 @@ class EspeakSynthesizer:
         with _LOCK:
             self._lib, self.native_rate = _library()
             self._voices = self._list_voices()
-        self.engine = f"espeak-ng/pyttsx3-{metadata.version('pyttsx3')}"
+        # "+pinyin": Chinese is spoken from pinyin (spoken_runs), so older cached renders of
+        # Chinese text in the plain voices are not reused
+        self.engine = f"espeak-ng/pyttsx3-{metadata.version('pyttsx3')}+pinyin"
         self.default_voice = self._checked(default_voice)
         self._chunks: list[bytes] = []
         global _WARM
@@ -138,8 +172,11 @@ class EspeakSynthesizer:
         if not text.strip():
             return b""
         voice = self.default_voice if voice is None else self._checked(voice)
+        pieces = spoken_runs(text, voice, self.default_voice)
+        if not pieces:  # nothing but punctuation ("。")
+            return b""
         with _LOCK:
-            pcm = self._render(text, voice)
+            pcm = b"".join(self._render(said, v) for said, v in pieces)
         if not pcm:
             raise SpeechError(f"espeak-ng produced no audio for {text[:40]!r}")
         if log.isEnabledFor(logging.DEBUG):
