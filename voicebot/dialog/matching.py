@@ -35,7 +35,7 @@ too, while the word "one" does not.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -159,16 +159,27 @@ def match_option(
     threshold: float = DEFAULT_THRESHOLD,
 ) -> OptionMatch | None:
     """The option whose phrases `text` says, or None when none (or no single one) fits."""
-    said = normalize(text)
+    return best_option(normalize(text), options, score_phrase, threshold)
+
+
+def best_option(
+    said: str,
+    options: Mapping[str, Sequence[str]],
+    score: Callable[[str, str], float],
+    threshold: float = DEFAULT_THRESHOLD,
+) -> OptionMatch | None:
+    """The option (its name counts as a phrase) whose best phrase `score`s highest on the
+    normalised `said`, if that reaches `threshold` and leads the runner-up by more than
+    `AMBIGUITY_MARGIN`; every language's matcher ranks this way, with its own `score`."""
     if not said:
         return None
     ranked: list[OptionMatch] = []
     for name, phrases in options.items():
-        best = OptionMatch(name, name, score_phrase(said, name.replace("_", " ")))
+        best = OptionMatch(name, name, score(said, name.replace("_", " ")))
         for phrase in phrases:
-            score = score_phrase(said, phrase)
-            if score > best.score:
-                best = OptionMatch(name, phrase, score)
+            phrase_score = score(said, phrase)
+            if phrase_score > best.score:
+                best = OptionMatch(name, phrase, phrase_score)
         ranked.append(best)
     ranked.sort(key=lambda m: m.score, reverse=True)
     if not ranked or ranked[0].score < threshold:

@@ -30,7 +30,6 @@ also gives ordinals ("third" -> "3rd").
 
 from __future__ import annotations
 
-import calendar
 import datetime
 import re
 from collections.abc import Mapping, Sequence
@@ -42,6 +41,7 @@ from dateparser.date import DateDataParser
 from text_to_num import alpha2digit
 
 from voicebot.dialog.matching import match_option, normalize, option_for_keys
+from voicebot.lang.days import next_day_of_month
 
 SLOT_KINDS = ("yes_no", "digits", "number", "money", "date", "choice", "text")
 
@@ -191,24 +191,13 @@ def _spoken_date(text: str, today: datetime.date) -> datetime.date | None:
     if not _DATE_SHAPE.search(said) or _VAGUE_WEEK.search(said):
         return None  # a bare number, or a week rather than a day
     if m := _DAY_OF_MONTH.fullmatch(said):
-        return _next_day_of_month(int(m[1]), today)
+        return next_day_of_month(int(m[1]), today)
     base = datetime.datetime.combine(today, datetime.time())
     parser = DateDataParser(languages=["en"], settings=_DATE_SETTINGS | {"RELATIVE_BASE": base})
     found = parser.get_date_data(said)
     if found.date_obj is None or found.period not in ("day", "week"):
         return None  # a month ("december"), a year, or a time of day ("5 pm")
     return found.date_obj.date()
-
-
-def _next_day_of_month(day: int, today: datetime.date) -> datetime.date | None:
-    year, month = today.year, today.month
-    for _ in range(13):
-        if day <= calendar.monthrange(year, month)[1]:
-            candidate = datetime.date(year, month, day)
-            if candidate >= today:
-                return candidate
-        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
-    return None
 
 
 def _date_from_keys(keys: str, today: datetime.date) -> datetime.date | None:

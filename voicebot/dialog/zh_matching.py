@@ -36,7 +36,7 @@ from functools import lru_cache
 
 import jieba
 
-from voicebot.dialog.matching import AMBIGUITY_MARGIN, CONTAINED, DEFAULT_THRESHOLD, OptionMatch
+from voicebot.dialog.matching import CONTAINED, DEFAULT_THRESHOLD, OptionMatch, best_option
 from voicebot.lang.zh_normalize import normalize
 from voicebot.lang.zh_pinyin import syllables
 
@@ -123,20 +123,4 @@ def match_option(
     threshold: float = DEFAULT_THRESHOLD,
 ) -> OptionMatch | None:
     """The option whose phrases `text` says, or None when none (or no single one) fits."""
-    said = normalize(text)
-    if not said:
-        return None
-    ranked: list[OptionMatch] = []
-    for name, phrases in options.items():
-        best = OptionMatch(name, name, score_phrase(said, name.replace("_", " ")))
-        for phrase in phrases:
-            score = score_phrase(said, phrase)
-            if score > best.score:
-                best = OptionMatch(name, phrase, score)
-        ranked.append(best)
-    ranked.sort(key=lambda m: m.score, reverse=True)
-    if not ranked or ranked[0].score < threshold:
-        return None
-    if len(ranked) > 1 and ranked[0].score - ranked[1].score <= AMBIGUITY_MARGIN:
-        return None
-    return ranked[0]
+    return best_option(normalize(text), options, score_phrase, threshold)

@@ -15,10 +15,10 @@ Text is expected normalised (`zh_normalize.normalize`); numerals may be characte
 
 from __future__ import annotations
 
-import calendar
 import datetime
 import re
 
+from voicebot.lang.days import next_day_of_month
 from voicebot.lang.zh_numerals import DIGIT_OF, numeral_value
 
 _N = rf"(?:\d+|[{''.join(DIGIT_OF)}十]+)"
@@ -52,17 +52,6 @@ def _date(year: int, month: int, day: int) -> datetime.date | None:
         return datetime.date(year, month, day)
     except ValueError:
         return None
-
-
-def _next_day_of_month(day: int, today: datetime.date) -> datetime.date | None:
-    year, month = today.year, today.month
-    for _ in range(13):
-        if day <= calendar.monthrange(year, month)[1]:
-            candidate = datetime.date(year, month, day)
-            if candidate >= today:
-                return candidate
-        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
-    return None
 
 
 def _weekday(m: re.Match[str], today: datetime.date) -> datetime.date:
@@ -107,7 +96,7 @@ def spoken_date(text: str, today: datetime.date) -> datetime.date | None:
         if rel == "下月":
             year, month = divmod(today.year * 12 + today.month, 12)
             return _date(year, month + 1, day)
-        return _next_day_of_month(day, today)
+        return next_day_of_month(day, today)
     return None
 
 
