@@ -14,3 +14,11 @@ def espeak():
     from voicebot.speech.synthesizer import EspeakSynthesizer
 
     return EspeakSynthesizer()
+
+
+@pytest.fixture(scope="session")
+def mandarin(tmp_path_factory):
+    """Whisper base forced to Mandarin, assembled once into a session data directory."""
+    from voicebot.speech.languages import mandarin_recognizer
+
+    return mandarin_recognizer(tmp_path_factory.mktemp("mandarin-data"))

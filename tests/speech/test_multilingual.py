@@ -14,6 +14,7 @@ from voicebot.audio.wav import read_wav
 from voicebot.errors import SpeechError
 from voicebot.speech import multilingual
 from voicebot.speech.model import load_model
+from voicebot.testing.scoring import cer
 
 pytestmark = pytest.mark.slow
 
@@ -43,17 +44,6 @@ def test_a_wrong_checksum_is_refused_and_leaves_nothing(
     with pytest.raises(SpeechError, match="reinstall both packages"):
         multilingual.multilingual_model_dir(tmp_path)
     assert list((tmp_path / "models").iterdir()) == []
-
-
-def cer(ref: str, hyp: str) -> float:
-    """Character error rate: edit distance over the reference length (punctuation dropped)."""
-    hyp = "".join(ch for ch in hyp if ch.isalnum())
-    row = list(range(len(hyp) + 1))
-    for i, r in enumerate(ref, 1):
-        prev, row[0] = row[0], i
-        for j, h in enumerate(hyp, 1):
-            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (r != h))
-    return row[-1] / len(ref)
 
 
 def test_a_real_mandarin_sentence_at_8_khz_in_simplified_characters(model_dir: Path) -> None:

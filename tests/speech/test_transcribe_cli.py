@@ -2,6 +2,7 @@
 
 import argparse
 import wave
+from pathlib import Path
 
 import pytest
 from asr_audio import fsdd
@@ -50,3 +51,16 @@ def test_a_bad_expect_is_a_usage_error(capsys):
         main(["transcribe", str(path), "--expect", "digits:zero"])
     assert exc.value.code == 2
     assert "give text, digits" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_transcribe_mandarin_with_choices_given_in_chinese(tmp_path, monkeypatch, capsys):
+    """`--language zh`: the multilingual model (assembled into settings' data_dir) and
+    Chinese candidates (espeak-ng Mandarin saying 套餐, tests/data/zh/tts)."""
+    monkeypatch.setenv("VOICEBOT_DATA_DIR", str(tmp_path))
+    path = Path(__file__).resolve().parents[1] / "data" / "zh" / "tts" / "taocan.wav"
+    args = ["transcribe", str(path), "--language", "zh", "--expect", "choice:话费,套餐,人工"]
+    assert main(args) == 0
+    text, timing = capsys.readouterr().out.splitlines()
+    assert text == "套餐"
+    assert timing.startswith("mode grammar, option '套餐'") and "whisper-base" in timing

@@ -1,6 +1,7 @@
 """`voicebot call URI`: a scripted caller that talks to a bot over SIP and says what it heard.
 
     voicebot call sip:bot@127.0.0.1:5060 --say "my balance please" --dtmf 12345678# --say no
+    voicebot call sip:bot@127.0.0.1:5062 --language zh-CN --say 我想查一下话费 --dtmf 1
 
 It dials, and before each scripted item waits for the bot to finish speaking (speech heard, then
 `quiet` seconds of silence), transcribes that turn with the recogniser, then speaks (espeak-ng
@@ -51,6 +52,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet", type=float, default=1.2, help="silence that ends a bot turn (s)")
     p.add_argument("--turn-timeout", type=float, default=30.0, help="longest wait for the bot")
     p.add_argument("--voice", default="en-us", help="espeak-ng voice for --say")
+    p.add_argument(
+        "--language",
+        default="en",
+        help="the bot's language, BCP 47: its turns are transcribed in it (en, zh-CN); "
+        "--say text in Chinese characters is spoken as Mandarin whatever the voice",
+    )
     p.add_argument("--port", type=int, default=0, help="local SIP port (0: any free)")
 
 
@@ -145,19 +152,20 @@ def run_script(
 
 
 def run(args: argparse.Namespace) -> int:
-    from voicebot.dialog.expectation import FREE_TEXT
+    from voicebot.cli.transcribe import recognizer_for
+    from voicebot.dialog.expectation import Expectation
     from voicebot.sip.config import SipConfig
     from voicebot.sip.softphone import Softphone
-    from voicebot.speech.model import load_model
-    from voicebot.speech.recognizer import WhisperRecognizer, to_model_audio
+    from voicebot.speech.recognizer import to_model_audio
     from voicebot.speech.synthesizer import EspeakSynthesizer, Voice
 
-    recognizer = WhisperRecognizer(load_model())
+    recognizer = recognizer_for(args.language)
+    heard = Expectation(kind="text", modes=("speech",), language=args.language)
     synthesizer = EspeakSynthesizer(Voice(args.voice, 160))
 
     def transcribe(audio: np.ndarray) -> str:
         pcm = (np.clip(audio, -1, 1) * 32767).astype("<i2").tobytes()
-        return recognizer.final(to_model_audio(pcm, call.rate), FREE_TEXT).text
+        return recognizer.final(to_model_audio(pcm, call.rate), heard).text
 
     with Softphone(SipConfig(port=args.port, rtp_port=6000)) as phone:
         call = phone.dial(args.uri)

@@ -9,6 +9,10 @@ The main CLI registers the subcommand with `add_arguments(parser)` and calls `ru
     yes_no               yes or no (grammar mode)
     choice:a,b,c         one of the options a, b, c (grammar mode); menu:... is the same
 
+`--language zh` (or any Chinese BCP 47 tag, zh-CN) recognises Mandarin with the multilingual
+model (assembled into settings `data_dir` the first time), and `--expect` options are then
+given in Chinese: `--expect choice:北京,上海`.
+
 The file is read whatever its rate (PCM WAV, mono or stereo) and resampled to 16 kHz by soxr.
 The model is the bundled tiny.en unless `--model DIR` or settings `speech.model_dir` name a
 CTranslate2 Whisper directory. Model loading is timed apart from recognition.
@@ -19,6 +23,7 @@ from __future__ import annotations
 import argparse
 import re
 import time
+from dataclasses import replace
 from typing import Any
 
 from voicebot.dialog.expectation import FREE_TEXT, Expectation
@@ -57,31 +62,45 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="KIND",
         help="text (default), digits, digits:N, digits:MIN-MAX, yes_no, choice:a,b,c",
     )
-    parser.add_argument("--model", help="CTranslate2 Whisper directory (default: bundled tiny.en)")
+    parser.add_argument(
+        "--language",
+        default="en",
+        help="the speech's language, BCP 47: en (default, tiny.en) or zh / zh-CN (Whisper base)",
+    )
+    parser.add_argument(
+        "--model", help="CTranslate2 Whisper directory for English (default: bundled tiny.en)"
+    )
     parser.add_argument("--threads", type=int, help="CPU threads (default: settings, 2)")
 
 
-def _speech_settings(args: Any) -> tuple[str | None, str, int]:
+def recognizer_for(language: str, model: str | None = None, threads: int | None = None):
+    """The recogniser of `language` as settings configure it (the CLI's callers share it)."""
     from voicebot.settings import Settings
+    from voicebot.speech.languages import load_recognizer
 
-    speech = Settings().speech
-    model_dir = args.model or (str(speech.model_dir) if speech.model_dir else None)
-    return model_dir, speech.compute_type, args.threads or speech.cpu_threads
+    settings = Settings()
+    speech = settings.speech
+    return load_recognizer(
+        [language],
+        data_dir=settings.data_dir,
+        model_dir=model or (str(speech.model_dir) if speech.model_dir else None),
+        compute_type=speech.compute_type,
+        cpu_threads=threads or speech.cpu_threads,
+    ).for_language(language)
 
 
 def run(args: Any) -> int:
     from voicebot.audio import read_wav
-    from voicebot.speech.model import load_model
-    from voicebot.speech.recognizer import WhisperRecognizer, to_model_audio
+    from voicebot.speech.recognizer import to_model_audio
 
-    expect: Expectation = args.expect
+    expect: Expectation = replace(args.expect, language=args.language)
     pcm, rate = read_wav(args.file)
     audio = to_model_audio(pcm, rate)
-    model_dir, compute_type, threads = _speech_settings(args)
     began = time.perf_counter()
-    model = load_model(model_dir, compute_type, threads)
+    recognizer = recognizer_for(args.language, args.model, args.threads)
     loaded = time.perf_counter() - began
-    result = WhisperRecognizer(model).final(audio, expect)
+    model = recognizer.model
+    result = recognizer.final(audio, expect)
 
     if result.text:
         print(result.text)

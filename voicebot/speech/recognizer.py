@@ -52,6 +52,7 @@ import numpy as np
 
 from voicebot.audio import float32_to_pcm16, pcm16_to_float32, resample
 from voicebot.dialog.expectation import FREE_TEXT, Expectation
+from voicebot.lang.zh_normalize import simplified
 from voicebot.speech import grammar
 from voicebot.speech.model import SAMPLE_RATE, WhisperModel, max_length_for
 from voicebot.speech.vad import Vad, VadSettings
@@ -65,6 +66,13 @@ REUSE_GUARD = 320  # samples (20 ms) at the end of a partial's audio left out of
 PHANTOMS = frozenset(
     {"thank you", "thanks for watching", "thank you for watching", "bye", "you", "so", "okay",
      "oh", "uh", "um", "hmm", "the", "i", "please subscribe", "thank you very much"}
+)  # fmt: skip
+# Whisper's Mandarin phantoms on silence and noise: video-subtitle credits learnt from its
+# training data, fillers, and the decoder's own context prompt given back.
+ZH_PHANTOMS = frozenset(
+    {"谢谢观看", "谢谢大家", "谢谢收看", "感谢观看", "谢谢", "嗯", "啊", "呃", "哦", "中文字幕",
+     "字幕由amara.org社区提供", "请不吝点赞订阅转发打赏支持明镜与点点栏目", "优优独播剧场",
+     "以下是普通话的句子", "小编字幕"}
 )  # fmt: skip
 
 
@@ -101,6 +109,7 @@ class RecognizerSettings:
     grammar_window_floor: float = 2.0  # grammar mode teacher-forces: no loops to fear (s)
     grammar_window_margin: float = 0.5
     tokens_per_second: float = 8.0  # decode budget: this many tokens per second of audio, + 8
+    spaceless_tokens_per_second: float = 16.0  # ... in Mandarin (a character is 1-3 tokens)
     min_speech: float = 0.08  # less speech than this by the VAD is silence (s)
     tight_clip: float = 1.5  # ... unless a clip this short passes the no-speech check below
     tight_no_speech: float = 0.8
@@ -117,7 +126,11 @@ def to_model_audio(pcm: bytes, rate: int) -> np.ndarray:
     return pcm16_to_float32(pcm)
 
 
-def _normal(text: str) -> str:
+def _normal(text: str, spaced: bool = True) -> str:
+    """Lower case words and digits only; for a spaceless language (Mandarin) its characters
+    with no punctuation or spaces at all."""
+    if not spaced:
+        return re.sub(r"[\W_]+", "", text.lower())
     return re.sub(r"[^a-z0-9' ]+", " ", text.lower()).strip()
 
 
@@ -129,31 +142,39 @@ def cut_repeats(text: str) -> str:
     return _cut_word_loop(_cut_clause_loop(text))
 
 
-def _cut_word_loop(text: str, shortest: int = 4) -> str:
-    """Cut at the first run of `shortest`+ words said again at once, unless that run is all
-    digits (a number may well repeat a group: "1 2 1 2 1 2 1 2")."""
-    words = text.split()
-    said = [_normal(w) for w in words]
+def cut_repeats_zh(text: str) -> str:
+    """The same for Mandarin, where no space separates words: clauses end at 。，？！、 too,
+    and a run of 4+ characters said again at once is the loop ("我要查话费我要查话费...")."""
+    return _cut_word_loop(_cut_clause_loop(text, spaced=False), spaced=False)
+
+
+def _cut_word_loop(text: str, shortest: int = 4, spaced: bool = True) -> str:
+    """Cut at the first run of `shortest`+ words (characters, unspaced) said again at once,
+    unless that run is all digits (a number may well repeat a group: "1 2 1 2 1 2 1 2")."""
+    words = text.split() if spaced else list(text)
+    said = [_normal(w, spaced) for w in words]
     for n in range(shortest, len(words) // 2 + 1):
         for i in range(len(words) - 2 * n + 1):
             run = said[i : i + n]
             if run == said[i + n : i + 2 * n] and not all(w.isdigit() for w in run):
-                return " ".join(words[: i + n]).rstrip(",")
+                return (" " if spaced else "").join(words[: i + n]).rstrip(",，")
     return text
 
 
-def _cut_clause_loop(text: str) -> str:
+def _cut_clause_loop(text: str, spaced: bool = True) -> str:
     kept: list[str] = []
     run = 0
-    for clause in re.findall(r"[^.?!,]+[.?!,]*", text):
-        said, before = _normal(clause), _normal(kept[-1]) if kept else ""
+    marks = ".?!," if spaced else ".?!,。？！，、"
+    for clause in re.findall(rf"[^{marks}]+[{marks}]*", text):
+        said, before = _normal(clause, spaced), _normal(kept[-1], spaced) if kept else ""
         run = run + 1 if said and before.startswith(said) else 0
-        if run and (len(said.split()) >= 3 or (run >= 2 and not said.isdigit())):
+        size = len(said.split()) if spaced else len(said) // 2  # ~2 characters a word
+        if run and (size >= 3 or (run >= 2 and not said.isdigit())):
             if run >= 2:
                 kept.pop()
             break
         kept.append(clause)
-    return "".join(kept).strip().rstrip(",")
+    return "".join(kept).strip().rstrip(",，")
 
 
 def speech_seconds(audio: np.ndarray, vad: VadSettings | None = None) -> float:
@@ -309,6 +330,13 @@ class WhisperRecognizer:
             base, text=found.text, confidence=found.confidence, mode="grammar", option=found.option
         )
 
+    def _phantom(self, said: str, spaced: bool) -> bool:
+        if spaced:
+            return said in PHANTOMS
+        # the context prompt given back, whole or in part, is not the caller's
+        context = _normal(self.model.context, spaced=False)
+        return said in ZH_PHANTOMS or (len(said) >= 3 and said in context)
+
     def _free(self, audio, expect: Expectation, window, base: Recognition) -> Recognition:
         """Free text; audio longer than one 30 s window (the listener cuts at 15 s) is decoded
         in consecutive pieces whose texts are joined."""
@@ -335,9 +363,11 @@ class WhisperRecognizer:
         lead = np.zeros(int(s.lead * SAMPLE_RATE), np.float32)
         padded = np.concatenate([lead, audio])
         encoded = model.encode([model.features(padded, window)])
-        prompt = ", ".join(expect.phrases) if expect.phrases else None
+        spaced = model.spaced
+        prompt = (", " if spaced else "，").join(expect.phrases) if expect.phrases else None
         start = model.start_with_prompt(prompt)
-        budget = int(s.tokens_per_second * len(audio) / SAMPLE_RATE) + 8
+        rate = s.tokens_per_second if spaced else s.spaceless_tokens_per_second
+        budget = int(rate * len(audio) / SAMPLE_RATE) + 8
         result = model.ct2.generate(
             encoded,
             [start],
@@ -348,14 +378,15 @@ class WhisperRecognizer:
             suppress_blank=True,
         )[0]
         tokens = result.sequences_ids[0]
-        text = cut_repeats(model.decode_text(tokens).strip())
+        text = model.decode_text(tokens).strip()
+        text = cut_repeats(text) if spaced else cut_repeats_zh(simplified(text))
         avg_logprob = float(result.scores[0]) if result.scores else -10.0
         if result.no_speech_prob > s.no_speech_threshold and avg_logprob < s.logprob_threshold:
             return replace(base, mode="free", rejected="no_speech")
-        said = _normal(text)
+        said = _normal(text, spaced)
         if not said:
             return replace(base, mode="free", rejected="no_speech")
-        expected = {_normal(p) for p in expect.phrases}
-        if said in PHANTOMS and said not in expected:
+        expected = {_normal(p, spaced) for p in expect.phrases}
+        if self._phantom(said, spaced) and said not in expected:
             return replace(base, mode="free", rejected="phantom")
         return replace(base, text=text, confidence=float(np.exp(avg_logprob)), mode="free")
