@@ -61,7 +61,7 @@ from voicebot.flow.source import PathKey, dotted
 from voicebot.policy.transfers import TRUSTED, inputs
 
 CALL_FIELDS = ("caller", "callee", "id", "direction", "started_at", "language")
-TURN_FIELDS = ("text", "confidence", "dtmf")
+TURN_FIELDS = ("text", "confidence", "dtmf", "intent", "intent_confidence", "answered")
 _ENDS = ("hangup", "transfer", "record", "return")
 _PROMPT_ID = re.compile(r"^[A-Za-z][A-Za-z0-9]*(_[A-Za-z0-9]+)+$")  # ask_account, nm_account_2
 _WORD = re.compile(r"^[a-z][a-z0-9]*$")
