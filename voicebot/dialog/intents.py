@@ -11,10 +11,10 @@ caller); an intent's score is its best cosine with the utterance. `decide` ranks
 (a menu's options and the globals that name an intent) and calibrates the best one's score and
 its lead over the runner-up (`Embedder.calibration`) into a confidence:
 
-* "chosen"  when the confidence reaches `ACCEPT`;
-* "tie"     when it does not, but the best two are both in scope (each at or above the
-            calibration's offset) and within `TIE_LEAD` of each other: the engine asks which
-            one was meant ("Did you mean your balance or a payment?");
+* "tie"     when the best two are both in scope (each at or above the calibration's offset)
+            and within `TIE_LEAD` of each other: the engine asks which one was meant ("Did you
+            mean your balance or a payment?");
+* "chosen"  otherwise, when the confidence reaches `ACCEPT`;
 * "none"    otherwise (out of scope, or too unsure): the step's no-match, or a knowledge answer.
 
 `close_examples` finds examples of two intents that mean nearly the same (`flow check` warns).
@@ -99,14 +99,14 @@ class IntentIndex:
         second = next((c for c in ranked[1:] if c.intent != best.intent), None)
         calibration = self.embedder.calibration
         confidence = calibration.confidence(best.score, second.score if second else -1.0)
-        if confidence >= ACCEPT:
-            return Decision("chosen", best, second, confidence)
         if (
             second is not None
             and second.score >= calibration.offset
             and best.score - second.score <= TIE_LEAD
         ):
             return Decision("tie", best, second, confidence)
+        if confidence >= ACCEPT:
+            return Decision("chosen", best, second, confidence)
         return Decision("none", best, second, confidence)
 
     def close_examples(self, threshold: float = CLOSE) -> list[tuple[Example, Example, float]]:

@@ -315,10 +315,11 @@ def _understanding_problems(loaded: LoadedFlow) -> list[Problem]:
             ]
         asks = step.answer is not None or (step.menu is not None and step.menu.knowledge)
         if asks and flow.knowledge is None:
-            path = ("steps", step_id, "answer" if step.answer is not None else "menu")
+            path = ("steps", step_id, "answer") if step.answer else ("steps", step_id, "menu")
+            key = path if step.answer else (*path, "knowledge")
             problems.append(
                 Problem(
-                    loaded.where(*path),
+                    loaded.key_where(*key),
                     source.dotted(path),
                     "answers questions, but the flow names no knowledge file",
                     "add `knowledge: FILE` at the top of the flow",

@@ -3,10 +3,11 @@ dialog engine: no model, instant, and predictable.
 
     FakeEmbedder(synonyms={"owe": "bill", ...})
 
-A text's vector is the normalised sum of one fixed random vector per word (Latin words; each
-Chinese character is a word), so texts sharing words are close and texts sharing none are
-orthogonal-ish. `synonyms` maps a word to the word whose vector it takes, which is how a test
-says that "owe" means "bill". `calls` counts `embed` calls (a test of the cache reads it).
+A text's vector is the normalised count of its words (Latin words; each Chinese character is
+a word), each word on its own axis (a hash of the word), so the cosine of two texts is exactly
+their word overlap: "my balance" and "my payment" score 0.5. `synonyms` maps a word to the
+word whose axis it takes, which is how a test says that "owe" means "bill". `calls` counts
+`embed` calls (a test of the cache reads it).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import numpy as np
 from voicebot.dialog.embeddings import Calibration
 
 _WORD = re.compile(r"[a-z0-9']+|[\u4e00-\u9fff]")
-DIM = 256
+DIM = 4096
 
 
 class FakeEmbedder:
@@ -31,13 +32,11 @@ class FakeEmbedder:
         self.synonyms = dict(synonyms or {})
         self.calls = 0
 
-    def _word(self, word: str) -> np.ndarray:
-        seed = int.from_bytes(hashlib.sha256(word.encode()).digest()[:8], "little")
-        return np.random.default_rng(seed).standard_normal(DIM).astype(np.float32)
-
     def _one(self, text: str) -> np.ndarray:
-        words = [self.synonyms.get(w, w) for w in _WORD.findall(text.lower())]
-        vector = sum((self._word(w) for w in words), np.zeros(DIM, np.float32))
+        vector = np.zeros(DIM, np.float32)
+        for word in _WORD.findall(text.lower()):
+            word = self.synonyms.get(word, word)
+            vector[int.from_bytes(hashlib.sha256(word.encode()).digest()[:4], "little") % DIM] += 1
         norm = float(np.linalg.norm(vector))
         return vector / norm if norm else vector
 
