@@ -39,6 +39,7 @@ from collections.abc import Callable
 from dataclasses import fields, replace
 from pathlib import Path
 
+import benchmarks_md
 import numpy as np
 from amd_data import Call, labelled_calls
 from fsdd_data import add_data_option, test_split
@@ -311,15 +312,7 @@ def whisper_decode() -> Decode:
 
 def write_section(lines: list[str]) -> None:
     """Replace (or append) this benchmark's section of BENCHMARKS.md, nothing else."""
-    text = BENCHMARKS.read_text()
-    section = "\n".join([HEADING, "", *lines]).rstrip() + "\n"
-    start = text.find(HEADING + "\n")
-    if start < 0:
-        BENCHMARKS.write_text(text.rstrip() + "\n\n" + section)
-        return
-    after = text.find("\n## ", start + len(HEADING))
-    rest = text[after + 1 :] if after >= 0 else ""
-    BENCHMARKS.write_text(text[:start] + section + ("\n" + rest if rest else ""))
+    benchmarks_md.write_section(HEADING, lines, BENCHMARKS)
 
 
 def targets(

@@ -101,7 +101,7 @@ def test_wrong_types_unknown_keys_and_bad_values_are_all_reported(tmp_path):
         "support.yaml:11:7: steps.a.ask: unknown key 'colour'",
         "support.yaml:12:5: steps.a: unknown key 'nxt' (did you mean 'next'?)",
         "support.yaml:13:6: steps.b: a step has exactly one action key (say, ask, menu, set, "
-        "http, hours, transfer, record, call, return, hangup); found say, hangup",
+        "http, hours, transfer, record, call, return, hangup, answer); found say, hangup",
     ]
 
 
@@ -186,19 +186,13 @@ BUILT = ("Shape", "Rules", "Flow tests (`*.test.yaml` beside the flow)", "Langua
 # are the located problems that name what is missing: keys the schema does not know, and steps
 # whose action (`answer`, `llm`, `callback`) it does not know. When a feature lands, its section
 # leaves this table for BUILT and its examples get a test that runs them, as the Shape one does.
-NOT_BUILT: dict[str, list[list[str]]] = {
+# A section partly built lists None for an example that is built (and tested elsewhere).
+NOT_BUILT: dict[str, list[list[str] | None]] = {
     "Understanding": [
-        [
-            "8:25: globals.operator: unknown key 'intent'",
-            "14:27: steps.how_can_i_help.menu.options.bill: unknown key 'intent'",
-            "15:27: steps.how_can_i_help.menu.options.plan: unknown key 'intent'",
-            "16:7: steps.how_can_i_help.menu: unknown key 'knowledge'",
-            "19:5: steps.faq: no action key",
-            "23:5: steps.assistant: no action key",
-            "2:1: unknown key 'intents'",
-            "6:1: unknown key 'knowledge'",
-        ],
-        ["2:1: unknown key 'entries'"],  # the knowledge file
+        # intents, knowledge, the answer step: built (tests/flow/test_understanding_contract.py, the
+        # example minus its `llm` step); the `llm` step is not
+        ["23:5: steps.assistant: no action key"],
+        None,  # the knowledge file: voicebot/flow/knowledge_file.py
     ],
     "Escalation and hand-off": [
         [
@@ -239,9 +233,10 @@ def test_the_contract_names_the_step_actions_the_schema_has():
         .group(1)
         .partition("and (sections below)")
     )
-    assert tuple(re.findall(r"`(\w+)`", built)) == ACTION_KEYS
+    later_built = ("answer",)  # of the sections below: the ones built
+    assert tuple(re.findall(r"`(\w+)`", built)) + later_built == ACTION_KEYS
     assert re.findall(r"`(\w+)`", later) == ["answer", "llm", "callback"]
-    assert not set(ACTION_KEYS) & {"answer", "llm", "callback"}
+    assert not set(ACTION_KEYS) & {"llm", "callback"}
 
 
 @pytest.mark.parametrize("section", NOT_BUILT)
@@ -251,6 +246,8 @@ def test_examples_of_features_not_built_yet_are_rejected_naming_what_is_missing(
     blocks = examples(section)
     assert len(blocks) == len(NOT_BUILT[section])
     for i, (block, missing) in enumerate(zip(blocks, NOT_BUILT[section], strict=True)):
+        if missing is None:
+            continue
         path = tmp_path / f"example{i}.yaml"
         path.write_text(block)
         assert what_is_missing(path) == missing

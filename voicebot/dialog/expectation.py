@@ -27,6 +27,9 @@ class Expectation:
     # recogniser, the model and its forced language); anything not Chinese is English
     language: str = "en"
     sensitive: bool = False  # the answer is a secret (a PIN): never log or record it in clear
+    # any words may be an answer (a menu of intents or questions: meaning decides), so the
+    # options' phrases only bias recognition and are never the only thing it may hear
+    open: bool = False
 
     @property
     def phrases(self) -> tuple[str, ...]:
@@ -38,6 +41,8 @@ class Expectation:
     @property
     def is_closed(self) -> bool:
         """True when the answer comes from a known finite set (grammar mode applies)."""
+        if self.open:
+            return False
         return self.kind in ("menu", "choice", "yes_no") or (
             self.kind == "digits" and self.max_digits is not None
         )

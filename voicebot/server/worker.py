@@ -31,7 +31,9 @@ from voicebot.call.records import CallStore
 from voicebot.call.session import CallSession, Deadlines, KeyIn, PlaybackFinished
 from voicebot.dialog import engine as eng
 from voicebot.dialog import events as dev
+from voicebot.dialog.embeddings import VectorCache
 from voicebot.dialog.engine import DialogEngine
+from voicebot.dialog.meaning import Meaning
 from voicebot.flow import templates
 from voicebot.flow.backend import HttpLimits, HttpxBackend
 from voicebot.flow.loader import LoadedFlow, load_flow
@@ -157,6 +159,9 @@ class VoicebotService:
     def __init__(self, config: ServiceConfig):
         self.config = config
         self.loaded = load_flow(config.flow, config.limits)
+        # intents and knowledge embedded once per worker, their vectors kept in data_dir
+        self.meaning = Meaning(cache=VectorCache(config.data_dir / "embeddings"))
+        self.meaning.prepare(self.loaded)
         self.transfers = TransferPolicy.for_flows(
             self.loaded.call_tree(),
             config.transfer_allow,
@@ -381,6 +386,7 @@ class VoicebotService:
             locale=cfg.locale,
             call_id=ready.call_id,
             transfers=self.transfers,
+            meaning=self.meaning,
         )
         origin = None
         if cfg.clock:  # the flow sees `clock` at the start of the call, then time runs on
