@@ -1,5 +1,6 @@
 # Two commands do all set-up on a fresh Debian machine (Python 3.11, root):
 #   make demo   -- install what is missing, then run the main job on the embedded default
+#   make demo-zh -- the same call in Mandarin (the 星河通信 support line)
 #   make test   -- install what is missing, then run the whole test suite
 #   make lint   -- ruff (rules and format) on the whole tree, mypy on voicebot/
 SHELL := /bin/bash
@@ -9,7 +10,7 @@ BIN := $(VENV)/bin
 APT_PACKAGES := espeak-ng sox kamailio sip-tester sipvicious
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo demo-text test lint apt bench-deps clean
+.PHONY: setup demo demo-zh demo-text test lint apt bench-deps clean
 
 setup: apt $(STAMP)
 
@@ -31,6 +32,9 @@ $(STAMP): pyproject.toml
 
 demo: setup
 	$(BIN)/python -m voicebot.contrib.demo
+
+demo-zh: setup
+	$(BIN)/python -m voicebot.contrib.demo zh
 
 demo-text: setup
 	$(BIN)/voicebot flow chat dialog_flows/support_line.yaml --clock 2026-11-24T10:00:00-05:00 \

@@ -4,7 +4,8 @@
     voicebot call sip:bot@127.0.0.1:5062 --language zh-CN --say 我想查一下话费 --dtmf 1
 
 It dials, and before each scripted item waits for the bot to finish speaking (speech heard, then
-`quiet` seconds of silence), transcribes that turn with the recogniser, then speaks (espeak-ng
+`quiet` seconds of silence), transcribes that turn with the recogniser (in the background:
+the next item is not held back by it; lines still print in call order), then speaks (espeak-ng
 or a WAV file) or keys the next item. Latency of a bot turn is measured on the received audio:
 from the end of what the caller sent to the first frame of the bot's reply above the speech
 threshold, i.e. the silence the caller actually heard. At the end it waits for the bot's last
@@ -16,6 +17,7 @@ from __future__ import annotations
 import argparse
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -105,6 +107,47 @@ class _Listener:
         return None
 
 
+class _Transcript:
+    """The call's lines in order, printed as soon as every line before them is known: bot turns
+    are transcribed in the background, so that a slow recogniser (Mandarin on base) never
+    keeps the caller silent long enough for the bot's no-input timeout."""
+
+    def __init__(self, transcribe: Callable[[np.ndarray], str], show: Callable[[str], None]):
+        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="transcribe")
+        self.transcribe, self.show = transcribe, show
+        self.lines: list[Future[str] | str] = []
+        self.turns: list[Future[BotTurn]] = []
+
+    def bot(self, audio: np.ndarray, start: float, end: float, latency: float | None) -> None:
+        def heard() -> BotTurn:
+            return BotTurn(self.transcribe(audio), start, end, latency)
+
+        turn = self.pool.submit(heard)
+        lat = f"{latency * 1000:5.0f} ms" if latency is not None else "   first"
+        self.turns.append(turn)
+        self.lines.append(self.pool.submit(lambda: f"bot     [{lat}] {turn.result().text}"))
+        self.flush()
+
+    def say(self, line: str) -> None:
+        self.lines.append(line)
+        self.flush()
+
+    def flush(self, wait: bool = False) -> None:
+        while self.lines:
+            first = self.lines[0]
+            if isinstance(first, Future):
+                if not (wait or first.done()):
+                    return
+                first = first.result()
+            self.show(first)
+            self.lines.pop(0)
+
+    def close(self) -> list[BotTurn]:
+        self.flush(wait=True)
+        self.pool.shutdown()
+        return [turn.result() for turn in self.turns]
+
+
 def run_script(
     call: Any,
     script: list[tuple[str, str]],
@@ -116,39 +159,36 @@ def run_script(
     show: Callable[[str], None] = print,
 ) -> list[BotTurn]:
     listener = _Listener(call, quiet)
-    turns: list[BotTurn] = []
+    out = _Transcript(transcribe, show)
     mark = 0  # sample index where the caller's last item ended
     for item in [*script, ("end", "")]:
         span = listener.wait_turn(mark, turn_timeout)
         if span is not None:
             start, end = span
             audio = listener.audio()[start:end]
-            latency = (start - mark) / listener.rate if turns or mark else None
-            text = transcribe(audio)
-            turns.append(BotTurn(text, start / listener.rate, end / listener.rate, latency))
-            lat = f"{latency * 1000:5.0f} ms" if latency is not None else "   first"
-            show(f"bot     [{lat}] {text}")
+            latency = (start - mark) / listener.rate if out.turns or mark else None
+            out.bot(audio, start / listener.rate, end / listener.rate, latency)
         elif call.ended is None:
-            show("bot     (no answer within the turn timeout)")
+            out.say("bot     (no answer within the turn timeout)")
         kind, value = item
         if kind == "end" or call.ended is not None:
             break
         tail = 0.0  # silence at the end of what we sent: the caller had stopped speaking
         if kind in ("say", "wav"):
             if kind == "say":
-                show(f"caller  {value}")
+                out.say(f"caller  {value}")
                 pcm, rate = synth(value, call.rate), call.rate
             else:
-                show(f"caller  <{value}>")
+                out.say(f"caller  <{value}>")
                 pcm, rate = read_wav(value, call.rate)
             tail = trailing_silence(pcm, rate)
             call.play_pcm(pcm, rate, wait=True)
         elif kind == "dtmf":
-            show(f"keys    {value}")
+            out.say(f"keys    {value}")
             call.send_dtmf(value)
             time.sleep(0.12 * len(value))
         mark = max(0, len(call.recording()) // 2 - int(tail * listener.rate))
-    return turns
+    return out.close()
 
 
 def run(args: argparse.Namespace) -> int:

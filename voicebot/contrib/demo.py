@@ -4,6 +4,10 @@ Starts a tiny accounts API and `voicebot serve` (the support-line flow, its cloc
 weekday morning so the line is open), calls it with `voicebot call` speaking and keying as a
 caller would, prints what each side said with the bot's turn latency, shows the call record,
 and stops the server with SIGTERM (it drains).
+
+`make demo-zh` (`python -m voicebot.contrib.demo zh`) does the same in Mandarin: the
+星河通信 support line (dialog_flows/zh_support_line.yaml) at a Beijing morning, a caller who
+says 话费, keys the account number and says 不用了, transcribed with the Mandarin model.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -20,7 +25,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-SCRIPT = [
+ENGLISH = [
     "--say",
     "my balance please",
     "--say",
@@ -34,12 +39,18 @@ SCRIPT = [
     "--say",
     "no thanks",
 ]
+MANDARIN = ["--say", "话费", "--dtmf", "12345678#", "--say", "不用了"]
+DEMOS = {  # name: (flow, clock, the caller's language, script)
+    "en": ("support_line.yaml", "2026-11-24T10:00:00-05:00", "en", ENGLISH),
+    "zh": ("zh_support_line.yaml", "2026-11-24T10:00:00+08:00", "zh-CN", MANDARIN),
+}
 
 
 class _Accounts(BaseHTTPRequestHandler):
     def do_GET(self) -> None:  # noqa: N802
         found = self.path == "/accounts/12345678"
-        body = json.dumps({"balance": 42.17, "owner": {"first_name": "Ann"}} if found else {})
+        balance = 58.3 if self.server.mandarin else 42.17  # type: ignore[attr-defined]
+        body = json.dumps({"balance": balance, "owner": {"first_name": "Ann"}} if found else {})
         self.send_response(200 if found else 404)
         self.send_header("Content-Type", "application/json")
         self.end_headers()
@@ -49,8 +60,14 @@ class _Accounts(BaseHTTPRequestHandler):
         pass
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    name = (argv if argv is not None else sys.argv[1:] or ["en"])[0]
+    if name not in DEMOS:
+        print(f"no demo {name!r}: choose one of {', '.join(DEMOS)}", file=sys.stderr)
+        return 2
+    flow, clock, language, script = DEMOS[name]
     api = ThreadingHTTPServer(("127.0.0.1", 0), _Accounts)
+    api.mandarin = name == "zh"  # type: ignore[attr-defined]
     threading.Thread(target=api.serve_forever, daemon=True).start()
     work = Path(tempfile.mkdtemp(prefix="voicebot-demo-"))
     env = {
@@ -59,15 +76,17 @@ def main() -> int:
         "VOICEBOT_CALL_RECORDS": str(work / "calls.db"),
     }
     vb = [sys.executable, "-m", "voicebot"]
-    print("starting voicebot serve (support_line.yaml) ...", flush=True)
+    print(f"starting voicebot serve ({flow}) ...", flush=True)
     server = subprocess.Popen(
         [
             *vb,
             "serve",
+            "--flow",
+            str(ROOT / "dialog_flows" / flow),
             "--port",
             "0",
             "--clock",
-            "2026-11-24T10:00:00-05:00",
+            clock,
             "--env",
             f"ACCOUNTS_API=http://127.0.0.1:{api.server_address[1]}",
         ],
@@ -89,7 +108,8 @@ def main() -> int:
             print("voicebot serve did not start", file=sys.stderr)
             return 1
         print(f"calling {uri} with a scripted caller\n", flush=True)
-        code = subprocess.call([*vb, "call", uri, *SCRIPT], env=env, cwd=ROOT)
+        caller = [*vb, "call", uri, "--language", language, *script]
+        code = subprocess.call(caller, env=env, cwd=ROOT)
         print("\nthe call record:", flush=True)
         subprocess.call([*vb, "calls", "list"], env=env, cwd=ROOT)
         return code
@@ -100,6 +120,7 @@ def main() -> int:
         except subprocess.TimeoutExpired:
             server.kill()
         api.shutdown()
+        shutil.rmtree(work, ignore_errors=True)  # its call records and, for zh, a 145 MB model
         print("voicebot serve stopped")
 
 
