@@ -396,6 +396,40 @@ def test_subflow_without_return_and_subflow_locations(tmp_path):
     ]
 
 
+def test_a_call_with_nowhere_to_resume_hands_off_to_a_subflow_that_ends_the_call(tmp_path):
+    write(
+        tmp_path,
+        'name: line\nstart: hi\nsteps:\n  hi: {say: "Hi.", next: bye}\n  bye: {hangup: {}}\n',
+        "line.yaml",
+    )
+    write(
+        tmp_path,
+        'name: back\nstart: hi\nsteps:\n  hi: {say: "Hi.", next: done}\n  done: {return: {}}\n',
+        "back.yaml",
+    )
+    text = """
+        name: main
+        start: pick
+        defaults: {retries: {exhausted: handoff}}
+        steps:
+          pick:
+            menu:
+              prompt: "1 or 2 or 3?"
+              options:
+                a: {dtmf: "1", goto: handoff}
+                b: {dtmf: "2", goto: resumes}
+                c: {dtmf: "3", goto: returns}
+          handoff: {call: line.yaml}
+          resumes: {call: line.yaml, next: bye}
+          returns: {call: back.yaml}
+          bye: {hangup: {}}
+        """
+    assert findings(tmp_path, text) == [
+        ("subflow-without-return", "steps.resumes.call", 13),  # a `next` that never comes
+        ("dead-end", "steps.returns", 14),  # the subflow returns to nothing: the engine hangs up
+    ]
+
+
 def test_subflow_shares_slots_and_vars_with_caller(tmp_path):
     write(
         tmp_path,
