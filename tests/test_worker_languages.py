@@ -91,7 +91,7 @@ def test_a_flow_without_voice_prerenders_in_the_service_voice(tmp_path):
 
 FLOWS = Path(__file__).resolve().parents[1] / "dialog_flows"
 ENGLISH_FLOWS = ("appointment_reminder", "billing", "payment_reminder", "support_line")
-MANDARIN_FLOWS = ("zh_support_line",)
+MANDARIN_FLOWS = ("zh_parcel_delivery", "zh_support_line")
 
 
 def _shipped() -> dict[str, Path]:
