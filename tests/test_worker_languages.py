@@ -112,7 +112,7 @@ def test_shipped_english_flows_prerender_what_they_did():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", MANDARIN_FLOWS)
+@pytest.mark.parametrize("name", [*MANDARIN_FLOWS, "language_menu"])
 def test_shipped_mandarin_flows_prerender_every_prompt_from_pinyin(name):
     """Every prompt of the Mandarin flows, as the worker prerenders it at start and as their
     flow tests render it (money, dates, numbers), in the pinyin voice: each Chinese run turned
