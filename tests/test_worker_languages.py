@@ -8,6 +8,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from types import SimpleNamespace
 
+import pytest
+
 from voicebot.dialog import engine as eng
 from voicebot.dialog.actions import Say
 from voicebot.dialog.engine import DialogEngine
@@ -87,15 +89,53 @@ def test_a_flow_without_voice_prerenders_in_the_service_voice(tmp_path):
     assert VoicebotService.voices(service) == {"en": Voice("en-gb", 150)}  # type: ignore[arg-type]
 
 
+FLOWS = Path(__file__).resolve().parents[1] / "dialog_flows"
+ENGLISH_FLOWS = ("appointment_reminder", "billing", "payment_reminder", "support_line")
+MANDARIN_FLOWS = ("zh_parcel_delivery", "zh_support_line")
+
+
+def _shipped() -> dict[str, Path]:
+    return {p.stem: p for p in sorted(FLOWS.glob("*.yaml")) if not p.name.endswith(".test.yaml")}
+
+
 def test_shipped_english_flows_prerender_what_they_did():
-    flows = Path(__file__).resolve().parents[1] / "dialog_flows"
-    shipped = [p for p in sorted(flows.glob("*.yaml")) if not p.name.endswith(".test.yaml")]
-    assert shipped
-    for path in shipped:
-        loaded = load_flow(path)
+    english = {name for name, path in _shipped().items() if load_flow(path).flow.language == "en"}
+    assert english == set(ENGLISH_FLOWS)
+    for name in ENGLISH_FLOWS:
+        loaded = load_flow(FLOWS / f"{name}.yaml")
         assert loaded.flow.declared_languages == ["en"]
         assert static_prompts(loaded, "en") == static_prompts(loaded)
         settings = SimpleNamespace(voice=Voice("en-us", 165))
         voice = VoicebotService.voice.fget(SimpleNamespace(loaded=loaded, config=settings))  # type: ignore[attr-defined]
         service = SimpleNamespace(loaded=loaded, voice=voice)
         assert VoicebotService.voices(service) == {"en": voice}  # type: ignore[arg-type]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", [*MANDARIN_FLOWS, "language_menu"])
+def test_shipped_mandarin_flows_prerender_every_prompt_from_pinyin(name):
+    """Every prompt of the Mandarin flows, as the worker prerenders it at start and as their
+    flow tests render it (money, dates, numbers), in the pinyin voice: each Chinese run turned
+    wholly into pinyin (no character left for espeak-ng to misread), each sentence with audio."""
+    from voicebot.flow.flowtests import load_test_file, run_case
+    from voicebot.lang.zh_pinyin import speakable
+    from voicebot.speech.prompt_cache import split_sentences
+    from voicebot.speech.synthesizer import EspeakSynthesizer, spoken_runs
+
+    loaded = load_flow(FLOWS / f"{name}.yaml")
+    settings = SimpleNamespace(voice=Voice("en-us", 165))
+    voice = VoicebotService.voice.fget(SimpleNamespace(loaded=loaded, config=settings))  # type: ignore[attr-defined]
+    voices = VoicebotService.voices(SimpleNamespace(loaded=loaded, voice=voice))  # type: ignore[arg-type]
+    assert voices["zh-CN"] == Voice("cmn-latn-pinyin", 170)
+    synthesizer = EspeakSynthesizer(Voice("en-us", 165))
+    texts = static_prompts(loaded, "zh-CN")
+    tests, doc = load_test_file(FLOWS / f"{name}.test.yaml")
+    for i, case in enumerate(tests.tests):
+        _, call = run_case(loaded, tests, case, doc, i)
+        texts |= {line.text for line in call.lines if line.who == "bot"}
+    for text in sorted(texts):
+        for sentence in split_sentences(text):
+            for said, spoken in spoken_runs(sentence, voices["zh-CN"], synthesizer.default_voice):
+                if spoken.name == "cmn-latn-pinyin":
+                    assert said.isascii(), (sentence, said, speakable(sentence))
+            assert synthesizer.synthesize(sentence, 8000, voices["zh-CN"]), sentence

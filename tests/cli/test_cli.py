@@ -115,6 +115,8 @@ def test_flow_test_passes_shipped_tests_with_coverage():
     assert proc.returncode == 0, proc.stdout
     assert "FAIL" not in proc.stdout
     assert "coverage support_line" in proc.stdout and "coverage billing" in proc.stdout
+    for flow in ("zh_support_line", "zh_parcel_delivery", "language_menu"):  # tests in Chinese
+        assert f"coverage {flow} (" in proc.stdout
     assert proc.stdout.strip().splitlines()[-1].endswith("passed, 0 failed")
 
 

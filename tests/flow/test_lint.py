@@ -396,6 +396,40 @@ def test_subflow_without_return_and_subflow_locations(tmp_path):
     ]
 
 
+def test_a_call_with_nowhere_to_resume_hands_off_to_a_subflow_that_ends_the_call(tmp_path):
+    write(
+        tmp_path,
+        'name: line\nstart: hi\nsteps:\n  hi: {say: "Hi.", next: bye}\n  bye: {hangup: {}}\n',
+        "line.yaml",
+    )
+    write(
+        tmp_path,
+        'name: back\nstart: hi\nsteps:\n  hi: {say: "Hi.", next: done}\n  done: {return: {}}\n',
+        "back.yaml",
+    )
+    text = """
+        name: main
+        start: pick
+        defaults: {retries: {exhausted: handoff}}
+        steps:
+          pick:
+            menu:
+              prompt: "1 or 2 or 3?"
+              options:
+                a: {dtmf: "1", goto: handoff}
+                b: {dtmf: "2", goto: resumes}
+                c: {dtmf: "3", goto: returns}
+          handoff: {call: line.yaml}
+          resumes: {call: line.yaml, next: bye}
+          returns: {call: back.yaml}
+          bye: {hangup: {}}
+        """
+    assert findings(tmp_path, text) == [
+        ("subflow-without-return", "steps.resumes.call", 13),  # a `next` that never comes
+        ("dead-end", "steps.returns", 14),  # the subflow returns to nothing: the engine hangs up
+    ]
+
+
 def test_subflow_shares_slots_and_vars_with_caller(tmp_path):
     write(
         tmp_path,
@@ -423,15 +457,22 @@ def test_subflow_shares_slots_and_vars_with_caller(tmp_path):
 
 
 def _shipped() -> list[Path]:
-    """The flows in dialog_flows/ that no other flow calls (subflows are linted via callers)."""
+    """The flows in dialog_flows/ that run on their own: all but the subflows that `return`
+    to their caller (billing.yaml), which are linted via their callers. A line that
+    language_menu.yaml hands the call to (no `return`) runs on its own too."""
     flows = [p for p in FLOWS.glob("*.yaml") if not p.name.endswith(".test.yaml")]
+    steps = {
+        p: (yaml.safe_load(p.read_text(encoding="utf-8")) or {}).get("steps") or {} for p in flows
+    }
     called: set[Path] = set()
     for path in flows:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        for step in (data.get("steps") or {}).values():
+        for step in steps[path].values():
             if isinstance(step, dict) and isinstance(step.get("call"), str):
                 called.add((path.parent / step["call"]).resolve())
-    return sorted(p for p in flows if p.resolve() not in called)
+    returns = {
+        p for p in flows if any(isinstance(s, dict) and "return" in s for s in steps[p].values())
+    }
+    return sorted(p for p in flows if p.resolve() not in called or p not in returns)
 
 
 def _names_from_tests(flow: Path, key: str) -> set[str] | None:

@@ -6,7 +6,9 @@ its own file. Codes:
 
     unreachable-step        no route from `start` (or `on_answer`, `defaults`) reaches the step
     dead-end                nothing follows the step, so the engine hangs up there; or no route
-                            from the step ever reaches an end (hangup, transfer, record, return)
+                            from the step ever reaches an end (hangup, transfer, record, return).
+                            A `call` step without `next` or `on` whose subflow has no `return`
+                            is a hand-off, not a dead end: the subflow ends the call itself
     undefined-prompt        a prompt that looks like a catalogue id but is not in `prompts`
     unused-prompt           a catalogue prompt no step uses
     undefined-slot          `slots.x` that no `ask` (or `set`) in the call tree fills
@@ -23,7 +25,8 @@ its own file. Codes:
     set-target              a `set` key outside `vars.` / `slots.`
     missing-audio           an `{audio: file}` prompt whose file is not in `audio_dir` (error
                             when the prompt has no text: the file name would be spoken)
-    subflow-without-return  a `call:`ed subflow with no `return` step
+    subflow-without-return  a `call:`ed subflow with no `return` step, from a step that has
+                            somewhere to resume (`next` or `on`)
     transfer-from-call-data a transfer target built from slots, turn, vars, call or contact: at
                             run time it is refused (the `failed` route) unless it matches
                             settings `transfers.allow` (voicebot/policy/transfers.py)
@@ -265,6 +268,10 @@ def _step_templates(step_id: str, step: Step) -> Iterator[tuple[PathKey, str, bo
             yield path, text, False
 
 
+def _returns(sub: LoadedFlow) -> bool:
+    return any(s.kind == "return" for s in sub.flow.steps.values())
+
+
 def _routes_onward(step: Step) -> bool:
     """Whether the step's ordinary outcome has somewhere to go."""
     if step.next is not None or step.kind not in _NO_ROUTE:
@@ -337,7 +344,7 @@ class _Linter:
         for step_id, step in flow.steps.items():
             if step_id not in seen:
                 self.warn("unreachable-step", ("steps", step_id), "no route reaches this step")
-            if not _routes_onward(step):
+            if not _routes_onward(step) and not self.hands_off(step):
                 ends.add(step_id)  # reported here; the steps leading to it are not dead ends
                 self.warn("dead-end", ("steps", step_id), _NO_ROUTE[step.kind])
         can_end, grew = set(ends), True
@@ -525,10 +532,16 @@ class _Linter:
             taken[name] = key
 
     # -- subflows ----------------------------------------------------------------------------
+    def hands_off(self, step: Step) -> bool:
+        """A `call` step with nowhere to resume, to a subflow that never returns: the subflow
+        ends the call itself (language_menu.yaml enters each language's line this way)."""
+        sub = self.loaded.subflows.get(step.call or "")
+        return sub is not None and step.next is None and not step.on and not _returns(sub)
+
     def subflows(self) -> None:
         for step_id, step in self.flow.steps.items():
             sub = self.loaded.subflows.get(step.call or "")
-            if sub is not None and not any(s.kind == "return" for s in sub.flow.steps.values()):
+            if sub is not None and not _returns(sub) and not self.hands_off(step):
                 message = f"subflow '{step.call}' has no return step: this flow never resumes"
                 self.warn("subflow-without-return", ("steps", step_id, "call"), message)
 
