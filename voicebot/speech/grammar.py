@@ -107,6 +107,7 @@ class GrammarSettings:
     min_digit_seconds: float = 0.2  # voiced time a spoken digit takes at least (s)
     unsure_below: float = 0.8  # digit posteriors under this get a second opinion
     whole_weight: float = 0.5  # weight of the whole-utterance score in the second opinion
+    max_phrases_unspaced: int = 14  # Mandarin: candidates scored per answer (`_fewest_phrases`)
 
 
 @dataclass(frozen=True)
@@ -118,6 +119,7 @@ class GrammarResult:
     method: str  # "phrases", "islands", "constrained" or "none"
 
 
+PROMPT_TOKENS = 24  # the longest phrase list put before every candidate
 NO_MATCH = GrammarResult("", None, 0.0, 0.0, "none")
 
 
@@ -148,8 +150,9 @@ def _spellings(model: WhisperModel, phrase: str) -> list[tuple[int, ...]]:
 
 
 def _joined(model: WhisperModel, phrases) -> str:
-    """Phrases as a previous-text prompt: "a, b" or, in Mandarin, "甲，乙"."""
-    return (", " if model.spaced else "，").join(phrases)
+    """Phrases as a previous-text prompt: "a, b" or, in Mandarin, "甲、乙" (、 is one token,
+    ，three)."""
+    return (", " if model.spaced else "、").join(phrases)
 
 
 def _digit_tokens(model: WhisperModel, digits: str) -> list[int]:
@@ -199,15 +202,43 @@ def _prompt_text(model: WhisperModel, options: Sequence[tuple[str, Sequence[str]
     """Every phrase, or only each option's first when that is long: every batch item repeats
     the prompt (yes/no with all 13 phrases: ~55 ms to score against ~30 ms without a prompt)."""
     every = _joined(model, [p for _, ps in options for p in ps])
-    if len(model.encode_text(" " + every)) <= 24:
+    if len(model.encode_text(" " + every)) <= PROMPT_TOKENS:
         return every
-    return _joined(model, [ps[0] for _, ps in options if ps])
+    firsts = [ps[0] for _, ps in options if ps]
+    if model.spaced:
+        return _joined(model, firsts)
+    # a Chinese character is 1-3 tokens and every batch item repeats the prompt (a support
+    # line's menu with its globals came to 94 tokens, ~4 s a word): as many as fit
+    kept: list[str] = []
+    for phrase in firsts:
+        if len(model.encode_text(_joined(model, [*kept, phrase]))) > PROMPT_TOKENS:
+            break
+        kept.append(phrase)
+    return _joined(model, kept)
 
 
 def _lead(audio: np.ndarray, lead: float, longest: float = 29.0) -> np.ndarray:
     """`lead` seconds of silence, then at most `longest` - `lead` seconds of `audio`."""
     kept = audio[: int((longest - lead) * SAMPLE_RATE)]
     return np.concatenate([np.zeros(int(lead * SAMPLE_RATE), np.float32), kept])
+
+
+def _fewest_phrases(
+    options: Sequence[tuple[str, Sequence[str]]], most: int
+) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """At most `most` phrases in all: every option's first phrase, then every option's second,
+    and so on. Whisper base scores a candidate at ~40-80 ms here (each is a batch item, the
+    cost of its vocabulary projection), and a support line's menu with its globals has 25; a
+    phrase left out is still understood from free text by the dialog's matcher."""
+    kept: dict[int, list[str]] = {i: [] for i in range(len(options))}
+    depth, count = 0, 0
+    while count < most and any(depth < len(ps) for _, ps in options):
+        for i, (_, ps) in enumerate(options):
+            if depth < len(ps) and count < most:
+                kept[i].append(ps[depth])
+                count += 1
+        depth += 1
+    return tuple((name, tuple(kept[i])) for i, (name, _) in enumerate(options) if kept[i])
 
 
 def recognize_phrases(
@@ -218,6 +249,8 @@ def recognize_phrases(
     settings: GrammarSettings = GrammarSettings(),
 ) -> GrammarResult:
     """The best option for `audio` (16 kHz float32), or no-match."""
+    if not model.spaced:
+        options = _fewest_phrases(options, settings.max_phrases_unspaced)
     audio = _lead(audio, settings.lead)
     encoded = model.encode([model.features(audio, min(window + settings.lead, 30.0))])
     start = model.start_with_prompt(_prompt_text(model, options))

@@ -364,7 +364,7 @@ class WhisperRecognizer:
         padded = np.concatenate([lead, audio])
         encoded = model.encode([model.features(padded, window)])
         spaced = model.spaced
-        prompt = (", " if spaced else "，").join(expect.phrases) if expect.phrases else None
+        prompt = (", " if spaced else "、").join(expect.phrases) if expect.phrases else None
         start = model.start_with_prompt(prompt)
         rate = s.tokens_per_second if spaced else s.spaceless_tokens_per_second
         budget = int(rate * len(audio) / SAMPLE_RATE) + 8
