@@ -79,6 +79,12 @@ def said(kind: str, text: str, **kw: Any) -> Any:
         ("我有点忙", None),
         ("要不要", None),
         ("有没有", None),
+        ("你们是哪个快递", None),  # a question, not a yes: 是 inside it answers nothing
+        ("这是什么电话", None),
+        ("是谁打来的", None),
+        ("可以吗？", None),
+        ("几点送到", None),
+        ("对，几点都行", True),  # 几 inside an answer that has said yes
         ("I don't know", None),  # "no" only as a word
         ("book", None),
         ("", None),

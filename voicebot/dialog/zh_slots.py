@@ -65,9 +65,19 @@ _ANSWERS = re.compile(
     "|".join(map(_alternative, sorted([*_POLARITY, *NEITHER], key=len, reverse=True)))
 )
 _UNSURE = object()
+# A question asks, it does not answer: "你们是哪个快递" holds 是 and is no yes. When the first
+# clause asks (a question word, or 吗 / ？ at its end), the text is no answer ("对，几点都行" is).
+_QUESTION = re.compile(r"哪|什么|谁|为什么|怎么|多少|几|吗$|[?？]$")
+
+
+def _asks(text: str) -> bool:
+    first = re.split(r"[，,。.！!；;]", text.strip(), maxsplit=1)[0]
+    return bool(_QUESTION.search(first))
 
 
 def parse_yes_no(text: str) -> SlotValue | None:
+    if _asks(text):
+        return None
     found = {
         _POLARITY.get(m.group(0), _UNSURE)
         for m in _ANSWERS.finditer(normalize(text))
