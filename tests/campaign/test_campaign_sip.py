@@ -128,7 +128,7 @@ def site(tmp_path: Path) -> Iterator[Site]:
     log = tmp_path / "callees.jsonl"
     callees = subprocess.Popen(
         [sys.executable, "-m", "voicebot.testing.callees", "--port", "0", "--log", str(log),
-         "--max-ring", "6", "--quiet-timeout", "6", "--max-call", "60"],
+         "--max-ring", "6", "--quiet-timeout", "12", "--max-call", "60"],
         cwd=tmp_path, env=env, stdout=subprocess.DEVNULL,
         stderr=(tmp_path / "callees.err").open("w"), start_new_session=True,
     )  # fmt: skip
