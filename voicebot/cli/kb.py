@@ -1,9 +1,10 @@
 """`voicebot kb search FILE "question"`: how a knowledge file ranks a caller's question.
 
     $ voicebot kb search dialog_flows/support_line.faq.yaml "do you have roaming in Japan"
-     1  roaming              score 0.971  meaning 0.921  words 1.000  confidence 0.99  answers
-     2  international_calls  score 0.898  ...
-    answered by roaming (confidence 0.99 >= 0.50)
+     1  roaming          score 0.972  meaning 0.922  words 1.000  confidence 0.98  answers
+     2  coverage_5g      score 0.864  meaning 0.849  words 0.299  confidence 0.02
+    ...
+    answered by roaming (0.98 >= 0.50)
 
 Every entry, best first (`--top N` to see fewer), with the scores `Retriever.search` ranks by
 (dialog/knowledge.py): the entry's score (meaning + words), its best cosine with the entry's
