@@ -33,10 +33,12 @@ def no_traceback(proc: subprocess.CompletedProcess[str]) -> None:
 
 
 def test_check_accepts_the_shipped_flows():
+    """The flows and their knowledge files (*.faq.yaml): `flow check` takes both."""
     flows = sorted(str(p) for p in FLOWS.glob("*.yaml") if not p.name.endswith(".test.yaml"))
     proc = run("flow", "check", "--strict", *flows)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert proc.stdout.count(": ok (0 error(s), 0 warning(s))") == len(flows)
+    assert proc.stdout.count("; knowledge file, ") == 2
 
 
 def test_check_reports_located_errors_and_exits_1(tmp_path):
@@ -86,7 +88,8 @@ def test_missing_and_binary_files(tmp_path):
 def test_mutated_flows_never_crash_the_commands(tmp_path, capsys):
     """Delete, duplicate or garble lines of the real flow: only located messages come out."""
     lines = (FLOWS / "support_line.yaml").read_text().splitlines()
-    (tmp_path / "billing.yaml").write_text((FLOWS / "billing.yaml").read_text())
+    for name in ("billing.yaml", "support_line.faq.yaml"):
+        (tmp_path / name).write_text((FLOWS / name).read_text())
     rng = random.Random(7)
     for i in range(60):
         mutated = list(lines)
@@ -121,8 +124,8 @@ def test_flow_test_passes_shipped_tests_with_coverage():
 
 
 def test_flow_test_failure_is_located_and_exits_1(tmp_path):
-    (tmp_path / "support_line.yaml").write_text((FLOWS / "support_line.yaml").read_text())
-    (tmp_path / "billing.yaml").write_text((FLOWS / "billing.yaml").read_text())
+    for name in ("support_line.yaml", "billing.yaml", "support_line.faq.yaml"):
+        (tmp_path / name).write_text((FLOWS / name).read_text())
     test = tmp_path / "x.test.yaml"
     test.write_text(
         'flow: support_line.yaml\nclock: "2026-11-24T10:00:00-05:00"\ntests:\n'

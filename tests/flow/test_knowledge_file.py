@@ -151,3 +151,61 @@ def test_flow_check_warns_about_intents_that_mean_the_same(tmp_path, capsys):
         "'see_bill' (line 4, similarity 0.96)"
     ) in err, err
     assert err.count("means nearly the same") == 1
+
+
+def test_duplicates_ignore_case_spacing_and_punctuation(tmp_path):
+    path = write(
+        tmp_path,
+        "faq.yaml",
+        """
+        version: 1
+        entries:
+          - id: roaming
+            questions: {en: ["Roaming abroad?"], zh-CN: ["出国能用吗？"]}
+            answer: "Text ROAM."
+          - id: travel
+            questions: {en: ["roaming, abroad", "roaming in Japan"], zh-CN: ["出国 能用吗"]}
+            answer: "Text ROAM."
+        """,
+    )
+    assert problems(path) == [
+        "faq.yaml:7:22: entries[1].questions: duplicate question 'roaming, abroad' "
+        "(entry 'roaming' lists it already)",
+        "faq.yaml:7:70: entries[1].questions: duplicate question '出国 能用吗' "
+        "(entry 'roaming' lists it already)",
+    ]
+
+
+def test_flow_check_takes_a_knowledge_file(tmp_path, capsys):
+    good = write(
+        tmp_path,
+        "faq.yaml",
+        """
+        version: 1
+        entries:
+          - {id: hours, questions: {en: ["when are you open"]}, answer: "Nine to six."}
+        """,
+    )
+    bad = write(
+        tmp_path,
+        "bad.yaml",
+        """
+        version: 1
+        entries:
+          - {id: hours, questions: {en: ["when are you open"]}, answer: "  "}
+          - {id: open, questions: {en: ["When are you open?"]}, answer: "Nine to six."}
+        """,
+    )
+    assert main(["flow", "check", str(good)]) == 0
+    assert (
+        capsys.readouterr().out
+        == f"{good}: ok (0 error(s), 0 warning(s)); knowledge file, 1 entries\n"
+    )
+    assert main(["flow", "check", str(good), str(bad)]) == 1
+    captured = capsys.readouterr()
+    assert captured.err.splitlines() == [
+        f"{bad}:3:65: entries[0].answer: empty answer",
+        f"{bad}:4:33: entries[1].questions: duplicate question 'When are you open?' "
+        "(entry 'hours' lists it already)",
+    ]
+    assert captured.out.splitlines()[-1] == f"{bad}: 2 error(s)"

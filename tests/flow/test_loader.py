@@ -277,6 +277,19 @@ def test_flow_format_examples_load_and_their_tests_pass(tmp_path):
     ]
 
 
-def test_shipped_flow_is_the_contract_example():
-    shipped = ROOT / "dialog_flows" / "support_line.yaml"
-    assert shipped.read_text() == examples("Shape")[0]
+def test_shipped_flow_is_the_contract_example_plus_understanding():
+    """The shipped support line is the "Shape" example with its menu understood by meaning
+    ("Understanding": `intents`, `knowledge`, options' `intent`, the menu's `knowledge: true`);
+    everything else exactly as the contract writes it."""
+    from voicebot.flow import source
+
+    shipped = source.load_file(ROOT / "dialog_flows" / "support_line.yaml").data
+    assert set(shipped.pop("intents")) == {"check_bill", "billing"}
+    assert shipped.pop("knowledge") == "support_line.faq.yaml"
+    menu = shipped["steps"]["main_menu"]["menu"]
+    assert menu.pop("knowledge") is True
+    assert {n: o.pop("intent") for n, o in menu["options"].items()} == {
+        "balance": "check_bill",
+        "billing": "billing",
+    }
+    assert shipped == source.load(examples("Shape")[0]).data

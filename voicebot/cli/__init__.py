@@ -5,6 +5,7 @@
     voicebot flow chat FILE                    talk to a flow in text (#123 = keys, empty = silence)
     voicebot flow graph [--dot] FILE           Mermaid (or Graphviz) drawing of a flow
     voicebot flow schema                       JSON Schema of the flow format
+    voicebot kb search FILE "question"       a knowledge file's entries ranked, with scores
     voicebot transcribe FILE.wav [--expect K]  the recogniser on a file
 
 Exit codes: 0 success, 1 the input is wrong (errors, failing tests), 2 usage or internal error.
@@ -20,7 +21,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from voicebot.cli import calls, flow, kamailio, serve
+from voicebot.cli import calls, flow, kamailio, kb, serve
 from voicebot.cli.flow import problems_out
 from voicebot.errors import FlowError, VoicebotError
 
@@ -43,6 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     call.add_arguments(p)
     p.set_defaults(func=call.run)
     calls.add_arguments(sub)
+    kb.add_arguments(sub)
 
     p = sub.add_parser("kamailio-config", help="Kamailio dispatcher front for the workers")
     kamailio.add_arguments(p)

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from voicebot.errors import FlowError, Problem, VoicebotError
+from voicebot.errors import FlowError, FlowValidationError, Problem, VoicebotError
 
 
 def problems_out(problems: Sequence[Problem]) -> None:
@@ -33,7 +33,7 @@ def add_arguments(sub: Any) -> None:
     flow = sub.add_parser("flow", help="write, check, test and explore dialog flows")
     fsub = flow.add_subparsers(dest="flow_command", required=True)
 
-    p = fsub.add_parser("check", help="validate flows and report lint warnings")
+    p = fsub.add_parser("check", help="validate flows (and knowledge files), report warnings")
     p.add_argument("files", nargs="+", metavar="FILE")
     p.add_argument("--strict", action="store_true", help="fail on warnings too")
     p.add_argument("--audio-dir", help="where {audio: file} prompts live (default: settings)")
@@ -75,6 +75,26 @@ def _espeak_voices() -> list[str] | None:
         return None
 
 
+def _check_knowledge(path: str, limits: Any) -> bool | None:
+    """A knowledge file given to `flow check` (what `load_flow` refused as a flow): its located
+    errors, or ok. True when ok, False with errors, None when the file is no knowledge file.
+    Only files refused as flows are read again, so a large flow is parsed once."""
+    from voicebot.flow import source
+    from voicebot.flow.knowledge_file import is_knowledge_file, load_knowledge
+
+    try:
+        doc = source.load_file(path, limits)
+        if not is_knowledge_file(doc):
+            return None
+        kb = load_knowledge(Path(path), limits=limits, doc=doc)
+    except FlowError as exc:
+        problems_out(exc.problems)
+        print(f"{path}: {len(exc.problems)} error(s)")
+        return False
+    print(f"{path}: ok (0 error(s), 0 warning(s)); knowledge file, {len(kb.entries)} entries")
+    return True
+
+
 def cmd_check(args: argparse.Namespace) -> int:
     from voicebot.flow.lint import lint
     from voicebot.flow.loader import load_flow
@@ -85,6 +105,15 @@ def cmd_check(args: argparse.Namespace) -> int:
     for path in args.files:
         try:
             loaded = load_flow(path, settings.limits.flow())
+        except FlowValidationError as exc:
+            knowledge = _check_knowledge(path, settings.limits.flow())
+            if knowledge is not None:
+                failed = failed or not knowledge
+                continue
+            problems_out(exc.problems)
+            print(f"{path}: {len(exc.problems)} error(s)")
+            failed = True
+            continue
         except FlowError as exc:
             problems_out(exc.problems)
             print(f"{path}: {len(exc.problems)} error(s)")

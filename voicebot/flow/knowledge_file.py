@@ -15,12 +15,15 @@ entries:
 `questions` and `answer` are keyed by language (an answer may be one text for every language).
 Errors, all at once, each at file:line:column: what the schema refuses (unknown keys, missing
 questions), an empty question or answer, two entries with one id, and one question listed
-twice (in one entry or two: the second would never decide anything, or decide at random).
+twice (in one entry or two: the second would never decide anything, or decide at random),
+compared without case, spacing or punctuation ("Roaming abroad?" is "roaming  abroad", 出国能用吗？
+is 出国能用吗). `flow check` takes a knowledge file as well as a flow (`is_knowledge_file`).
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from pathlib import Path
 from typing import Literal
 
@@ -32,6 +35,13 @@ from voicebot.flow import source
 from voicebot.flow.schema import LanguageTag, Model, Phrases, Text
 
 _SPACES = re.compile(r"\s+")
+_CJK_SPACE = re.compile(r"(?<=[\u3400-\u9fff]) (?=[\u3400-\u9fff])")  # 出国 能用吗: 出国能用吗
+
+
+def _question_key(text: str) -> str:
+    """What two questions that are the same share: no case, punctuation or extra spaces."""
+    kept = "".join(" " if unicodedata.category(c).startswith("P") else c for c in text.lower())
+    return _CJK_SPACE.sub("", _SPACES.sub(" ", kept).strip())
 
 
 class KnowledgeEntry(Model):
@@ -63,7 +73,7 @@ def _problems(doc: source.Document, file: KnowledgeFile) -> list[Problem]:
         for lang, texts in entry.questions.items():
             for j, text in enumerate(texts):
                 where = doc.where(("entries", i, "questions", lang, j))
-                key = _SPACES.sub(" ", text.strip().lower())
+                key = _question_key(text)
                 if not key:
                     problems.append(Problem(where, f"entries[{i}].questions", "empty question"))
                 elif key in questions:
@@ -84,14 +94,24 @@ def _problems(doc: source.Document, file: KnowledgeFile) -> list[Problem]:
     return problems
 
 
+def is_knowledge_file(doc: source.Document) -> bool:
+    """A knowledge file, not a flow: a mapping with `entries` and no `steps` (`flow check` and
+    `kb search` take either)."""
+    return isinstance(doc.data, dict) and "entries" in doc.data and "steps" not in doc.data
+
+
 def load_knowledge(
-    path: Path, language: str = "en", limits: source.Limits | None = None
+    path: Path,
+    language: str = "en",
+    limits: source.Limits | None = None,
+    doc: source.Document | None = None,
 ) -> KnowledgeBase:
     """Read and check a knowledge file; raises FlowValidationError with every problem.
-    `language` is the flow's default language (answers fall back to it)."""
+    `language` is the flow's default language (answers fall back to it); `doc`: the file
+    already read (`flow check` reads a file once to tell a flow from a knowledge file)."""
     from voicebot.flow.loader import validated
 
-    doc = source.load_file(path, limits or source.Limits())
+    doc = doc or source.load_file(path, limits or source.Limits())
     file = validated(doc, KnowledgeFile, "a knowledge file is a mapping with version and entries")
     problems = _problems(doc, file)
     if problems:
