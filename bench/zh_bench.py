@@ -129,15 +129,21 @@ def run_sentences(rec, sentences: list[data.Sentence]) -> list[dict[str, Any]]:
 
 
 class Clips:
-    """The listener's cut of each recording, computed once."""
+    """Each recording as the listener hands it over alone, and trimmed for strings; once."""
 
     def __init__(self) -> None:
-        self._cut: dict[Path, np.ndarray] = {}
+        self._alone: dict[Path, bytes] = {}
+        self._trimmed: dict[Path, np.ndarray] = {}
 
-    def __call__(self, path: Path) -> np.ndarray:
-        if path not in self._cut:
-            self._cut[path] = data.spoken(data.read_8k(path))
-        return self._cut[path]
+    def alone(self, path: Path) -> bytes:
+        if path not in self._alone:
+            self._alone[path] = data.listened(data.read_8k(path))
+        return self._alone[path]
+
+    def trimmed(self, path: Path) -> np.ndarray:
+        if path not in self._trimmed:
+            self._trimmed[path] = data.trimmed(data.read_8k(path))
+        return self._trimmed[path]
 
 
 def take_set(take: int) -> str:
@@ -149,7 +155,7 @@ def run_numbers(rec, all_takes: list[data.Take], clips: Clips, strings: int) -> 
     menu = number_menu(data.NUMBER_WORDS, ZH)
     out = []
     for t in all_takes:
-        pcm = data.utterance(clips(t.path))
+        pcm = clips.alone(t.path)
         got = recognise(rec, pcm, menu)
         out.append(
             {
@@ -177,7 +183,7 @@ def run_numbers(rec, all_takes: list[data.Take], clips: Clips, strings: int) -> 
         if not all((d, k) in by for d in range(10) for k in numbers):
             continue
         for s in data.digit_strings(LENGTHS, strings, numbers, SEED):
-            pcm = data.string_audio(s, lambda d, k: clips(by[(d, k)].path))
+            pcm = data.string_audio(s, lambda d, k: clips.trimmed(by[(d, k)].path))
             got = recognise(rec, pcm, digits(len(s.truth), ZH))
             out.append(
                 {
@@ -238,7 +244,12 @@ def shipped_prompts() -> tuple[list[data.Prompt], str]:
             "worker would render them for a Mandarin call"
         )
     voices = sorted({f"{p.voice} {p.rate}" for p in prompts})
-    source += f"; each in the voice the worker renders it in ({', '.join(voices)})."
+    source += (
+        " (the engine's own Mandarin no-input, no-match and apology prompts included), each "
+        f"in the voice the worker renders it in ({', '.join(voices)}). espeak-ng renders are "
+        "not bit-reproducible (a few samples differ), and a prompt's transcript can change "
+        "from one run to the next."
+    )
     if failed:
         source += " Flows that did not load, left out: " + "; ".join(failed) + "."
     return prompts, source
@@ -283,17 +294,15 @@ def latency_items(
     items: dict[str, dict[str, list]] = {kind: {"en": [], ZH: []} for kind, _ in KINDS}
     for i in range(n):
         f = rng.choice(fsdd)
-        items["menu"]["en"].append(
-            (data.utterance(clips(f)), number_menu(EN_NUMBER_WORDS, "en"), f.name[0])
-        )
+        items["menu"]["en"].append((clips.alone(f), number_menu(EN_NUMBER_WORDS, "en"), f.name[0]))
         t = rng.choice(held)
         items["menu"][ZH].append(
-            (data.utterance(clips(t.path)), number_menu(data.NUMBER_WORDS, ZH), str(t.number))
+            (clips.alone(t.path), number_menu(data.NUMBER_WORDS, ZH), str(t.number))
         )
         for lang, said, voice in (("en", EN_YES_NO, en_voice), (ZH, ZH_YES_NO, zh_voice)):
             text, answer = said[i % len(said)]
-            speech = data.spoken(synthesise(tts, text, voice, en_voice))
-            items["yes_no"][lang].append((data.utterance(speech), yes_no(lang), answer))
+            pcm = data.listened(synthesise(tts, text, voice, en_voice))
+            items["yes_no"][lang].append((pcm, yes_no(lang), answer))
         sentence = SENTENCES[i % len(SENTENCES)]
         en_text = data.utterance(synthesise(tts, sentence, en_voice, en_voice), free_text=True)
         items["text"]["en"].append((en_text, free_text("en"), sentence))
@@ -306,10 +315,10 @@ def latency_items(
             items["text_tts"][ZH].append((prompt["pcm"], free_text(ZH), prompt["ref"]))
     for length in (4, 11):
         for s in data.digit_strings([length], n, list(fsdd_index), SEED + 1):
-            pcm = data.string_audio(s, lambda d, k: clips(fsdd_take[(d, k)]))
+            pcm = data.string_audio(s, lambda d, k: clips.trimmed(fsdd_take[(d, k)]))
             items[f"digits{length}"]["en"].append((pcm, digits(length, "en"), s.truth))
         for s in data.digit_strings([length], n, take_numbers, SEED + 1):
-            pcm = data.string_audio(s, lambda d, k: clips(zh_take[(d, k)]))
+            pcm = data.string_audio(s, lambda d, k: clips.trimmed(zh_take[(d, k)]))
             items[f"digits{length}"][ZH].append((pcm, digits(length, ZH), s.truth))
     return items
 

@@ -8,12 +8,14 @@ the repository (the main checkout's, when this is a git worktree). DIR holds
 speaker saying the number N, 零..十, take K, 1..5).
 
 Every utterance is what a call hands the recogniser, at 8 kHz through a G.711 μ-law round
-trip. Numbers and yes/no: the take's speech as the listener finds it (`spoken`: webrtcvad and
-its endpointing, `voicebot.speech.listener`), with the listener's pre-roll before it and its
-tail after it (`utterance`); a digit string is takes of its digits joined by pauses of
-0.15-0.45 s (`digit_string`). Free text is whole: a real sentence is the recording as it is
-(`recording`: it has its own lead-in), an espeak-ng render has the pre-roll before it (the
-listener would cut a sentence at a pause of 0.8 s; a transcript covers the whole file).
+trip. A number or a yes/no alone: what the listener hands over for the recording (`listened`:
+`voicebot.speech.listener` with its VAD and endpointing: its pre-roll, the speech, its tail).
+A digit string: those utterances of its digits trimmed of their silence (`trimmed`, the trim
+of bench/asr_data.py) joined by pauses of 0.15-0.45 s (`digit_string`), with the listener's
+pre-roll and tail of silence around them (`utterance`). Free text is whole: a real sentence
+is the recording as it is (`recording`: it has its own lead-in), an espeak-ng render has the
+pre-roll before it (the listener would cut a sentence at a pause of 0.8 s; a transcript
+covers the whole file).
 Synthetic callers speak in `EN_CALLER` (EspeakSynthesizer's default, as bench/asr_data.py
 renders English) and `ZH_CALLER` (as tests/data/zh/tts renders Mandarin answers).
 """
@@ -149,24 +151,33 @@ def telephone(samples: np.ndarray) -> np.ndarray:
 
 
 # -- utterances as a call hands them over ------------------------------------------------------
-def spoken(samples: np.ndarray) -> np.ndarray:
-    """The speech in a recording as the listener finds it: from its VAD's start of speech to
-    its last voiced frame (over the telephone line, followed by 2 s of silence)."""
+def listened(samples: np.ndarray) -> bytes:
+    """A recording over the telephone line as the listener hands it to the recogniser: its
+    `EndOfUtterance` audio (pre-roll, speech, tail: webrtcvad and the listener's endpointing),
+    or the whole recording when the listener finds no end in it and 2 s of silence after."""
     from voicebot.dialog.expectation import FREE_TEXT
     from voicebot.speech.listener import EndOfUtterance, Listener, MaxSpeech
 
-    line = telephone(samples)
-    pcm = np.concatenate([line, np.zeros(2 * RATE)]).astype("<i2").tobytes()
+    line = telephone(samples).astype("<i2").tobytes()
+    pcm = line + bytes(4 * RATE)
     listener = Listener(rate=RATE)
     listener.start_listening(FREE_TEXT, 0.0, timeout=60.0)
     frame = 2 * RATE // 50
     for k in range(len(pcm) // frame):
         for event in listener.feed(pcm[k * frame : (k + 1) * frame], (k + 1) * 0.02):
-            if isinstance(event, EndOfUtterance):
-                return line[int(event.speech_start * RATE) : int(event.speech_end * RATE)]
-            if isinstance(event, MaxSpeech):
-                return line[int(event.speech_start * RATE) :]
-    return line  # no speech found: the whole recording (the recogniser will say so)
+            if isinstance(event, EndOfUtterance | MaxSpeech):
+                return event.audio
+    return line
+
+
+def trimmed(samples: np.ndarray) -> np.ndarray:
+    """What the listener hands over for a recording (`listened`: no clicks or breaths far
+    from the word), without the silence before and after the word (bench/asr_data.py's
+    `trim`: between the first and last 10 ms within 40 dB of the loudest): for joining into
+    digit strings."""
+    from bench.asr_data import trim
+
+    return trim(np.frombuffer(listened(samples), "<i2").astype(np.float64))
 
 
 def join_with_pauses(clips: Sequence[np.ndarray], pauses: Sequence[float]) -> np.ndarray:

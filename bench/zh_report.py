@@ -197,11 +197,12 @@ def render(res: dict[str, Any]) -> str:
         'Recognisers as a worker loads them (`load_recognizer(["en", "zh-CN"])`): '
         'Mandarin on Whisper base (multilingual) forced to "zh", English on tiny.en, '
         "CTranslate2 int8, 2 threads. Every utterance is 8 kHz through a G.711 μ-law round "
-        "trip, as the listener hands it over: numbers and yes/no are the recording's speech "
-        "as the listener's VAD finds it, with its 0.3 s pre-roll before and 0.2 s tail "
-        "after (a digit string: those takes joined by 0.15-0.45 s of silence, seed "
-        f"{SEED}); free text is whole: a real sentence as recorded, an espeak-ng render "
-        "after the pre-roll. Data: "
+        "trip, as the listener hands it over: a number or yes/no alone is the listener's "
+        "utterance for the recording (its VAD and endpointing: 0.3 s pre-roll, the speech, "
+        "0.2 s tail); a digit string is those utterances of its digits trimmed of their "
+        "silence (the trim of bench/asr_data.py) joined by 0.15-0.45 s of silence "
+        f"(seed {SEED}), with the pre-roll and tail around it; free text is whole: a real "
+        "sentence as recorded, an espeak-ng render after the pre-roll. Data: "
         "the shared Mandarin recordings (`shared/data/zh` beside the repository, not in "
         f"it: `--data DIR`): {res['n_sentences']} sentences with transcripts (AISHELL-1, "
         f"WeNet, FireRedASR examples) and one speaker's numbers 零..十, {res['n_takes']} "
