@@ -93,6 +93,7 @@ def test_the_context_prompt_and_subtitle_credits_given_back_are_phantoms(mandari
     assert mandarin._phantom("普通话的句子", spaced=False)
     assert mandarin._phantom("谢谢观看", spaced=False)
     assert not mandarin._phantom("我想查话费", spaced=False)
+    assert not mandarin._phantom("普通话", spaced=False)  # a word of it is an answer
     assert MANDARIN_CONTEXT.startswith("以下是普通话")
 
 

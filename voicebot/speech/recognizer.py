@@ -337,9 +337,10 @@ class WhisperRecognizer:
     def _phantom(self, said: str, spaced: bool) -> bool:
         if spaced:
             return said in PHANTOMS
-        # the context prompt given back, whole or in part, is not the caller's
+        # the context prompt given back, whole or most of it, is not the caller's; a word of
+        # it alone ("普通话", a bilingual menu's answer) may well be
         context = _normal(self.model.context, spaced=False)
-        return said in ZH_PHANTOMS or (len(said) >= 3 and said in context)
+        return said in ZH_PHANTOMS or (len(said) >= 5 and said in context)
 
     def _free(self, audio, expect: Expectation, window, base: Recognition) -> Recognition:
         """Free text; audio longer than one 30 s window (the listener cuts at 15 s) is decoded
