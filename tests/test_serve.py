@@ -166,7 +166,9 @@ def test_support_line_by_speech(bot: Bot):
     assert full.steps[:4] == ["welcome", "hours", "main_menu", "account"]
     assert full.answered_at is not None
     latencies = [t["latency_ms"] for t in full.turns if t["latency_ms"] is not None]
-    assert len(latencies) >= 3 and all(0 < x < 3000 for x in latencies)
+    # recorded for every answered turn; how fast is the benchmarks' business (BENCHMARKS.md,
+    # "Telephony"): here only below the session's recognition deadline (10 s)
+    assert len(latencies) >= 3 and all(0 < x < 10000 for x in latencies)
     said = [t["text"] for t in full.turns if t["who"] == "caller"]
     assert said[0].lower().startswith("my balance")
 
