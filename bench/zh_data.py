@@ -255,7 +255,7 @@ def flow_files(flows_dir: Path) -> list[Path]:
     return [
         p
         for p in sorted(flows_dir.glob("*.yaml"))
-        if not p.name.endswith((".test.yaml", ".qa.yaml"))
+        if not p.name.endswith((".test.yaml", ".qa.yaml", ".faq.yaml"))
     ]
 
 
