@@ -46,12 +46,17 @@ class _Accounts(BaseHTTPRequestHandler):
         pass
 
 
-@pytest.fixture(scope="module")
-def accounts_api() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Accounts)
+def serve_http(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
+    """A test HTTP server on loopback for as long as the generator runs: its base URL."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield f"http://127.0.0.1:{server.server_address[1]}"
     server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def accounts_api() -> Iterator[str]:
+    yield from serve_http(_Accounts)
 
 
 class Bot:

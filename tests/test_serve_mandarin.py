@@ -15,14 +15,13 @@ import json
 import os
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
 from rapidfuzz import fuzz
-from test_serve import ROOT, Bot, bot_lines, start_bot, stop_bot
+from test_serve import ROOT, Bot, bot_lines, serve_http, start_bot, stop_bot
 
 from voicebot.lang.zh_pinyin import syllables
 
@@ -59,10 +58,7 @@ class _Accounts(BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def accounts_api() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Accounts)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
+    yield from serve_http(_Accounts)
 
 
 @pytest.fixture(scope="module")
