@@ -147,12 +147,13 @@ def place_calls(
     length_ms: int,
     limit: int,
     scenario: str = "caller.xml",
+    timeout: str = "20s",
 ) -> subprocess.CompletedProcess[bytes]:
-    """`calls` calls through Kamailio, at most `limit` at once."""
+    """`calls` calls through Kamailio, at most `limit` at once; each given up after `timeout`."""
     args = [_tool("sipp"), "-sf", str(DATA / scenario), f"{HOST}:{kamailio_port}"]
     args += ["-i", HOST, "-p", str(_free_port()), "-mp", str(_free_port())]
     args += ["-cp", str(_free_port()), "-nostdin", "-m", str(calls), "-r", str(rate)]
-    args += ["-l", str(limit), "-d", str(length_ms), "-timeout", "20s", "-timeout_error"]
+    args += ["-l", str(limit), "-d", str(length_ms), "-timeout", timeout, "-timeout_error"]
     args += ["-trace_err", "-error_file", str(tmp / "caller_errors.log")]
     return subprocess.run(args, stdin=subprocess.DEVNULL, capture_output=True, timeout=30)
 
@@ -311,20 +312,48 @@ def test_failover_past_a_worker_that_refuses(tmp_path: Path, procs: Processes, r
 
 
 @pytest.mark.sip
-def test_all_workers_full_gives_486(tmp_path: Path, procs: Processes) -> None:
+def test_a_stale_count_does_not_refuse_calls_the_workers_can_take(
+    tmp_path: Path, procs: Processes
+) -> None:
+    """Two calls whose BYEs never pass Kamailio leave both workers at their maxload (1) by its
+    count, though they are free: the next calls are still offered to the workers, and taken."""
     workers = [Worker(procs, tmp_path, ANSWER) for _ in range(2)]
     wait_workers(workers)
     port = _free_port()
-    dests = tuple(Destination(w.uri, max_calls=2) for w in workers)
-    start_kamailio(procs, tmp_path, KamailioConfig(dests, HOST, port))
+    dests = tuple(Destination(w.uri, max_calls=1) for w in workers)
+    log = start_kamailio(procs, tmp_path, KamailioConfig(dests, HOST, port))
 
-    # 6 calls of 1.5 s at once, 4 slots: 4 answered, 2 refused by Kamailio itself
-    done = place_calls(tmp_path, port, 6, rate=50, length_ms=1500, limit=6)
+    lost = place_calls(tmp_path, port, 2, 50, 100, limit=2, scenario="caller_bye_lost.xml")
+    assert_all_passed(tmp_path, lost)
+    assert "asking them in turn" not in log.read_text()  # one call each, by load
+    assert [len(w.lines("INVITE")) for w in workers] == [1, 1]
+    assert [len(w.lines("BYE")) for w in workers] == [0, 0]  # still counted by Kamailio
+
+    assert_all_passed(tmp_path, place_calls(tmp_path, port, 4, rate=20, length_ms=300, limit=1))
+    time.sleep(0.3)
+    assert sum(len(w.lines("INVITE")) for w in workers) == 2 + 4
+    assert log.read_text().count("every worker counted full here, asking them in turn") == 4
+
+
+@pytest.mark.sip
+def test_the_caller_hears_busy_only_when_every_worker_said_busy(
+    tmp_path: Path, procs: Processes
+) -> None:
+    """Two full workers (each answers 486): Kamailio offers the call to both and relays the
+    last one's own 486; it never answers busy itself."""
+    workers = [Worker(procs, tmp_path, DATA / "worker_reject.xml") for _ in range(2)]
+    wait_workers(workers)
+    port = _free_port()
+    log = start_kamailio(procs, tmp_path, settings_for(port, [w.uri for w in workers]))
+
+    done = place_calls(tmp_path, port, 3, rate=20, length_ms=300, limit=1)
     time.sleep(0.3)
 
     assert done.returncode != 0
-    assert (tmp_path / "caller_errors.log").read_text().count("486 All Workers Busy") == 2
-    assert [len(w.lines("INVITE")) for w in workers] == [2, 2]
+    errors = (tmp_path / "caller_errors.log").read_text()
+    assert errors.count("SIP/2.0 486 Busy Here") == 3, errors[-2000:]
+    assert [len(w.lines("INVITE")) for w in workers] == [3, 3]  # each call tried on both
+    assert log.read_text().count("worker replied 486, trying") == 3
 
 
 def _worker_flags(tmp: Path) -> dict[str, str]:
@@ -436,7 +465,10 @@ def test_an_invite_flood_from_one_source_is_cut_by_pike(tmp_path: Path, procs: P
     wait_workers([worker])
     port = _free_port()
     log = start_kamailio(procs, tmp_path, settings_for(port, [worker.uri], pike_limit=5))
-    done = place_calls(tmp_path, port, 30, rate=200, length_ms=50, limit=30)
+    # 30 INVITEs in 0.15 s, retransmitted for 3 s (0.5, 1, 2 s apart) while unanswered: the
+    # source stays over the limit all along; later, as retransmissions thin out, pike would
+    # let it in again (and the workers, not Kamailio's count, would take those calls)
+    done = place_calls(tmp_path, port, 30, rate=200, length_ms=50, limit=30, timeout="3s")
     assert done.returncode != 0  # the calls over the limit got no answer at all
     time.sleep(0.3)
     taken = len(worker.lines("INVITE"))

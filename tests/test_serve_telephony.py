@@ -782,6 +782,38 @@ def test_six_concurrent_calls_through_kamailio_are_spread_over_two_workers(
     assert max(r.answered_at for r in new) < min(r.ended_at for r in new)
 
 
+def test_through_kamailio_a_caller_hears_busy_only_from_full_workers(
+    serve: Serve, tmp_path: Path
+) -> None:
+    """Ten calls at once into two workers of 4 slots: eight are answered, and the two refused
+    hear the workers' own 486 (each tried on both workers), never one Kamailio made up."""
+    workers = [f"sip:{HOST}:{serve.port}", f"sip:{HOST}:{serve.port + 1}"]
+    port = free_ports(1)
+    procs = Processes()
+    try:
+        log = start_kamailio(procs, tmp_path, settings_for(port, workers))
+        before = known(serve)
+        done = place_calls(tmp_path, port, 10, rate=50, length_ms=4000, limit=10)
+    finally:
+        procs.stop_all()
+
+    assert done.returncode != 0
+    errors = (tmp_path / "caller_errors.log").read_text()
+    assert len(re.findall(r"SIP/2.0 486 ", errors)) == 2, errors[-3000:]
+    text = log.read_text()
+    assert "All Workers Busy" not in errors and "asking them in turn" in text
+    assert text.count("worker replied 486, trying") == 2  # each refused call tried on both
+    store = serve.records()
+    deadline = time.monotonic() + 10
+    while True:
+        new = [r for r in store.list(limit=1000) if r.id not in before and r.answered_at]
+        if len(new) == 8 and all(r.ended_at for r in new):
+            break
+        assert time.monotonic() < deadline, [(r.worker, r.outcome) for r in new]
+        time.sleep(0.1)
+    assert sorted(r.worker for r in new) == ["w1"] * 4 + ["w2"] * 4
+
+
 def test_a_worker_killed_mid_call_is_restarted_and_its_call_recorded_failed(
     serve: Serve, call: Any
 ) -> None:

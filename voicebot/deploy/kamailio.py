@@ -31,8 +31,15 @@ Failover: a call that a worker refuses with 408/480/486/5xx (full, draining, cra
 not reply to within `reply_timeout_ms` (local 408), goes on to the next worker (failure_route,
 ds_next_dst, which moves the call's load too); a worker that sent no reply at all is marked
 inactive at once. Every `ping_interval` seconds each worker gets an OPTIONS; two missed replies
-mark it inactive (skipped), one answer brings it back. When every worker is full the caller gets
-486, when none is reachable 503.
+mark it inactive (skipped), one answer brings it back. When none is reachable the caller gets 503.
+
+Busy means busy: the workers' own count of their calls is the truth, Kamailio's is a guide.
+Kamailio's count runs ahead of theirs whenever a call ends without a BYE passing through it (a
+BYE lost, a caller that vanished, a worker restarted): such a call stays counted until
+`ds_hash_expire`. So when every worker is at `maxload` by Kamailio's count, the call is not
+refused there: it is offered to the workers in priority order (algorithm 8), each full one
+answers 486 at once, and failover moves on. A caller hears 486 only when every worker has said
+busy itself (the last worker's 486 is relayed); Kamailio never answers 486 of its own.
 
 API: `render_config(KamailioConfig) -> (kamailio_cfg, dispatcher_list)`, both text;
 `voicebot kamailio-config` is voicebot/cli/kamailio.py.
