@@ -11,6 +11,7 @@ from voicebot.deploy.kamailio import (
     Destination,
     KamailioConfig,
     render_config,
+    render_rtpengine_conf,
 )
 from voicebot.errors import ConfigError
 
@@ -34,6 +35,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="callers allowed (repeat; default: loopback only, as the workers; 'any': anyone)",
     )
     add("--pike", type=int, default=20, metavar="N", help="INVITEs per source in 2 s (0: off)")
+    add("--tls", metavar="HOST:PORT", help="also SIP over TLS for callers (e.g. 0.0.0.0:5061)")
+    add("--tls-cert", metavar="PEM", help="certificate (chain) presented to TLS callers")
+    add("--tls-key", metavar="PEM", help="its private key")
+    add("--rtpengine", metavar="udp:HOST:PORT", help="rtpengine's control socket: anchor media")
+    add("--rtp-address", metavar="IP", help="address in SDP for media (default: --listen host)")
     add("--out", metavar="DIR", help="write DIR/kamailio.cfg, DIR/dispatcher.list (else print)")
 
 
@@ -61,15 +67,39 @@ def run(args: argparse.Namespace) -> int:
         ping_interval=args.ping_interval,
         allow_from=allow,
         pike_limit=args.pike,
+        tls_port=_tls_port(args.tls, host),
+        tls_certificate=str(Path(args.tls_cert).resolve()) if args.tls_cert else "",
+        tls_private_key=str(Path(args.tls_key).resolve()) if args.tls_key else "",
+        rtpengine=args.rtpengine or "",
+        rtp_address=args.rtp_address or "",
     )
     cfg, dispatcher_list = render_config(settings)
+    rtpengine_conf = render_rtpengine_conf(settings)
     if out is None:
         sys.stdout.write(f"# ---- kamailio.cfg ----\n{cfg}\n# ---- {list_file} ----\n")
         sys.stdout.write(dispatcher_list)
+        if rtpengine_conf:
+            sys.stdout.write(f"# ---- rtpengine.conf ----\n{rtpengine_conf}")
         return 0
     out.mkdir(parents=True, exist_ok=True)
     (out / "kamailio.cfg").write_text(cfg)
     (out / "dispatcher.list").write_text(dispatcher_list)
     print(f"wrote {out / 'kamailio.cfg'} and {list_file} ({len(uris)} workers)")
+    if rtpengine_conf:
+        (out / "rtpengine.conf").write_text(rtpengine_conf)
+        conf = out / "rtpengine.conf"
+        print(f"wrote {conf}: run rtpengine --config-file {conf} --foreground")
     print(f"check: kamailio -c -f {out / 'kamailio.cfg'}")
     return 0
+
+
+def _tls_port(tls: str | None, listen_host: str) -> int:
+    """The port of --tls HOST:PORT; its host must be the --listen host (one address)."""
+    if not tls:
+        return 0
+    host, _, port = tls.rpartition(":")
+    if not port.isdigit():
+        raise ConfigError(f"--tls {tls!r}: write it as HOST:PORT, e.g. 0.0.0.0:5061")
+    if host and host != (listen_host or "0.0.0.0"):
+        raise ConfigError(f"--tls {tls!r}: use the --listen host ({listen_host or '0.0.0.0'})")
+    return int(port)
