@@ -750,7 +750,9 @@ class DialogEngine:
     def _by_meaning(self, text: str, out: list[Action]) -> bool:
         """An intent by meaning, a question to clarify, or a knowledge answer; False: none."""
         step = self.step
-        decision = self.meaning.decide(self.loaded, step, text)
+        knowledge = step.menu is not None and step.menu.knowledge
+        understood = self.meaning.understand(self.loaded, step, text, knowledge)
+        decision = understood.decision
         if decision.kind == "chosen" and decision.best is not None:
             self._chose_by_meaning(decision.best.name, decision.confidence, out)
             return True
@@ -762,9 +764,7 @@ class DialogEngine:
             out.append(say)
             self._listen(step, out)
             return True
-        if step.menu is None or not step.menu.knowledge:
-            return False
-        hit = self.meaning.answer(self.loaded, text)
+        hit = understood.answer
         if hit is None:
             return False
         self.turn.update(answered=hit.entry.id)

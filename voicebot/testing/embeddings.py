@@ -28,6 +28,9 @@ class FakeEmbedder:
     name = "fake-bag-of-words"
     calibration = Calibration(scale=14.0, offset=0.45, lead=6.0)
 
+    def calibration_for(self, text: str) -> Calibration:
+        return self.calibration
+
     def __init__(self, synonyms: Mapping[str, str] | None = None):
         self.synonyms = dict(synonyms or {})
         self.calls = 0
