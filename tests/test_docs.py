@@ -9,6 +9,7 @@ from voicebot.campaign.config import CampaignSettings
 from voicebot.settings import (
     HttpSettings,
     LimitSettings,
+    LlmSettings,
     OutboundSettings,
     Settings,
     SipSettings,
@@ -29,6 +30,7 @@ def test_every_setting_is_documented_with_its_default():
         "transfers": TransferSettings,
         "outbound": OutboundSettings,
         "limits": LimitSettings,
+        "llm": LlmSettings,
     }
     for name in Settings.model_fields:
         if name not in nested:

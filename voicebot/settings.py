@@ -16,7 +16,7 @@ import logging
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
@@ -29,8 +29,12 @@ from pydantic_settings import (
 from voicebot.campaign.config import CampaignSettings
 from voicebot.errors import ConfigError
 from voicebot.flow.backend import HttpLimits
+from voicebot.flow.completions import Endpoint
 from voicebot.flow.source import Limits
 from voicebot.policy import numbers
+
+if TYPE_CHECKING:
+    from voicebot.dialog.assistant import LlmOptions
 
 DEFAULT_CONFIG = Path("config/voicebot.yaml")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
@@ -141,6 +145,32 @@ class LimitSettings(BaseModel):
         return Limits(self.flow_bytes, self.yaml_aliases, self.yaml_depth, self.yaml_values)
 
 
+class LlmSettings(BaseModel):
+    """The language model of flows' `llm` steps: any OpenAI-compatible endpoint."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    base_url: str = Field("", description="e.g. http://127.0.0.1:8000/v1; empty: none")
+    model: str = Field("", description="the model's name at that endpoint")
+    api_key_env: str = Field("", description="environment variable holding the API key")
+    timeout: float = Field(10.0, gt=0, description="seconds for a whole reply")
+    first_sentence_budget: float = Field(
+        0.8, gt=0, description="seconds before the filler prompt plays"
+    )
+    filler: dict[str, str] = Field(
+        default_factory=lambda: {"en": "One moment.", "zh-CN": "请稍等。"},
+        description="the filler prompt, per language",
+    )
+
+    def endpoint(self) -> Endpoint:
+        return Endpoint(self.base_url, self.model, self.api_key_env, self.timeout)
+
+    def options(self) -> LlmOptions:
+        from voicebot.dialog.assistant import LlmOptions  # the dialog core: only when needed
+
+        return LlmOptions(self.first_sentence_budget, dict(self.filler))
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="VOICEBOT_", env_nested_delimiter="__", extra="forbid"
@@ -179,6 +209,9 @@ class Settings(BaseSettings):
     )
     limits: LimitSettings = Field(
         default_factory=LimitSettings, description="sizes of flow and contacts files"
+    )
+    llm: LlmSettings = Field(
+        default_factory=LlmSettings, description="the model of `llm` steps (OpenAI-compatible)"
     )
 
     @field_validator("log_level")

@@ -101,7 +101,7 @@ def test_wrong_types_unknown_keys_and_bad_values_are_all_reported(tmp_path):
         "support.yaml:11:7: steps.a.ask: unknown key 'colour'",
         "support.yaml:12:5: steps.a: unknown key 'nxt' (did you mean 'next'?)",
         "support.yaml:13:6: steps.b: a step has exactly one action key (say, ask, menu, set, "
-        "http, hours, transfer, record, call, return, hangup, answer); found say, hangup",
+        "http, hours, transfer, record, call, return, hangup, answer, llm); found say, hangup",
     ]
 
 
@@ -179,7 +179,13 @@ def examples(section: str) -> list[str]:
     return re.findall(r"```yaml\n(.*?)```", contract_sections()[section], re.S)
 
 
-BUILT = ("Shape", "Rules", "Flow tests (`*.test.yaml` beside the flow)", "Languages")
+BUILT = (
+    "Shape",
+    "Rules",
+    "Flow tests (`*.test.yaml` beside the flow)",
+    "Languages",
+    "Understanding",  # tests/flow/test_understanding_contract.py, tests/dialog/test_assistant.py
+)
 
 # The contract's sections whose features are not built yet ("until then a test of the contract
 # may mark them as not yet built"). Today `flow check` rejects each of their examples, and these
@@ -188,12 +194,6 @@ BUILT = ("Shape", "Rules", "Flow tests (`*.test.yaml` beside the flow)", "Langua
 # leaves this table for BUILT and its examples get a test that runs them, as the Shape one does.
 # A section partly built lists None for an example that is built (and tested elsewhere).
 NOT_BUILT: dict[str, list[list[str] | None]] = {
-    "Understanding": [
-        # intents, knowledge, the answer step: built (tests/flow/test_understanding_contract.py, the
-        # example minus its `llm` step); the `llm` step is not
-        ["23:5: steps.assistant: no action key"],
-        None,  # the knowledge file: voicebot/flow/knowledge_file.py
-    ],
     "Escalation and hand-off": [
         [
             "8:7: steps.agent.transfer: unknown key 'mode'",
@@ -233,10 +233,10 @@ def test_the_contract_names_the_step_actions_the_schema_has():
         .group(1)
         .partition("and (sections below)")
     )
-    later_built = ("answer",)  # of the sections below: the ones built
+    later_built = ("answer", "llm")  # of the sections below: the ones built
     assert tuple(re.findall(r"`(\w+)`", built)) + later_built == ACTION_KEYS
     assert re.findall(r"`(\w+)`", later) == ["answer", "llm", "callback"]
-    assert not set(ACTION_KEYS) & {"llm", "callback"}
+    assert not set(ACTION_KEYS) & {"callback"}
 
 
 @pytest.mark.parametrize("section", NOT_BUILT)
@@ -263,7 +263,8 @@ def test_flow_format_examples_load_and_their_tests_pass(tmp_path):
         0,
         1,
         1,
-    ]  # Languages: tests/flow/test_languages.py
+        2,
+    ]  # Languages: tests/flow/test_languages.py; Understanding: test_understanding_contract.py
     (tmp_path / "support_line.yaml").write_text(examples("Shape")[0])
     (tmp_path / "support_line.test.yaml").write_text(examples(BUILT[2])[0])
     billing = ROOT / "dialog_flows" / "billing.yaml"

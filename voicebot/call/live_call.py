@@ -11,6 +11,8 @@ service's dispatcher or by worker pools), hands everything to the session with
     StopPlayback  media.stop_playback() (barge-in)
     Recognize  on the worker's recognition scheduler (finals first, one partial in flight per
                call; speech/scheduler.py) -> Recognized, with the audio end, into inbox
+    AskModel   the completion streamed on the I/O pool (the worker's `CompletionClient`) ->
+               each piece into the inbox as it comes (`Streamed`)
     Perform    HTTP on the I/O pool (the worker's `HttpBackend`) -> Reply into inbox;
                transfer / hang-up through the SIP endpoint
     Beep / SaveRecording  a 440 Hz tone / a WAV under data_dir/recordings
@@ -41,6 +43,7 @@ import numpy as np
 from voicebot.audio.wav import write_wav
 from voicebot.call.records import CallStore, TurnRecord
 from voicebot.call.session import (
+    AskModel,
     AudioIn,
     Beep,
     CallSession,
@@ -57,12 +60,14 @@ from voicebot.call.session import (
     SessionInput,
     SessionOutput,
     StopPlayback,
+    Streamed,
     Tick,
 )
 from voicebot.call_log import call_logger
 from voicebot.dialog import actions as act
 from voicebot.dialog import events as dev
 from voicebot.flow.backend import HttpBackend
+from voicebot.flow.completions import NO_ENDPOINT, CompletionClient
 from voicebot.policy.redaction import MASK
 from voicebot.speech.prompt_cache import PromptCache
 from voicebot.speech.recognizer import Recognition, Recognizer
@@ -102,6 +107,7 @@ class Resources:
     http: HttpBackend
     worker: str = ""
     voice: Voice = Voice("en-us", 165)  # for prompts that name none (settings speech.tts_*)
+    model: CompletionClient | None = None  # `llm` steps' model (None: no endpoint configured)
 
 
 def beep(rate: int, seconds: float = 0.3) -> bytes:
@@ -213,6 +219,8 @@ class LiveCall:
                 self._recognize(out)
             elif isinstance(out, Perform):
                 self._perform(out)
+            elif isinstance(out, AskModel):
+                self._ask_model(out)
             elif isinstance(out, Beep):
                 self.media.play(beep(self.media.rate))
             elif isinstance(out, SaveRecording):
@@ -277,6 +285,19 @@ class LiveCall:
             self.outcome = "completed" if self.outcome != "transferred" else self.outcome
             self.reason = self.reason or action.reason
             self.sip.hangup(self.call_id)
+
+    def _ask_model(self, out: AskModel) -> None:
+        model = self.res.model
+
+        def work() -> None:
+            if model is None:
+                ended = dev.CompletionEnded(error="error", detail=NO_ENDPOINT)
+                self.post(Streamed(out.request, ended))
+                return
+            for _, event in model.stream(out.action):
+                self.post(Streamed(out.request, event))
+
+        self._submit(self.res.io_pool, work, out.key)
 
     def _save(self, out: SaveRecording) -> None:
         def work() -> None:

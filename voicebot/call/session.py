@@ -28,6 +28,9 @@ Rules it keeps:
   passes (a result arriving after that is dropped). HTTP failures are `HttpResult`s with
   `error`, transfer failures `TransferResult("failed"|"no_answer")`; the others reach the
   engine as a `Failure`, which takes the flow's error route.
+- An `llm` step's completion (`AskModel`) streams back as `Streamed` inputs, each piece to the
+  engine as it comes (so the first sentence plays while the rest is written); its deadline is
+  `Deadlines.model`, and a failure or timeout reaches the engine as `CompletionEnded(error)`.
 - The watchdog: a call that neither plays nor listens (nor records, nor waits for answering-
   machine detection or a transfer) for `Deadlines.watchdog` seconds gets a `Failure("watchdog")`
   (the flow's error route); if that route makes no sound at once, the apology plays and the
@@ -113,8 +116,17 @@ class RequestFailed:
     detail: str = ""
 
 
+@dataclass(frozen=True)
+class Streamed:
+    """A piece of the completion `AskModel` number `request` asked for (the last one ends it)."""
+
+    request: int
+    event: ev.CompletionText | ev.CompletionEnded
+
+
 SessionInput = (
     AudioIn
+    | Streamed
     | KeyIn
     | Recognized
     | PlaybackStarted
@@ -183,6 +195,18 @@ class Perform:
 
 
 @dataclass(frozen=True)
+class AskModel:
+    """Stream a completion from the flow's language model (settings `llm.*`)."""
+
+    action: act.Complete
+    request: int = 0
+
+    @property
+    def key(self) -> str:
+        return f"model:{self.request}"
+
+
+@dataclass(frozen=True)
 class Deadlines:
     """How long the session waits for each kind of request; HTTP waits for the flow step's own
     `timeout` plus `http_grace` (the backend times itself and should report first)."""
@@ -192,6 +216,7 @@ class Deadlines:
     recording: float = 10.0
     transfer: float = 60.0
     http_grace: float = 0.5
+    model: float = 10.5  # a whole completion: settings llm.timeout + http_grace
 
 
 @dataclass(frozen=True)
@@ -201,7 +226,7 @@ class _Pending:
     output: Any
 
 
-SessionOutput = Play | StopPlayback | Beep | Recognize | SaveRecording | Perform
+SessionOutput = Play | StopPlayback | Beep | Recognize | SaveRecording | Perform | AskModel
 
 
 @dataclass
@@ -326,6 +351,8 @@ class CallSession:
         out: list[SessionOutput] = []
         if isinstance(item, Reply | RequestFailed):
             return self._answered_request(item, now)
+        if isinstance(item, Streamed):
+            return self._streamed(item, now)
         if self.amd_started is not None:
             if isinstance(item, AudioIn):
                 return self._amd_frame(item.pcm, now)
@@ -400,10 +427,22 @@ class CallSession:
             return self._engine(item.result, now)
         return self._request_failed(pending, item.error, item.detail, now)
 
+    def _streamed(self, item: Streamed, now: float) -> list[SessionOutput]:
+        key = f"model:{item.request}"
+        if key not in self.pending:
+            return []  # after its deadline (or for a step long left): dropped
+        if isinstance(item.event, ev.CompletionEnded):
+            del self.pending[key]
+            if item.event.error:
+                self._incident(f"{key} {item.event.error}", item.event.detail, now)
+        return self._engine(item.event, now)
+
     def _request_failed(
         self, pending: _Pending, error: str, detail: str, now: float
     ) -> list[SessionOutput]:
         output = pending.output
+        if isinstance(output, AskModel):
+            return self._engine(ev.CompletionEnded(error=error, detail=detail), now)
         if isinstance(output, Recognize) and not output.final:
             log.debug("%s %s: %s", pending.key, error, detail)
             self.partial_pending = False  # only an early end lost; the final will be asked for
@@ -441,6 +480,8 @@ class CallSession:
             return d.recognition
         if isinstance(output, SaveRecording):
             return d.recording
+        if isinstance(output, AskModel):
+            return d.model
         return None
 
     def _supervise(self, out: list[SessionOutput], now: float) -> list[SessionOutput]:
@@ -449,7 +490,9 @@ class CallSession:
         done: list[SessionOutput] = []
         while True:
             for i, o in enumerate(out):
-                if isinstance(o, Perform) and not isinstance(o.action, act.HangUp):
+                if (isinstance(o, Perform) and not isinstance(o.action, act.HangUp)) or isinstance(
+                    o, AskModel
+                ):
                     self.requests += 1
                     o = out[i] = replace(o, request=self.requests)
                 seconds = self._deadline(o)
@@ -475,7 +518,7 @@ class CallSession:
             or (self.expect is not None and not self.awaiting_final)
             or self.recording is not None
             or self.amd_started is not None
-            or any(k.startswith("transfer:") for k in self.pending)
+            or any(k.startswith(("transfer:", "model:")) for k in self.pending)
             or self.engine.ended
         )
 
@@ -570,6 +613,8 @@ class CallSession:
                 self.timers.pop(action.name, None)
             elif isinstance(action, act.HttpRequest):
                 out.append(Perform(action))
+            elif isinstance(action, act.Complete):
+                out.append(AskModel(action))
             elif isinstance(action, act.HangUp | act.Transfer | act.Record):
                 if self.playing:
                     self.deferred.append(action)

@@ -120,7 +120,12 @@ def cmd_check(args: argparse.Namespace) -> int:
             failed = True
             continue
         audio_dir = Path(args.audio_dir) if args.audio_dir else settings.audio_assets_dir
-        findings = lint(loaded, audio_dir=audio_dir, voices=_espeak_voices())
+        findings = lint(
+            loaded,
+            audio_dir=audio_dir,
+            voices=_espeak_voices(),
+            llm_endpoint=settings.llm.endpoint().configured,
+        )
         errors = [f for f in findings if f.severity == "error"]
         warnings = [f for f in findings if f.severity != "error"]
         problems_out(errors + warnings)
@@ -166,6 +171,7 @@ def cmd_test(args: argparse.Namespace) -> int:
 # -- flow chat -------------------------------------------------------------------------------
 def cmd_chat(args: argparse.Namespace) -> int:
     from voicebot.flow.backend import HttpBackend, HttpxBackend
+    from voicebot.flow.completions import OpenAIClient
     from voicebot.flow.flowtests import load_test_file, mock_backend
     from voicebot.flow.loader import load_flow
     from voicebot.flow.simulator import Line, TextCall
@@ -206,6 +212,8 @@ def cmd_chat(args: argparse.Namespace) -> int:
         locale=settings.locale,
         on_line=show,
         transfer_allow=tuple(settings.transfers.allow),
+        model=OpenAIClient(settings.llm.endpoint()) if settings.llm.endpoint().configured else None,
+        llm=settings.llm.options(),
     )
     if interactive:
         print(

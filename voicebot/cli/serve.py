@@ -76,6 +76,8 @@ def service_config(args: argparse.Namespace) -> ServiceConfig:
         outbound_refuse=tuple(st.outbound.refuse),
         region=st.campaign.region,
         limits=st.limits.flow(),
+        llm=st.llm.endpoint(),
+        llm_options=st.llm.options(),
     )
 
 

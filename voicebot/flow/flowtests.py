@@ -8,7 +8,12 @@ outbound flows with `on_answer`), `transfer_result` (ok|failed|busy|no_answer),
 `record_seconds` (0 means the caller left no audio), `expect: {language: en}` (the call's
 current language), `expect: {intent: check_bill}` and `expect: {answered: roaming}` (what the
 last input was understood as: docs/flow-format.md "Understanding"); an http mock may set
-`timeout: true` or `error: true` instead of a status, and `method`.
+`timeout: true` or `error: true` instead of a status, and `method`. `model:` scripts the
+language model of `llm` steps, one reply per request in order (file level or per test): `say`
+(the text, streamed), `tool` (an intent the model chooses, or `fill_slots`), `fill` (slot ->
+value: a `fill_slots` call), `arguments` (the raw JSON text of `tool`'s arguments), `delay`
+(before the first word: over settings' budget, the filler plays), or `error: true` (HTTP 500),
+`timeout: true`, `malformed: true` (a broken event). Flow tests never reach a real model.
 
 `run_files(paths)` runs them with mocked HTTP and a fixed clock and returns results and coverage.
 """
@@ -16,6 +21,7 @@ last input was understood as: docs/flow-format.md "Understanding"); an http mock
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -24,11 +30,13 @@ from typing import Any, Literal
 
 from pydantic import ConfigDict, Field, ValidationError, model_validator
 
+from voicebot.dialog.assistant import SLOT_TOOL
 from voicebot.errors import FlowError, FlowTestError, Problem
 from voicebot.flow import graph, source
 from voicebot.flow.backend import CannedReply, HttpxBackend, mock_transport
+from voicebot.flow.completions import ScriptedModel, ScriptedReply
 from voicebot.flow.loader import LoadedFlow, load_flow, validation_problems
-from voicebot.flow.schema import Model, Text
+from voicebot.flow.schema import Duration, Model, Text
 from voicebot.flow.simulator import TextCall
 
 
@@ -42,6 +50,30 @@ class HttpMock(Model):
     error: bool = False
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class ModelReply(Model):
+    say: Text = ""
+    tool: str | None = None
+    fill: dict[str, Any] = {}
+    arguments: str | None = None
+    delay: Duration = 0.0
+    error: bool = False
+    timeout: bool = False
+    malformed: bool = False
+
+    def scripted(self) -> ScriptedReply:
+        tools = [(self.tool, self.arguments or "{}")] if self.tool else []
+        if self.fill:
+            tools.append((SLOT_TOOL, json.dumps(self.fill, default=str)))
+        return ScriptedReply(
+            self.say,
+            tuple(tools),
+            delay=self.delay,
+            status=500 if self.error else 200,
+            malformed=self.malformed,
+            timeout=self.timeout,
+        )
 
 
 class Expect(Model):
@@ -81,6 +113,7 @@ class Options(Model):
     answer: Literal["human", "machine"] | None = None
     transfer_result: Literal["ok", "failed", "busy", "no_answer"] | None = None
     record_seconds: float | None = None
+    model: list[ModelReply] = []
 
 
 class Case(Options):
@@ -203,6 +236,7 @@ def run_case(
         transfer_outcome=_pick(case, file, "transfer_result", "ok"),
         record_seconds=_pick(case, file, "record_seconds", 3.0),
         transfer_allow=transfer_allow,
+        model=ScriptedModel([r.scripted() for r in _pick(case, file, "model", [])]),
     )
     call.start()
     for t, turn in enumerate(case.turns):

@@ -40,7 +40,7 @@ def edges(flow: Flow) -> list[Edge]:
             else:
                 label = str(path[2])  # menu option name
             out.append(Edge(step_id, target, label))
-        listening = step.kind in ("ask", "menu")
+        listening = step.kind in ("ask", "menu", "llm")
         if listening:
             if "exhausted" not in step.on and retries.exhausted:
                 out.append(Edge(step_id, retries.exhausted, "exhausted"))

