@@ -105,6 +105,11 @@ class TransferSettings(BaseModel):
         description="URI patterns (sip:*@pbx.example.com) a target built from call data must "
         "match; [] = only targets written in the flows",
     )
+    context_url: str = Field(
+        "",
+        description="the agent's context document, sent as X-Voicebot-Context with {call_id} "
+        "filled in, e.g. http://127.0.0.1:8080/api/v1/calls/{call_id}/context ('' = none)",
+    )
 
 
 class OutboundSettings(BaseModel):

@@ -174,6 +174,21 @@ def place_record(field: str) -> Callable[[Path, float], None]:
     return place
 
 
+def place_transfer_timeout(tmp: Path, v: float) -> None:
+    flow = {
+        "start": "agent",
+        "steps": {
+            "agent": {
+                "transfer": {"to": "sip:a@x", "mode": "warm", "timeout": v},
+                "on": {"no_answer": "end"},
+            },
+            "end": {"hangup": {}},
+        },
+    }
+    call = run(tmp, flow, lambda c: None)
+    assert call.transfer_actions[-1].warm.timeout == v and call.ended
+
+
 PLACEMENTS: dict[tuple[str, str], Callable[[Path, float], None]] = {
     ("Voice", "rate"): place_voice_rate,
     ("Retries", "no_input"): place_retries("no_input"),
@@ -185,6 +200,7 @@ PLACEMENTS: dict[tuple[str, str], Callable[[Path, float], None]] = {
     ("InputOverride", "timeout"): place_input("timeout", True),
     ("InputOverride", "interdigit"): place_input("interdigit", True),
     ("Http", "timeout"): place_http_timeout,
+    ("TransferTo", "timeout"): place_transfer_timeout,
     ("RecordSpec", "max"): place_record("max"),
     ("RecordSpec", "silence"): place_record("silence"),
 }

@@ -33,7 +33,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Executor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -63,6 +63,7 @@ from voicebot.call.session import (
     Streamed,
     Tick,
 )
+from voicebot.call.warm_leg import AgentLeg, AgentLegs, WarmLeg
 from voicebot.call_log import call_logger
 from voicebot.dialog import actions as act
 from voicebot.dialog import events as dev
@@ -76,6 +77,7 @@ from voicebot.speech.synthesizer import Voice
 
 log = logging.getLogger(__name__)
 
+CONTEXT_HEADER = "X-Voicebot-Context"  # the URL of the agent's context document
 PLAYBACK_LOST = 2.0  # seconds of quiet media while the session waits for a playback's end
 
 
@@ -92,6 +94,7 @@ class Media(Protocol):
 class Signalling(Protocol):
     def hangup(self, call_id: str, status_code: int = 0) -> None: ...
     def transfer(self, call_id: str, target: str, headers: Any = None) -> None: ...
+    def bridge(self, call_a: str, call_b: str) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -108,6 +111,7 @@ class Resources:
     worker: str = ""
     voice: Voice = Voice("en-us", 165)  # for prompts that name none (settings speech.tts_*)
     model: CompletionClient | None = None  # `llm` steps' model (None: no endpoint configured)
+    context_url: str = ""  # transfers' X-Voicebot-Context, "{call_id}" filled in (settings)
 
 
 def beep(rate: int, seconds: float = 0.3) -> bytes:
@@ -127,15 +131,18 @@ class LiveCall:
         *,
         max_duration: float = 3600.0,
         on_done: Callable[[LiveCall], None] | None = None,
+        legs: AgentLegs | None = None,
     ):
         self.on_done = on_done
+        self.legs = legs  # places a warm transfer's agent leg (the worker)
+        self.warm: WarmLeg | None = None
         self.call_id = call_id
         self.session = session
         self.media = media
         self.sip = sip
         self.res = res
         self.max_duration = max_duration
-        self.inbox: queue.Queue[SessionInput] = queue.Queue()
+        self.inbox: queue.Queue[SessionInput | AgentLeg] = queue.Queue()
         self.thread = threading.Thread(target=self._run, name=f"call-{call_id}", daemon=True)
         self.outcome = "completed"
         self.reason = ""
@@ -152,7 +159,7 @@ class LiveCall:
         self._started = started
         self.thread.start()
 
-    def post(self, item: SessionInput) -> None:
+    def post(self, item: SessionInput | AgentLeg) -> None:
         self.inbox.put(item)
 
     def _run(self) -> None:
@@ -168,9 +175,19 @@ class LiveCall:
                         item = self.inbox.get_nowait()
                     except queue.Empty:
                         break
+                    if isinstance(item, AgentLeg) or (self.warm and self.warm.takes(item)):
+                        if self.warm is not None:  # the agent leg's, or the hold's end
+                            self.warm.handle(item, time.monotonic())
+                        continue
+                    if isinstance(item, dev.Hangup) and self.warm is not None:
+                        self.warm.handle(item, time.monotonic())
+                    if isinstance(item, dev.TransferResult) and item.outcome == "ok":
+                        self.outcome = "transferred"
                     if isinstance(item, dev.Hangup) and item.reason == "caller":
                         self.outcome, self.reason = "caller_hangup", "caller hung up"
                     self._do(self.session.handle(item, time.monotonic()))
+                if self.warm is not None:
+                    self.warm.tick(time.monotonic())
                 if not frames:
                     self._do(self.session.handle(Tick(), time.monotonic()))
                 self._check_playback(time.monotonic())
@@ -186,6 +203,8 @@ class LiveCall:
             except Exception:
                 self.log.debug("hang-up after failure failed too", exc_info=True)
         finally:
+            if self.warm is not None:
+                self.warm.close()
             self.res.recognition.forget(self.call_id)
             self._write_turns()
             self._finish_record()
@@ -247,15 +266,17 @@ class LiveCall:
         if not was_playing:
             self._do(self.session.handle(PlaybackStarted(), time.monotonic()))
 
-    def _render_and_play(self, say: act.Say) -> None:
+    def _render_and_play(self, say: act.Say, media: Media | None = None) -> None:
+        """Render `say` into `media` (the caller's by default; a warm transfer's agent's)."""
+        media = media or self.media
         voice = Voice(say.voice or self.res.voice.name, say.rate or self.res.voice.words_per_minute)
         if say.audio:
-            self.media.play(self.res.prompts.asset(say.audio))
+            media.play(self.res.prompts.asset(say.audio))
         elif say.prompt_id is not None or self.res.prompts.contains(say.text, voice):
-            self.media.play(self.res.prompts.get(say.text, voice))
+            media.play(self.res.prompts.get(say.text, voice))
         else:
             for pcm in self.res.prompts.stream(say.text, voice):
-                self.media.play(pcm)  # the first sentence plays while the next renders
+                media.play(pcm)  # the first sentence plays while the next renders
 
     def _recognize(self, req: Recognize) -> None:
         job = RecognitionJob(
@@ -276,8 +297,16 @@ class LiveCall:
             )
         elif isinstance(action, act.Transfer):
             self.transfer_target = action.to
+            xfer = action
+            if self.res.context_url:  # where the agent's desktop finds the call's story
+                url = self.res.context_url.replace("{call_id}", self.call_id)
+                xfer = replace(action, headers={**action.headers, CONTEXT_HEADER: url})
+            self._keep_context(xfer)
+            if xfer.warm is not None:
+                self._warm_transfer(xfer)
+                return
             try:
-                self.sip.transfer(self.call_id, action.to, action.headers)
+                self.sip.transfer(self.call_id, xfer.to, xfer.headers)
             except Exception as exc:  # the endpoint refused the REFER: the flow's `failed` route
                 self.log.warning("transfer to %s failed: %s", action.to, exc)
                 self.post(dev.TransferResult("failed"))
@@ -298,6 +327,33 @@ class LiveCall:
                 self.post(Streamed(out.request, event))
 
         self._submit(self.res.io_pool, work, out.key)
+
+    def _warm_transfer(self, action: act.Transfer) -> None:
+        if self.legs is None:  # no worker to place the agent's call: the flow's failed route
+            self.log.warning("warm transfer to %s: no agent legs here", action.to)
+            self.post(dev.TransferResult("failed"))
+            return
+        self.warm = WarmLeg(
+            self.call_id,
+            action,
+            caller_media=self.media,
+            sip=self.sip,
+            legs=self.legs,
+            play=self._render_and_play,
+            post=self.post,
+            logger=self.log,
+        )
+        self.warm.start(time.monotonic())
+
+    def _keep_context(self, action: act.Transfer) -> None:
+        """The summary the agent gets, in the call record (call/context.py serves it)."""
+        store = self.res.records
+        if store is None:
+            return
+        engine = self.session.engine
+        mode = "warm" if action.warm is not None else "blind"
+        target = engine.redactor.text(action.to, engine.slots)
+        store.transfer_started(self.call_id, mode, target, engine.summary())
 
     def _save(self, out: SaveRecording) -> None:
         def work() -> None:
@@ -361,6 +417,10 @@ class LiveCall:
         target = getattr(self, "transfer_target", None)
         if target and self.outcome == "completed" and engine.ended and not engine.trace.hangup:
             self.outcome = "transferred"
+        done = self.warm.core.outcome if self.warm is not None else None
+        if done is not None:
+            join_ms = done.join_seconds * 1000 if done.join_seconds is not None else None
+            store.transfer_finished(self.call_id, done.outcome, join_ms)
         redactor = engine.redactor  # sensitive slots, and the keys collected for them, masked
         store.call_ended(
             self.call_id,

@@ -58,6 +58,15 @@ CREATE TABLE IF NOT EXISTS turns (
     step TEXT NOT NULL DEFAULT '',
     PRIMARY KEY (call_id, seq)
 );
+CREATE TABLE IF NOT EXISTS transfers (   -- the last transfer of a call, for the agent
+    call_id TEXT PRIMARY KEY REFERENCES calls (id),
+    at TEXT NOT NULL,
+    mode TEXT NOT NULL,         -- blind | warm
+    target TEXT NOT NULL,
+    summary TEXT NOT NULL,      -- call.summary when the transfer began
+    outcome TEXT,               -- ok | busy | no_answer | failed; NULL while it runs
+    join_ms REAL                -- warm, ok: from the agent accepting to the join
+);
 """
 
 
@@ -230,6 +239,26 @@ class CallStore:
                     call_id,
                 ),
             )
+
+    def transfer_started(self, call_id: str, mode: str, target: str, summary: str) -> None:
+        with self._tx() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO transfers (call_id, at, mode, target, summary)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (call_id, _now(), mode, target, summary),
+            )
+
+    def transfer_finished(self, call_id: str, outcome: str, join_ms: float | None = None) -> None:
+        with self._tx() as db:
+            db.execute(
+                "UPDATE transfers SET outcome = ?, join_ms = ? WHERE call_id = ?",
+                (outcome, join_ms, call_id),
+            )
+
+    def transfer(self, call_id: str) -> dict[str, Any] | None:
+        """The call's last transfer (mode, target, summary, outcome, join_ms), if any."""
+        row = self._db.execute("SELECT * FROM transfers WHERE call_id = ?", (call_id,)).fetchone()
+        return dict(row) if row is not None else None
 
     def fail_unfinished(
         self, *, worker: str | None = None, reason: str = "worker crashed"

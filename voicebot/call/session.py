@@ -475,7 +475,8 @@ class CallSession:
         if isinstance(output, Perform) and isinstance(output.action, act.HttpRequest):
             return output.action.timeout + d.http_grace
         if isinstance(output, Perform) and isinstance(output.action, act.Transfer):
-            return d.transfer
+            warm = output.action.warm  # rings `timeout`, then the whisper: the core times both
+            return d.transfer if warm is None else warm.timeout + d.transfer
         if isinstance(output, Recognize):
             return d.recognition
         if isinstance(output, SaveRecording):

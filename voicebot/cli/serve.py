@@ -72,6 +72,7 @@ def service_config(args: argparse.Namespace) -> ServiceConfig:
         voice=Voice(st.speech.tts_voice, st.speech.tts_rate),
         log_level=args.log_level.upper() if args.log_level else st.log_level,
         transfer_allow=tuple(st.transfers.allow),
+        transfer_context_url=st.transfers.context_url,
         outbound_allow=tuple(st.outbound.allow),
         outbound_refuse=tuple(st.outbound.refuse),
         region=st.campaign.region,

@@ -55,11 +55,23 @@ class HttpRequest:
 
 
 @dataclass(frozen=True)
+class Warm:
+    """How a warm transfer goes: `whisper` to the agent only, `hold` looped to the caller
+    meanwhile, `timeout` seconds of ringing before `no_answer`."""
+
+    whisper: tuple[Say, ...] = ()
+    hold: tuple[Say, ...] = ()
+    timeout: float = 30.0
+
+
+@dataclass(frozen=True)
 class Transfer:
-    """Blind transfer; `headers` carry the flow's context as X- headers."""
+    """Blind transfer (REFER), or warm with `warm`; `headers` carry the flow's context as X-
+    headers."""
 
     to: str
     headers: dict[str, str] = field(default_factory=dict)
+    warm: Warm | None = None
 
 
 @dataclass(frozen=True)

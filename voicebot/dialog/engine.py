@@ -53,6 +53,7 @@ from typing import Any
 
 from voicebot.call_log import call_logger
 from voicebot.dialog import hours as business_hours
+from voicebot.dialog import summary
 from voicebot.dialog.actions import (
     Action,
     CancelTimer,
@@ -63,6 +64,7 @@ from voicebot.dialog.actions import (
     Say,
     StartTimer,
     Transfer,
+    Warm,
 )
 from voicebot.dialog.assistant import FILLER_TIMER, Assistant, LlmOptions
 from voicebot.dialog.events import (
@@ -89,7 +91,15 @@ from voicebot.dialog.understanding import understand
 from voicebot.errors import TemplateError
 from voicebot.flow import templates
 from voicebot.flow.loader import LoadedFlow
-from voicebot.flow.schema import InputSettings, Step, language_problem
+from voicebot.flow.schema import (
+    AudioPrompt,
+    HoldAudio,
+    InputSettings,
+    Step,
+    TransferTo,
+    for_language,
+    language_problem,
+)
 from voicebot.lang import is_mandarin
 from voicebot.policy.redaction import Redactor
 from voicebot.policy.transfers import TransferPolicy
@@ -106,6 +116,8 @@ DEFAULT_NO_MATCH = "Sorry, I didn't understand."
 ZH_APOLOGY = "抱歉，系统出了点问题，请稍后再拨。"
 ZH_NO_INPUT = "抱歉，我没有听到您的声音。"
 ZH_NO_MATCH = "抱歉，我没有听懂。"
+HOLD, ZH_HOLD = "Please hold while I connect you.", "请稍候，正在为您转接。"
+WHISPER = "{{ call.summary }}"  # a warm transfer's default whisper
 CLARIFY, ZH_CLARIFY = "Did you mean {} or {}?", "请问您是想{}，还是{}？"
 NO_ANSWER, ZH_NO_ANSWER = (
     "Sorry, I don't know the answer to that.",
@@ -135,6 +147,8 @@ class Trace:
     transfer: str | None = None
     hangup: bool = False
     errors: list[str] = field(default_factory=list)
+    asked: list[str] = field(default_factory=list)  # intents/options/answers (call.summary)
+    misses: int = 0  # no-inputs and no-matches over the call (call.summary)
 
 
 class DialogEngine:
@@ -217,7 +231,7 @@ class DialogEngine:
         return {
             "slots": self.slots,
             "vars": self.vars,
-            "call": self.call,
+            "call": _CallView(self.call, self.summary),
             "contact": self.contact,
             "env": self.env,
             "turn": self.turn,
@@ -421,7 +435,8 @@ class DialogEngine:
                 return self._target(step, "failed", out)
             headers = self._context_headers(step.transfer.context)
             self.trace.transfer = step.transfer.to
-            out.append(Transfer(target, headers))
+            warm = self._warm(step.transfer, step) if step.transfer.mode == "warm" else None
+            out.append(Transfer(target, headers, warm))
             self.waiting = "transfer"
             return None
         if kind == "record":
@@ -446,6 +461,34 @@ class DialogEngine:
             self._end(out, (step.hangup.reason if step.hangup else None) or "flow")
             return None
         raise AssertionError(kind)  # pragma: no cover
+
+    def summary(self) -> str:
+        """`call.summary`: the call so far, spoken (dialog/summary.py); sensitive slots masked."""
+        facts = summary.facts_from(
+            self.call,
+            self.redactor.slots(self.slots),
+            tuple(self.trace.asked),
+            self.trace.misses,
+            len(self.trace.errors),
+        )
+        return summary.summarize(facts, self.language)
+
+    def _warm(self, spec: TransferTo, step: Step) -> Warm:
+        """A warm transfer's whisper (to the agent) and hold prompts (to the caller)."""
+        hold = spec.hold or HoldAudio()
+        held: Any = hold.text
+        if hold.audio:  # the file, else its text spoken
+            text = for_language(held, self.language, self.loaded.flow.language) or ""
+            held = AudioPrompt(audio=hold.audio, text=text if isinstance(text, str) else "")
+        elif held is None:
+            held = {"en": HOLD, "zh-CN": ZH_HOLD}
+        says = self._says(held, step) or [self._fixed(HOLD, ZH_HOLD, False, self.step_id)]
+        whisper = self._says(spec.whisper if spec.whisper is not None else WHISPER, step)
+        return Warm(
+            tuple(replace(s, barge_in=False) for s in whisper),
+            tuple(replace(s, barge_in=False) for s in says),
+            spec.timeout,
+        )
 
     def _context_headers(self, context: dict[str, str]) -> dict[str, str]:
         """Transfer context as X- headers. Best effort: a value that cannot be rendered (say the
@@ -717,11 +760,13 @@ class DialogEngine:
     def _no_input(self, out: list[Action]) -> None:
         self.keys = ""
         self.no_input += 1
+        self.trace.misses += 1
         self._escalate("no_input", out)
 
     def _no_match(self, out: list[Action]) -> None:
         self.keys = ""
         self.no_match += 1
+        self.trace.misses += 1
         self._escalate("no_match", out)
 
     def _heard(self, text: str | None, keys: str | None, out: list[Action]) -> None:
@@ -790,6 +835,7 @@ class DialogEngine:
         if hit is None:
             return False
         self.turn.update(answered=hit.entry.id)
+        self.trace.asked.append(hit.entry.id)
         says = self._says(hit.entry.answer_for(self.language, self.loaded.flow.language), step)
         out.extend(says)
         if "answered" in step.on:
@@ -815,6 +861,7 @@ class DialogEngine:
         hit = self.meaning.answer(self.loaded, text)
         if hit is not None:
             self.turn.update(answered=hit.entry.id)
+            self.trace.asked.append(hit.entry.id)
             out.extend(
                 self._says(hit.entry.answer_for(self.language, self.loaded.flow.language), step)
             )
@@ -851,6 +898,7 @@ class DialogEngine:
             score = self.turn["confidence"] if confidence is None else confidence
             self.turn.update(intent=choice.intent, intent_confidence=score)
         self.vars["last_choice"] = option
+        self.trace.asked.append(choice.intent or option)
         self._goto(choice.goto or self._next_or_end(step, out), out)
 
     def _filled(self, value: Any, out: list[Action]) -> None:
@@ -935,6 +983,19 @@ class DialogEngine:
             self._no_match(out)
             return
         self._heard(None, keys, out)
+
+
+class _CallView(dict[str, Any]):
+    """`call` in templates: the call's fields, and `summary` made when it is read."""
+
+    def __init__(self, fields: dict[str, Any], summary: Any) -> None:
+        super().__init__(fields)
+        self._summary = summary
+
+    def __missing__(self, key: str) -> Any:
+        if key == "summary":
+            return self._summary()
+        raise KeyError(key)
 
 
 def _turn(text: str, confidence: float, dtmf: str) -> dict[str, Any]:

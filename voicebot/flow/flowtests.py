@@ -81,6 +81,8 @@ class Expect(Model):
     slots: dict[str, Any] = {}
     vars: dict[str, Any] = {}
     transfer: str | None = None
+    transfer_mode: Literal["blind", "warm"] | None = None  # of the last transfer
+    whisper: str | None = None  # words the last warm transfer's whisper says to the agent
     hangup: bool | None = None
     language: str | None = None  # the call's current language (`set: {call.language: ..}`)
     intent: str | None = None  # what the last input was understood as (`turn.intent`)
@@ -286,6 +288,7 @@ def _check(call: TextCall, expect: Expect) -> str:
     if expect.transfer is not None and expect.transfer not in call.transfers:
         got = ", ".join(call.transfers) or "none"
         problems.append(f"expected a transfer to {expect.transfer}; transfers: {got}")
+    problems += _check_warm(call, expect)
     if expect.language is not None and engine.language != expect.language:
         problems.append(f"the call is in {engine.language!r}, expected {expect.language!r}")
     for name in ("intent", "answered"):
@@ -295,6 +298,23 @@ def _check(call: TextCall, expect: Expect) -> str:
     if expect.hangup is not None and call.hung_up != expect.hangup:
         problems.append("expected the bot to have hung up" if expect.hangup else "the bot hung up")
     return "; ".join(problems)
+
+
+def _check_warm(call: TextCall, expect: Expect) -> list[str]:
+    if expect.transfer_mode is None and expect.whisper is None:
+        return []
+    if not call.transfer_actions:
+        return ["expected a transfer; there was none"]
+    last = call.transfer_actions[-1]
+    mode = "warm" if last.warm is not None else "blind"
+    problems = []
+    if expect.transfer_mode is not None and mode != expect.transfer_mode:
+        problems.append(f"the transfer to {last.to} is {mode}, expected {expect.transfer_mode}")
+    if expect.whisper is not None:
+        said = " ".join(s.text for s in last.warm.whisper) if last.warm else ""
+        if expect.whisper.lower() not in said.lower():
+            problems.append(f"the whisper says {said!r}, expected it to say {expect.whisper!r}")
+    return problems
 
 
 def _coverage_for(loaded: LoadedFlow, report: Report) -> None:

@@ -70,7 +70,7 @@ from voicebot.flow.schema import (
 from voicebot.flow.source import PathKey, dotted
 from voicebot.policy.transfers import TRUSTED, inputs
 
-CALL_FIELDS = ("caller", "callee", "id", "direction", "started_at", "language")
+CALL_FIELDS = ("caller", "callee", "id", "direction", "started_at", "language", "summary")
 TURN_FIELDS = ("text", "confidence", "dtmf", "intent", "intent_confidence", "answered")
 _ENDS = ("hangup", "transfer", "record", "return")
 _PROMPT_ID = re.compile(r"^[A-Za-z][A-Za-z0-9]*(_[A-Za-z0-9]+)+$")  # ask_account, nm_account_2
@@ -262,6 +262,13 @@ def _step_values(step_id: str, step: Step) -> Iterator[tuple[PathKey, Any]]:
     if step.ask is not None and step.ask.confirm is not None:
         yield (*base, "ask", "confirm", "prompt"), step.ask.confirm.prompt
     yield (*base, "help"), step.help
+    if step.transfer is not None:  # a warm transfer's whisper (to the agent) and hold text
+        yield (*base, "transfer", "whisper"), step.transfer.whisper
+        hold = step.transfer.hold
+        if hold is not None and hold.audio and not isinstance(hold.text, dict | list):
+            yield (*base, "transfer", "hold"), AudioPrompt(audio=hold.audio, text=hold.text or "")
+        elif hold is not None:
+            yield (*base, "transfer", "hold", "text"), hold.text
 
 
 def _step_prompts(step_id: str, step: Step) -> Iterator[tuple[PathKey, Any]]:

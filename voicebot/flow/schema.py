@@ -381,9 +381,29 @@ class Hours(Model):
         return self
 
 
+class HoldAudio(Model):
+    audio: str | None = Field(None, description="file in audio_assets/, looped while on hold")
+    text: PromptValue | None = Field(None, description="spoken (looped) when there is no file")
+
+
 class TransferTo(Model):
     to: str
     context: dict[str, str] = {}
+    mode: Literal["blind", "warm"] = Field(
+        "blind", description="blind: REFER; warm: call the agent, whisper, hold, then join"
+    )
+    whisper: PromptValue | None = Field(
+        None, description="warm: said to the agent only (default: {{ call.summary }})"
+    )
+    hold: HoldAudio | None = Field(None, description="warm: what the caller hears meanwhile")
+    timeout: Duration = Field(30.0, description="warm: ring time before `no_answer`")
+
+    @model_validator(mode="after")
+    def _warm_keys(self) -> TransferTo:
+        stray = sorted({"whisper", "hold", "timeout"} & self.model_fields_set)
+        if self.mode == "blind" and stray:
+            raise ValueError(f"{', '.join(stray)}: only for a warm transfer (add mode: warm)")
+        return self
 
 
 class RecordSpec(Model):

@@ -98,6 +98,7 @@ class TextCall:
         self.said_since_input: list[str] = []
         self.timers: dict[str, float] = {}
         self.transfers: list[str] = []
+        self.transfer_actions: list[Transfer] = []  # with their mode, whisper and hold
         self.hung_up = False
         self.listening: Listen | None = None
         self.recordings = 0
@@ -207,6 +208,12 @@ class TextCall:
             return result
         elif isinstance(action, Transfer):
             self.transfers.append(action.to)
+            self.transfer_actions.append(action)
+            if action.warm is not None:  # the agent hears the whisper, the caller the hold
+                whisper = " ".join(s.text for s in action.warm.whisper)
+                hold = " ".join(s.text for s in action.warm.hold)
+                self._line("event", f"warm transfer to {action.to}: the agent hears: {whisper}")
+                self._line("event", f"the caller hears, looped: {hold}")
             self._line("event", f"transfer to {action.to} -> {self.transfer_outcome}")
             return TransferResult(self.transfer_outcome)
         elif isinstance(action, Record):

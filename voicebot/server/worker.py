@@ -18,6 +18,7 @@ import queue
 import signal
 import threading
 import time
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -29,6 +30,7 @@ from pydantic import TypeAdapter
 from voicebot.call.live_call import LiveCall, Resources
 from voicebot.call.records import CallStore
 from voicebot.call.session import CallSession, Deadlines, KeyIn, PlaybackFinished
+from voicebot.call.warm_leg import AgentLeg, NoFreeSlot
 from voicebot.dialog import engine as eng
 from voicebot.dialog import events as dev
 from voicebot.dialog.assistant import LlmOptions
@@ -79,6 +81,7 @@ class ServiceConfig:
     voice: Voice = Voice("en-us", 165)  # TTS when the flow sets no `voice` (speech.tts_*)
     log_level: str = "INFO"  # a worker's logging level (settings log_level)
     transfer_allow: tuple[str, ...] = ()  # settings transfers.allow
+    transfer_context_url: str = ""  # settings transfers.context_url
     outbound_allow: tuple[str, ...] = ()  # settings outbound.allow
     outbound_refuse: tuple[str, ...] = DEFAULT_REFUSED  # settings outbound.refuse
     region: str = "US"  # of numbers written without + (settings campaign.region)
@@ -127,6 +130,8 @@ def static_prompts(loaded: LoadedFlow, language: str | None = None) -> set[str]:
         for step in lf.flow.steps.values():
             walk(step.say)
             walk(step.help)
+            if step.transfer is not None and step.transfer.mode == "warm":  # the hold prompt
+                walk(step.transfer.hold.text if step.transfer.hold else None)
             spec = step.ask or step.menu
             if spec is not None:
                 for part in (spec.prompt, spec.no_match, spec.no_input):
@@ -180,6 +185,9 @@ class VoicebotService:
         # an answered call's result waits for both its flow and its SIP call to be over
         self._half_done: dict[str, OutboundResult | None] = {}
         self._half_lock = threading.Lock()
+        # warm transfers: each agent leg's call id -> the caller's, under `_legs_lock`
+        self.legs: dict[str, str] = {}
+        self._legs_lock = threading.Lock()
         self.draining = threading.Event()
         self._stopped = threading.Event()
 
@@ -221,6 +229,7 @@ class VoicebotService:
             worker=cfg.worker,
             voice=voice,
             model=OpenAIClient(cfg.llm) if cfg.llm.configured else None,
+            context_url=cfg.transfer_context_url,
         )
         if not cfg.llm.configured and any(
             s.llm for f in self.loaded.call_tree() for s in f.steps.values()
@@ -285,6 +294,8 @@ class VoicebotService:
 
     def dispatch(self, event: sev.SipEvent) -> None:
         store = self.resources.records
+        if self._agent_leg(event):
+            return
         if isinstance(event, sev.IncomingCall):
             if self.draining.is_set():
                 self.endpoint.hangup(event.call_id, 503)
@@ -313,6 +324,34 @@ class VoicebotService:
             self._transferred(event)
         elif isinstance(event, sev.CallEnded):
             self._ended(event)
+
+    # -- warm transfers' agent legs -----------------------------------------------------------
+    def dial_agent(self, caller_id: str, uri: str, headers: Mapping[str, str]) -> str:
+        """Call the agent for `caller_id`'s warm transfer; its events go to that call. The leg
+        takes one of this worker's call slots: with none free, `NoFreeSlot` (the flow's busy)."""
+        with self._legs_lock:  # its first event waits for the leg to be known
+            in_use, most = self.endpoint.calls_in_use(), self.config.sip.max_calls
+            if in_use >= most:
+                raise NoFreeSlot(f"all {most} call slots of worker {self.config.worker} in use")
+            agent_id = self.endpoint.make_call(uri, headers)
+            self.legs[agent_id] = caller_id
+            return agent_id
+
+    def _agent_leg(self, event: sev.SipEvent) -> bool:
+        """An event of an agent leg goes to its caller's call; True if it was one."""
+        call_id = str(getattr(event, "call_id", ""))
+        with self._legs_lock:
+            caller = self.legs.get(call_id)
+            if caller is not None and isinstance(event, sev.CallEnded):
+                del self.legs[call_id]
+        if caller is None:
+            return False
+        live = self.calls.get(caller)
+        if live is not None:
+            live.post(AgentLeg(event))
+        elif not isinstance(event, sev.CallEnded):  # its caller is gone: so is the agent's leg
+            self.endpoint.hangup(call_id)
+        return True
 
     def _post(self, call_id: str, item: Any) -> None:
         call = self.calls.get(call_id)
@@ -417,6 +456,7 @@ class VoicebotService:
             self.resources,
             max_duration=cfg.max_call_seconds,
             on_done=self._outbound_done if outbound is not None else None,
+            legs=self,
         )
         self.calls[ready.call_id] = live
         if outbound is not None:

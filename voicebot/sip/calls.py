@@ -185,6 +185,10 @@ class SipCall(pj.Call):
         self.refused = False
         self.disconnected = False
         self.started_at = time.monotonic()
+        # the call id of the call joined to this one's audio (a warm transfer); an id, not the
+        # object: two calls holding each other would outlive their reaping, and a pj.Call freed
+        # late, by the garbage collector, aborts pjsua ("pjsua_call_set_user_data: Assertion")
+        self.bridged: str | None = None
 
     def onCallState(self, prm: pj.OnCallStateParam) -> None:
         info = self.getInfo()
@@ -229,6 +233,11 @@ class SipCall(pj.Call):
                 self.media = CallMedia(self.call_id, self.registry.rate, self.registry.emit)
                 self.port = MediaPort(self.media)
             assert self.port is not None and self.media is not None
+            peer = self.registry.calls.get(self.bridged) if self.bridged else None
+            if peer is not None and not peer.disconnected:  # a re-INVITE of a joined call
+                audio.startTransmit(peer.getAudioMedia(-1))
+                peer.getAudioMedia(-1).startTransmit(audio)
+                return
             audio.startTransmit(self.port)
             self.port.startTransmit(audio)
             if first:
@@ -241,6 +250,16 @@ class SipCall(pj.Call):
                 if self.confirmed:
                     self.registry.emit(self.media_ready)
             return
+
+    def bridge_to(self, other: SipCall) -> None:
+        """Send this call's audio to `other` (and stop feeding our media port with it, and
+        it with ours); `other.bridge_to(self)` makes it two-way."""
+        audio = self.getAudioMedia(-1)
+        if self.port is not None:
+            audio.stopTransmit(self.port)
+            self.port.stopTransmit(audio)
+        self.bridged = other.call_id
+        audio.startTransmit(other.getAudioMedia(-1))
 
     def _hold_changed(self, status: int) -> None:
         held = status in (pj.PJSUA_CALL_MEDIA_LOCAL_HOLD, pj.PJSUA_CALL_MEDIA_REMOTE_HOLD)

@@ -21,6 +21,10 @@ API::
             # of Refer-To, into the INVITE the transferee sends to `target`. Progress comes
             # back as TransferOutcome events; hanging up after a final 2xx is the caller's call.
         hold(call_id: str, on: bool = True) -> None   # re-INVITE sendonly / back to sendrecv
+        bridge(call_a: str, call_b: str) -> None
+            # join two calls on pjsua2's conference bridge: each one's audio goes to the other,
+            # and neither hears nor feeds the bot's media port any more (a warm transfer)
+        calls_in_use() -> int                   # calls holding one of pjsua2's slots
         media(call_id: str) -> CallMedia | None # also handed out in MediaReady
 
     SipError (voicebot.errors)                  # a command pjsua2 refused, or start failed
@@ -208,6 +212,17 @@ class SipEndpoint:
                 call.reinvite(op)
 
         self._submit(run, f"{'hold' if on else 'resume'} {call_id}")
+
+    def bridge(self, call_a: str, call_b: str) -> None:
+        def run() -> None:
+            a, b = self._call(call_a), self._call(call_b)
+            a.bridge_to(b)
+            b.bridge_to(a)
+
+        self._submit(run, f"bridge {call_a} and {call_b}")
+
+    def calls_in_use(self) -> int:
+        return self._submit(self._registry.live_calls, "count calls")
 
     def media(self, call_id: str) -> CallMedia | None:
         call = self._registry.calls.get(call_id)
