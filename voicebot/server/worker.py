@@ -28,6 +28,7 @@ from pydantic import TypeAdapter
 
 from voicebot.call.live_call import LiveCall, Resources
 from voicebot.call.records import CallStore
+from voicebot.call.scoring import flow_rules
 from voicebot.call.session import CallSession, Deadlines, KeyIn, PlaybackFinished
 from voicebot.dialog import engine as eng
 from voicebot.dialog import events as dev
@@ -216,6 +217,7 @@ class VoicebotService:
             http=HttpxBackend(HttpLimits(cfg.http_connect_timeout, cfg.http_max_reply_bytes)),
             worker=cfg.worker,
             voice=voice,
+            quality=flow_rules(cfg.flow),
         )
         self.endpoint.start()
         log.info(
