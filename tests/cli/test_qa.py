@@ -29,8 +29,9 @@ RATE = 8000
 
 
 def speech(name: str) -> np.ndarray:
-    pcm, rate = read_wav(DATA / f"{name}.wav")
-    assert rate == RATE
+    """A fixture of tests/data/qa by name, or any WAV by path, at RATE."""
+    path = Path(name) if name.endswith(".wav") else DATA / f"{name}.wav"
+    pcm, _ = read_wav(path, rate=RATE)
     return np.frombuffer(pcm, "<i2")
 
 
@@ -142,6 +143,36 @@ def test_transcribe_brings_in_an_agents_call_that_the_shipped_rules_inspect(tmp_
     # brought in once: the same file again is refused, saying which call it is
     assert main(["qa", "transcribe", str(path), "--db", str(db)]) == 1
     assert f"brought in already as call {record.id}" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_transcribe_in_mandarin_with_the_multilingual_model(tmp_path, capsys):
+    """Real Mandarin speech (tests/data/zh: an AISHELL-1 sentence as the agent, a WeNet voice
+    command as the caller), recognised by Whisper base forced to Mandarin."""
+    zh = ROOT / "tests" / "data" / "zh"
+    agent = str(zh / "BAC009S0764W0121.wav")  # 甚至出现交易几乎停滞的情况
+    caller = str(zh / "IT0011W0001.wav")  # 换一首歌
+    path = stereo(
+        tmp_path / "zh_call.wav",
+        [("left", agent, 0.5), ("right", caller, 0.5 + len(speech(agent)) / RATE + 1.0)],
+    )
+    rules = tmp_path / "zh.qa.yaml"
+    rules.write_text(
+        "version: 1\nrules:\n"
+        '  - {id: opening, bot_says: {any: ["交易"], in: first_turn}, weight: 50}\n'
+        '  - {id: no_stall, nobody_says: ["停滞"], weight: 50}\n',
+        encoding="utf-8",
+    )
+    db = tmp_path / "calls.db"
+    args = ["qa", "transcribe", str(path), "--language", "zh", "--rules", str(rules)]
+    assert main([*args, "--db", str(db)]) == 0
+    capsys.readouterr()
+    store = CallStore(db)
+    record = store.get(store.list()[0].id)
+    assert record is not None and [t["who"] for t in record.turns] == ["agent", "caller"]
+    assert "交易" in record.turns[0]["text"] and "歌" in record.turns[1]["text"]
+    assert record.quality is not None and record.quality["score"] == 50.0
+    assert [(f["rule"], f["turn"]) for f in record.quality["findings"]] == [("no_stall", 1)]
 
 
 def _stored_call(store: CallStore, call_id: str, started: datetime, *turns: TurnRecord) -> None:
