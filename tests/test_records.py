@@ -132,3 +132,45 @@ def test_threads_sharing_one_store_write_without_clashing(tmp_path):
         t.join(60)
     assert errors == []
     assert [len(store.get(f"c{i}").turns) for i in range(4)] == [200] * 4
+
+
+def test_barge_ins_and_the_quality_inspection_are_kept_with_the_call(tmp_path):
+    store = CallStore(tmp_path / "calls.db")
+    store.call_started("c1", direction="inbound")
+    store.add_turn("c1", TurnRecord("bot", "Thanks for calling"))
+    store.add_turn("c1", TurnRecord("caller", "agent", barge_in=True))
+    store.call_ended("c1", outcome="completed")
+    assert store.get("c1").quality is None  # type: ignore[union-attr]
+    finding = {"rule": "r", "status": "broken", "turn": 2, "detail": "d", "weight": 5.0}
+    store.save_quality("c1", rules="a.qa.yaml", score=50.0, findings=[finding])
+    store.save_quality("c1", rules="b.qa.yaml", score=75.0, findings=[finding])  # replaces
+    record = store.get("c1")
+    assert record is not None and [t["barge_in"] for t in record.turns] == [0, 1]
+    assert record.quality is not None
+    assert {k: record.quality[k] for k in ("rules", "score", "findings")} == {
+        "rules": "b.qa.yaml",
+        "score": 75.0,
+        "findings": [finding],
+    }
+    shown = format_call(record)
+    assert "agent  (talked over the bot)" in shown
+    assert "quality 75/100 by b.qa.yaml" in shown and "broken       r (turn 2): d" in shown
+
+
+def test_a_database_from_before_barge_ins_gains_the_column(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "old.db"
+    db = sqlite3.connect(path)
+    db.executescript(
+        "CREATE TABLE turns (call_id TEXT NOT NULL, seq INTEGER NOT NULL, at TEXT NOT NULL,"
+        " who TEXT NOT NULL, text TEXT NOT NULL DEFAULT '', dtmf TEXT NOT NULL DEFAULT '',"
+        " confidence REAL, latency_ms REAL, step TEXT NOT NULL DEFAULT '',"
+        " PRIMARY KEY (call_id, seq));"
+        "INSERT INTO turns (call_id, seq, at, who) VALUES ('old', 1, '2026-11-24', 'caller');"
+    )
+    db.close()
+    store = CallStore(path)
+    store.call_started("c1", direction="inbound")
+    store.add_turn("c1", TurnRecord("caller", "yes", barge_in=True))
+    assert store.get("c1").turns[0]["barge_in"] == 1  # type: ignore[union-attr]

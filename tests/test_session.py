@@ -294,3 +294,19 @@ def test_a_partial_never_answered_does_not_stop_partials_of_later_turns():
     s.handle(PlaybackFinished(), clock.now)
     out = feed(s, clock, np.concatenate([voice_tone(0.6), silence(0.16)]))
     assert [o.final for o in out if isinstance(o, Recognize)] == [False]
+
+
+def test_a_turn_that_barged_in_is_marked_for_the_call_record():
+    s, clock = session()
+    s.start(ev.CallStarted("c1"), 0.0)
+    s.handle(PlaybackFinished(), 0.0)
+    s.handle(Recognized(s.turn, "billing", 0.9, True), 0.0)  # billing subflow prompt plays
+    out = feed(s, clock, np.concatenate([silence(0.3), voice_tone(0.6), silence(1.2)]))
+    assert StopPlayback() in out
+    request = next(o for o in out if isinstance(o, Recognize) and o.final)
+    s.handle(Recognized(request.turn, "my bill", 0.9, True), clock.now)
+    assert s.turns[-1].barged_in
+    s.handle(PlaybackFinished(), clock.now)  # the next prompt played out: the caller waited
+    out = feed(s, clock, np.concatenate([silence(0.3), voice_tone(0.6), silence(1.2)]))
+    assert StopPlayback() not in out
+    assert len(s.turns) == 2 and not s.turns[-1].barged_in

@@ -5,6 +5,8 @@ API::
     read_wav(path: str | os.PathLike, rate: int | None = None) -> tuple[bytes, int]
         # -> (PCM16 mono bytes, sample rate); stereo is averaged to mono; 8-bit and 32-bit
         # integer PCM are converted; with `rate`, the audio is resampled (soxr) to it.
+    read_wav_channels(path, rate=None) -> tuple[list[bytes], int]
+        # -> one PCM16 mono bytes per channel (left first), the same conversions
     write_wav(path: str | os.PathLike, pcm: bytes, rate: int) -> None   # mono PCM16
 """
 
@@ -29,21 +31,41 @@ def _to_int16(raw: bytes, width: int) -> np.ndarray:
     raise SpeechError(f"{width * 8}-bit WAV samples are not supported: convert to 16-bit PCM")
 
 
-def read_wav(path: str | os.PathLike[str], rate: int | None = None) -> tuple[bytes, int]:
-    """Read a PCM WAV as mono PCM16; resample to `rate` when given. Returns (pcm, rate)."""
+def _read(path: str | os.PathLike[str]) -> tuple[np.ndarray, int]:
+    """The samples of a PCM WAV as int16, shaped (frames, channels), and its rate."""
     try:
         with wave.open(os.fspath(path), "rb") as w:
             channels, width, src_rate = w.getnchannels(), w.getsampwidth(), w.getframerate()
             raw = w.readframes(w.getnframes())
     except (wave.Error, EOFError) as exc:
         raise SpeechError(f"{os.fspath(path)}: not a PCM WAV file ({exc})") from exc
-    samples = _to_int16(raw, width)
-    if channels > 1:
-        samples = samples.reshape(-1, channels).mean(axis=1).astype(np.int16)
+    return _to_int16(raw, width).reshape(-1, channels), src_rate
+
+
+def _pcm(samples: np.ndarray, src_rate: int, rate: int | None) -> tuple[bytes, int]:
     pcm = samples.astype("<i2", copy=False).tobytes()
     if rate is not None and rate != src_rate:
         return resample(pcm, src_rate, rate), rate
     return pcm, src_rate
+
+
+def read_wav(path: str | os.PathLike[str], rate: int | None = None) -> tuple[bytes, int]:
+    """Read a PCM WAV as mono PCM16; resample to `rate` when given. Returns (pcm, rate)."""
+    samples, src_rate = _read(path)
+    if samples.shape[1] > 1:
+        return _pcm(samples.mean(axis=1).astype(np.int16), src_rate, rate)
+    return _pcm(samples[:, 0], src_rate, rate)
+
+
+def read_wav_channels(
+    path: str | os.PathLike[str], rate: int | None = None
+) -> tuple[list[bytes], int]:
+    """Each channel of a PCM WAV as mono PCM16 (left first), resampled to `rate` when given."""
+    samples, src_rate = _read(path)
+    out = [
+        _pcm(np.ascontiguousarray(samples[:, c]), src_rate, rate) for c in range(samples.shape[1])
+    ]
+    return [pcm for pcm, _ in out], rate or src_rate
 
 
 def write_wav(path: str | os.PathLike[str], pcm: bytes, rate: int) -> None:

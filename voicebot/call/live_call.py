@@ -22,7 +22,9 @@ Whatever fails comes back as an input too: work on a pool that raises posts `Req
 a transfer the endpoint refuses posts `TransferResult("failed")`; the session's deadlines and
 watchdog cover what never comes back. Nothing is left for the caller to wait on in silence.
 
-The call record (turns with latencies, steps, slots, outcome) is written as the call goes.
+The call record (turns with latencies, steps, slots, outcome) is written as the call goes;
+once the call is over and let go, it is scored against the flow's quality rules, if it has any
+(voicebot/call/scoring.py).
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ import numpy as np
 
 from voicebot.audio.wav import write_wav
 from voicebot.call.records import CallStore, TurnRecord
+from voicebot.call.scoring import score_ended_call
 from voicebot.call.session import (
     AskModel,
     AudioIn,
@@ -70,6 +73,7 @@ from voicebot.dialog import events as dev
 from voicebot.flow.backend import HttpBackend
 from voicebot.flow.completions import NO_ENDPOINT, CompletionClient
 from voicebot.policy.redaction import MASK
+from voicebot.quality.rules import Rules
 from voicebot.speech.prompt_cache import PromptCache
 from voicebot.speech.recognizer import Recognition, Recognizer
 from voicebot.speech.scheduler import RecognitionJob, RecognitionScheduler
@@ -112,6 +116,7 @@ class Resources:
     voice: Voice = Voice("en-us", 165)  # for prompts that name none (settings speech.tts_*)
     model: CompletionClient | None = None  # `llm` steps' model (None: no endpoint configured)
     context_url: str = ""  # transfers' X-Voicebot-Context, "{call_id}" filled in (settings)
+    quality: Rules | None = None  # the flow's quality rules: each ended call is scored
 
 
 def beep(rate: int, seconds: float = 0.3) -> bytes:
@@ -211,6 +216,8 @@ class LiveCall:
             self.done.set()
             if self.on_done is not None:
                 self.on_done(self)
+            if self.res.records is not None and self.res.quality is not None:
+                score_ended_call(self.res.records, self.call_id, self.res.quality)
 
     def _check_playback(self, now: float) -> None:
         """The session thinks a prompt plays, the media has been quiet for PLAYBACK_LOST
@@ -396,7 +403,13 @@ class LiveCall:
             text, keys = _masked(t.text, t.sensitive), _masked(t.dtmf, t.sensitive)
             store.add_turn(
                 self.call_id,
-                TurnRecord("caller", text, keys, t.confidence if not t.dtmf else None),
+                TurnRecord(
+                    "caller",
+                    text,
+                    keys,
+                    t.confidence if not t.dtmf else None,
+                    barge_in=t.barged_in,
+                ),
             )
             self._recorded_turns += 1
         for text, step in self._said_since:

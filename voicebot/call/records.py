@@ -13,6 +13,7 @@ a crashed worker), `in_progress` (not ended yet). `incidents` lists what went wr
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sqlite3
 import threading
@@ -56,6 +57,7 @@ CREATE TABLE IF NOT EXISTS turns (
     confidence REAL,
     latency_ms REAL,            -- bot turns: end of caller speech to first bot audio
     step TEXT NOT NULL DEFAULT '',
+    barge_in INTEGER NOT NULL DEFAULT 0,  -- caller turns: 1 when the caller talked over the bot
     PRIMARY KEY (call_id, seq)
 );
 CREATE TABLE IF NOT EXISTS transfers (   -- the last transfer of a call, for the agent
@@ -66,6 +68,13 @@ CREATE TABLE IF NOT EXISTS transfers (   -- the last transfer of a call, for the
     summary TEXT NOT NULL,      -- call.summary when the transfer began
     outcome TEXT,               -- ok | busy | no_answer | failed; NULL while it runs
     join_ms REAL                -- warm, ok: from the agent accepting to the join
+);
+CREATE TABLE IF NOT EXISTS quality (    -- the call's quality inspection (voicebot/quality/)
+    call_id TEXT PRIMARY KEY REFERENCES calls (id),
+    scored_at TEXT NOT NULL,
+    rules TEXT NOT NULL,                -- the rules file
+    score REAL,                         -- 0..100; NULL when no rule could be measured
+    findings TEXT NOT NULL DEFAULT '[]' -- [{rule, status, turn, detail, weight}]
 );
 """
 
@@ -96,6 +105,7 @@ class TurnRecord:
     latency_ms: float | None = None
     step: str = ""
     at: datetime | None = None
+    barge_in: bool = False  # the caller talked over the bot (a caller turn)
 
 
 @dataclass(frozen=True)
@@ -119,6 +129,7 @@ class CallRecord:
     dtmf: str
     turns: list[dict[str, Any]] = field(default_factory=list)
     incidents: list[str] = field(default_factory=list)
+    quality: dict[str, Any] | None = None  # {rules, score, findings, scored_at} once inspected
 
     @property
     def duration(self) -> float | None:
@@ -142,6 +153,8 @@ class CallStore:
         columns = {r[1] for r in self._db.execute("PRAGMA table_info(calls)")}
         if "incidents" not in columns:  # a database from before incidents were kept
             self._db.execute("ALTER TABLE calls ADD COLUMN incidents TEXT NOT NULL DEFAULT '[]'")
+        if "barge_in" not in {r[1] for r in self._db.execute("PRAGMA table_info(turns)")}:
+            self._db.execute("ALTER TABLE turns ADD COLUMN barge_in INTEGER NOT NULL DEFAULT 0")
         # one connection, many threads (a worker's live calls): one transaction at a time
         self._lock = threading.RLock()
 
@@ -191,7 +204,7 @@ class CallStore:
             ).fetchone()[0]
             db.execute(
                 "INSERT INTO turns (call_id, seq, at, who, text, dtmf, confidence, latency_ms,"
-                " step) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " step, barge_in) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     call_id,
                     seq,
@@ -202,6 +215,7 @@ class CallStore:
                     turn.confidence,
                     turn.latency_ms,
                     turn.step,
+                    int(turn.barge_in),
                 ),
             )
 
@@ -259,6 +273,17 @@ class CallStore:
         """The call's last transfer (mode, target, summary, outcome, join_ms), if any."""
         row = self._db.execute("SELECT * FROM transfers WHERE call_id = ?", (call_id,)).fetchone()
         return dict(row) if row is not None else None
+
+    def save_quality(
+        self, call_id: str, *, rules: str, score: float | None, findings: list[dict[str, Any]]
+    ) -> None:
+        """Keep the call's latest quality inspection (a new one replaces the old)."""
+        with self._tx() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO quality (call_id, scored_at, rules, score, findings)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (call_id, _now(), rules, score, _json(findings)),
+            )
 
     def fail_unfinished(
         self, *, worker: str | None = None, reason: str = "worker crashed"
@@ -327,7 +352,13 @@ class CallStore:
                 "SELECT * FROM turns WHERE call_id = ? ORDER BY seq", (call_id,)
             )
         ]
-        return self._record(row, turns)
+        record = self._record(row, turns)
+        q = self._db.execute("SELECT * FROM quality WHERE call_id = ?", (call_id,)).fetchone()
+        if q is None:
+            return record
+        quality = {**dict(q), "findings": json.loads(q["findings"])}
+        quality.pop("call_id")
+        return dataclasses.replace(record, quality=quality)
 
 
 def format_list(records: list[CallRecord]) -> str:
@@ -366,6 +397,15 @@ def format_call(r: CallRecord) -> str:
             extra.append(f"conf {t['confidence']:.2f}")
         if t["latency_ms"] is not None:
             extra.append(f"{t['latency_ms']:.0f} ms")
+        if t.get("barge_in"):
+            extra.append("talked over the bot")
         tail = f"  ({', '.join(extra)})" if extra else ""
         lines.append(f"    {t['at'][11:23]} {t['who']:<6} {what}{tail}")
+    if r.quality is not None:
+        q = r.quality
+        score = "-" if q["score"] is None else f"{q['score']:g}"
+        lines.append(f"  quality {score}/100 by {q['rules']}")
+        for f in q["findings"]:
+            turn = f"turn {f['turn']}" if f["turn"] is not None else "call"
+            lines.append(f"    {f['status']:<12} {f['rule']} ({turn}): {f['detail']}")
     return "\n".join(lines)

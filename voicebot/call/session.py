@@ -242,6 +242,7 @@ class Turn:
     recognized_at: float | None = None
     replied_at: float | None = None
     sensitive: bool = False  # an answer to a `sensitive: true` slot: recorded masked
+    barged_in: bool = False  # the caller started it while a prompt played (talked over the bot)
 
     @property
     def latency(self) -> float | None:
@@ -305,6 +306,7 @@ class CallSession:
         self.awaiting_final = False
         self.partial_pending = False
         self.turns: list[Turn] = []
+        self.barged_in = False  # a barge-in stopped a prompt; the next caller turn is marked
         self.recording: _Recording | None = None
         self.ended = False
         self.now = 0.0
@@ -658,6 +660,7 @@ class CallSession:
         out: list[SessionOutput] = []
         for e in events:
             if isinstance(e, lis.BargeIn):
+                self.barged_in = True
                 self.deferred = [a for a in self.deferred if not isinstance(a, act.Say)]
                 out.append(StopPlayback())
             elif isinstance(e, lis.SpeechPaused) and self.partials and self.expect is not None:
@@ -678,7 +681,10 @@ class CallSession:
                     continue
                 end = e.speech_end if isinstance(e, lis.EndOfUtterance) else e.at
                 secret = self.expect.sensitive
-                self.turns.append(Turn(self.turn, e.speech_start, end, sensitive=secret))
+                self.turns.append(
+                    Turn(self.turn, e.speech_start, end, sensitive=secret, barged_in=self.barged_in)
+                )
+                self.barged_in = False
                 self.awaiting_final = True
                 out.append(Recognize(self.turn, e.audio, e.rate, self.expect, final=True))
             elif isinstance(e, lis.NoInput):

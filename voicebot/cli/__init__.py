@@ -7,6 +7,8 @@
     voicebot flow schema                       JSON Schema of the flow format
     voicebot kb search FILE "question"       a knowledge file's entries ranked, with scores
     voicebot transcribe FILE.wav [--expect K]  the recogniser on a file
+    voicebot qa run RULES.yaml [--since W]     score stored calls against quality rules
+    voicebot qa transcribe FILE.wav            bring in a stereo recording of an agent's call
 
 Exit codes: 0 success, 1 the input is wrong (errors, failing tests), 2 usage or internal error.
 Broken input never produces a traceback: only located messages (set VOICEBOT_DEBUG=1 to see
@@ -21,7 +23,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from voicebot.cli import calls, flow, kamailio, kb, serve
+from voicebot.cli import calls, flow, kamailio, kb, qa, serve
 from voicebot.cli.flow import problems_out
 from voicebot.errors import FlowError, VoicebotError
 
@@ -45,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=call.run)
     calls.add_arguments(sub)
     kb.add_arguments(sub)
+    qa.add_arguments(sub)
 
     p = sub.add_parser("kamailio-config", help="Kamailio dispatcher front for the workers")
     kamailio.add_arguments(p)

@@ -76,14 +76,20 @@ def _espeak_voices() -> list[str] | None:
 
 
 def _check_knowledge(path: str, limits: Any) -> bool | None:
-    """A knowledge file given to `flow check` (what `load_flow` refused as a flow): its located
-    errors, or ok. True when ok, False with errors, None when the file is no knowledge file.
-    Only files refused as flows are read again, so a large flow is parsed once."""
+    """A knowledge file (or a quality rules file) given to `flow check` (what `load_flow`
+    refused as a flow): its located errors, or ok. True when ok, False with errors, None when
+    the file is neither. Only files refused as flows are read again, so a large flow is parsed
+    once."""
     from voicebot.flow import source
     from voicebot.flow.knowledge_file import is_knowledge_file, load_knowledge
+    from voicebot.flow.quality_file import is_quality_file, load_rules
 
     try:
         doc = source.load_file(path, limits)
+        if is_quality_file(doc):
+            rules = load_rules(path, doc=doc)
+            print(f"{path}: ok (0 error(s), 0 warning(s)); quality rules, {len(rules.rules)} rules")
+            return True
         if not is_knowledge_file(doc):
             return None
         kb = load_knowledge(Path(path), limits=limits, doc=doc)
@@ -93,6 +99,20 @@ def _check_knowledge(path: str, limits: Any) -> bool | None:
         return False
     print(f"{path}: ok (0 error(s), 0 warning(s)); knowledge file, {len(kb.entries)} entries")
     return True
+
+
+def _rules_beside(path: str, limits: Any) -> list[Problem]:
+    """The located errors of the flow's quality rules (`NAME.qa.yaml` beside it), if any."""
+    from voicebot.flow.quality_file import load_rules, rules_beside
+
+    rules = rules_beside(path)
+    if rules is None:
+        return []
+    try:
+        load_rules(rules, limits)
+    except FlowError as exc:
+        return exc.problems
+    return []
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -126,6 +146,7 @@ def cmd_check(args: argparse.Namespace) -> int:
             voices=_espeak_voices(),
             llm_endpoint=settings.llm.endpoint().configured,
         )
+        findings += _rules_beside(path, settings.limits.flow())
         errors = [f for f in findings if f.severity == "error"]
         warnings = [f for f in findings if f.severity != "error"]
         problems_out(errors + warnings)

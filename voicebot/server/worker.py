@@ -29,6 +29,7 @@ from pydantic import TypeAdapter
 
 from voicebot.call.live_call import LiveCall, Resources
 from voicebot.call.records import CallStore
+from voicebot.call.scoring import flow_rules
 from voicebot.call.session import CallSession, Deadlines, KeyIn, PlaybackFinished
 from voicebot.call.warm_leg import AgentLeg, NoFreeSlot
 from voicebot.dialog import engine as eng
@@ -230,6 +231,7 @@ class VoicebotService:
             voice=voice,
             model=OpenAIClient(cfg.llm) if cfg.llm.configured else None,
             context_url=cfg.transfer_context_url,
+            quality=flow_rules(cfg.flow),
         )
         if not cfg.llm.configured and any(
             s.llm for f in self.loaded.call_tree() for s in f.steps.values()
