@@ -11,6 +11,7 @@ service's dispatcher or by worker pools), hands everything to the session with
     StopPlayback  media.stop_playback() (barge-in)
     Recognize  on the worker's recognition scheduler (finals first, one partial in flight per
                call; speech/scheduler.py) -> Recognized, with the audio end, into inbox
+    PredictTurn  on the worker's turn model thread (speech/turn_model.py) -> TurnScored
     Perform    HTTP on the I/O pool (the worker's `HttpBackend`) -> Reply into inbox;
                transfer / hang-up through the SIP endpoint
     Beep / SaveRecording  a 440 Hz tone / a WAV under data_dir/recordings
@@ -48,6 +49,7 @@ from voicebot.call.session import (
     Play,
     PlaybackFinished,
     PlaybackStarted,
+    PredictTurn,
     Recognize,
     Recognized,
     Reply,
@@ -58,6 +60,7 @@ from voicebot.call.session import (
     SessionOutput,
     StopPlayback,
     Tick,
+    TurnScored,
 )
 from voicebot.call_log import call_logger
 from voicebot.dialog import actions as act
@@ -65,9 +68,10 @@ from voicebot.dialog import events as dev
 from voicebot.flow.backend import HttpBackend
 from voicebot.policy.redaction import MASK
 from voicebot.speech.prompt_cache import PromptCache
-from voicebot.speech.recognizer import Recognition, Recognizer
+from voicebot.speech.recognizer import Recognition, Recognizer, to_model_audio
 from voicebot.speech.scheduler import RecognitionJob, RecognitionScheduler
 from voicebot.speech.synthesizer import Voice
+from voicebot.speech.turn_model import TurnJob, TurnPredictor
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +106,7 @@ class Resources:
     http: HttpBackend
     worker: str = ""
     voice: Voice = Voice("en-us", 165)  # for prompts that name none (settings speech.tts_*)
+    turns: TurnPredictor | None = None  # the turn model (None: silence timeouts alone)
 
 
 def beep(rate: int, seconds: float = 0.3) -> bytes:
@@ -181,6 +186,8 @@ class LiveCall:
                 self.log.debug("hang-up after failure failed too", exc_info=True)
         finally:
             self.res.recognition.forget(self.call_id)
+            if self.res.turns is not None:
+                self.res.turns.forget(self.call_id)
             self._write_turns()
             self._finish_record()
             self.done.set()
@@ -211,6 +218,8 @@ class LiveCall:
                 self.media.stop_playback()
             elif isinstance(out, Recognize):
                 self._recognize(out)
+            elif isinstance(out, PredictTurn):
+                self._predict_turn(out)
             elif isinstance(out, Perform):
                 self._perform(out)
             elif isinstance(out, Beep):
@@ -258,6 +267,14 @@ class LiveCall:
     def _recognized(self, job: RecognitionJob, rec: Recognition) -> None:
         """On the decode thread: hand the result to the call's thread."""
         self.post(Recognized(job.turn, rec.text, rec.confidence, job.final, job.audio_end))
+
+    def _predict_turn(self, req: PredictTurn) -> None:
+        if self.res.turns is None:
+            return  # the listener's silence timeout ends the turn
+        job = TurnJob(self.call_id, req.turn, to_model_audio(req.pcm, req.rate), req.audio_end)
+        self.res.turns.submit(
+            job, lambda j, score: self.post(TurnScored(j.turn, score, j.audio_end))
+        )
 
     def _perform(self, out: Perform) -> None:
         action = out.action
@@ -319,7 +336,14 @@ class LiveCall:
             text, keys = _masked(t.text, t.sensitive), _masked(t.dtmf, t.sensitive)
             store.add_turn(
                 self.call_id,
-                TurnRecord("caller", text, keys, t.confidence if not t.dtmf else None),
+                TurnRecord(
+                    "caller",
+                    text,
+                    keys,
+                    t.confidence if not t.dtmf else None,
+                    end_of_turn=t.end_of_turn,
+                    turn_score=t.turn_score,
+                ),
             )
             self._recorded_turns += 1
         for text, step in self._said_since:

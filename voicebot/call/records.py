@@ -56,6 +56,8 @@ CREATE TABLE IF NOT EXISTS turns (
     confidence REAL,
     latency_ms REAL,            -- bot turns: end of caller speech to first bot audio
     step TEXT NOT NULL DEFAULT '',
+    end_of_turn TEXT NOT NULL DEFAULT '',  -- caller turns: complete | turn | timeout | max_speech
+    turn_score REAL,            -- caller turns: the turn model's score (P finished), if asked
     PRIMARY KEY (call_id, seq)
 );
 """
@@ -87,6 +89,8 @@ class TurnRecord:
     latency_ms: float | None = None
     step: str = ""
     at: datetime | None = None
+    end_of_turn: str = ""  # caller: what ended the speech (complete, turn, timeout, max_speech)
+    turn_score: float | None = None  # caller: the turn model's score, if it was asked
 
 
 @dataclass(frozen=True)
@@ -133,6 +137,10 @@ class CallStore:
         columns = {r[1] for r in self._db.execute("PRAGMA table_info(calls)")}
         if "incidents" not in columns:  # a database from before incidents were kept
             self._db.execute("ALTER TABLE calls ADD COLUMN incidents TEXT NOT NULL DEFAULT '[]'")
+        columns = {r[1] for r in self._db.execute("PRAGMA table_info(turns)")}
+        if "end_of_turn" not in columns:  # a database from before the turn model
+            self._db.execute("ALTER TABLE turns ADD COLUMN end_of_turn TEXT NOT NULL DEFAULT ''")
+            self._db.execute("ALTER TABLE turns ADD COLUMN turn_score REAL")
         # one connection, many threads (a worker's live calls): one transaction at a time
         self._lock = threading.RLock()
 
@@ -182,7 +190,7 @@ class CallStore:
             ).fetchone()[0]
             db.execute(
                 "INSERT INTO turns (call_id, seq, at, who, text, dtmf, confidence, latency_ms,"
-                " step) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " step, end_of_turn, turn_score) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     call_id,
                     seq,
@@ -193,6 +201,8 @@ class CallStore:
                     turn.confidence,
                     turn.latency_ms,
                     turn.step,
+                    turn.end_of_turn,
+                    turn.turn_score,
                 ),
             )
 
@@ -337,6 +347,10 @@ def format_call(r: CallRecord) -> str:
             extra.append(f"conf {t['confidence']:.2f}")
         if t["latency_ms"] is not None:
             extra.append(f"{t['latency_ms']:.0f} ms")
+        if t["end_of_turn"]:
+            score = t["turn_score"]
+            shown = f" {score:.2f}" if score is not None else ""
+            extra.append(f"end: {t['end_of_turn']}{shown}")
         tail = f"  ({', '.join(extra)})" if extra else ""
         lines.append(f"    {t['at'][11:23]} {t['who']:<6} {what}{tail}")
     return "\n".join(lines)
