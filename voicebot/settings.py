@@ -47,10 +47,10 @@ class SpeechSettings(BaseModel):
     tts_voice: str = Field("en-us", description="espeak-ng voice when a flow sets none")
     tts_rate: int = Field(165, description="words per minute when a flow sets none")
     turn_model: bool = Field(
-        True, description="end free-text turns by the smart-turn model (false: silence only)"
+        False, description="end free-text turns by the smart-turn model (false: silence only)"
     )
     turn_threshold: float = Field(
-        0.5, ge=0, le=1, description="turn model score that ends a free-text turn after 0.2 s"
+        0.9, ge=0, le=1, description="turn model score that ends a free-text turn after 0.2 s"
     )
 
 

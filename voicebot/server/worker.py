@@ -64,8 +64,8 @@ class ServiceConfig:
     model_dir: Path | None = None
     compute_type: str = "int8"
     cpu_threads: int = 2
-    turn_model: bool = True  # settings speech.turn_model / turn_threshold
-    turn_threshold: float = 0.5
+    turn_model: bool = False  # settings speech.turn_model / turn_threshold
+    turn_threshold: float = 0.9
     env: dict[str, str] = field(default_factory=dict)
     currency: str = "USD"
     locale: str = "en_US"
