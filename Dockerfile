@@ -9,7 +9,9 @@ RUN apt-get update \
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY voicebot ./voicebot
-RUN pip install --no-cache-dir .
+RUN pip install --no-cache-dir . \
+ # the smart-turn model file only (Makefile TURN_MODEL): not the framework's dependencies
+ && pip install --no-cache-dir --no-deps pipecat-ai==1.14.0
 
 COPY dialog_flows ./dialog_flows
 COPY audio_assets ./audio_assets

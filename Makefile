@@ -10,10 +10,14 @@ BIN := $(VENV)/bin
 APT_PACKAGES := espeak-ng sox kamailio sip-tester sipvicious kamailio-tls-modules rtpengine-daemon \
 	baresip-core openssl
 STAMP := $(VENV)/.installed
+# the smart-turn ONNX (voicebot/speech/turn_model.py) ships in pipecat-ai's wheel (BSD-2-Clause);
+# only the file is used, so the framework's own dependencies are not installed
+TURN_MODEL := pipecat-ai==1.14.0
+TURN_STAMP := $(VENV)/.turn-model
 
 .PHONY: setup demo demo-zh demo-text test lint apt bench-deps clean
 
-setup: apt $(STAMP)
+setup: apt $(STAMP) $(TURN_STAMP)
 
 apt:
 	@missing=""; for p in $(APT_PACKAGES); do \
@@ -29,6 +33,10 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[dev]'
+	touch $@
+
+$(TURN_STAMP): $(STAMP)
+	$(BIN)/pip install -q --no-deps '$(TURN_MODEL)'
 	touch $@
 
 demo: setup

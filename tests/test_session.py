@@ -310,3 +310,35 @@ def test_a_turn_that_barged_in_is_marked_for_the_call_record():
     out = feed(s, clock, np.concatenate([silence(0.3), voice_tone(0.6), silence(1.2)]))
     assert StopPlayback() not in out
     assert len(s.turns) == 2 and not s.turns[-1].barged_in
+
+
+def test_an_open_answer_asks_the_turn_model_and_its_score_ends_the_turn_early():
+    from voicebot.call.session import PredictTurn, TurnScored
+
+    engine = DialogEngine(
+        load_flow(FLOWS / "support_line.yaml"), env={"ACCOUNTS_API": "http://accounts.test"}
+    )
+    s, clock = (
+        CallSession(engine, Listener(rate=8000), turn_model=True, wall_clock_origin=OPEN),
+        Clock(),
+    )
+    started(s, clock)
+    assert s.expect is not None and not s.expect.is_closed  # the main menu is by meaning
+    out = feed(s, clock, np.concatenate([silence(0.3), voice_tone(0.8), silence(0.14)]))
+    (ask,) = [o for o in out if isinstance(o, PredictTurn)]
+    assert ask.turn == s.turn and ask.pcm and clock.now - 0.04 <= ask.audio_end <= clock.now
+    assert not [o for o in out if isinstance(o, Recognize) and o.final]
+    s.handle(TurnScored(ask.turn, 0.97, ask.audio_end), clock.now)
+    out = feed(s, clock, silence(0.1))
+    assert [o for o in out if isinstance(o, Recognize) and o.final]
+    turn = s.turns[-1]
+    assert turn.end_of_turn == "turn" and turn.turn_score == 0.97
+    assert clock.now - turn.speech_end < 0.3  # not the 0.8 s silence
+
+
+def test_without_the_turn_model_nothing_is_asked_and_the_long_pause_ends_the_turn():
+    s, clock = session()
+    started(s, clock)
+    out = feed(s, clock, np.concatenate([silence(0.3), voice_tone(0.8), silence(1.0)]))
+    assert not [o for o in out if type(o).__name__ == "PredictTurn"]
+    assert s.turns[-1].end_of_turn == "timeout" and s.turns[-1].turn_score is None

@@ -50,6 +50,12 @@ class SpeechSettings(BaseModel):
     cpu_threads: int = Field(2, ge=1, description="threads for the recogniser")
     tts_voice: str = Field("en-us", description="espeak-ng voice when a flow sets none")
     tts_rate: int = Field(165, description="words per minute when a flow sets none")
+    turn_model: bool = Field(
+        False, description="end free-text turns by the smart-turn model (false: silence only)"
+    )
+    turn_threshold: float = Field(
+        0.9, ge=0, le=1, description="turn model score that ends a free-text turn after 0.2 s"
+    )
 
 
 class HttpSettings(BaseModel):

@@ -285,3 +285,54 @@ def test_a_partial_of_a_sensitive_answer_is_never_logged(caplog):
             lis.partial("four two one", now=1.5)
         (line,) = [r.getMessage() for r in caplog.records if r.getMessage().startswith("partial")]
         assert line.startswith(f"partial {shown}"), line
+
+
+FREE = Expectation(kind="text")
+
+
+def _paused_free_text(lis, speech=0.8):
+    """Free speech, then silence up to the pause; returns the pause's time."""
+    lis.start_listening(FREE, now=0.0)
+    events = run_listener(lis, np.concatenate([silence(0.5), voice_tone(speech), silence(0.14)]))
+    (t_pause, _) = only(events, SpeechPaused)
+    assert lis.wants_turn_score
+    return t_pause
+
+
+@pytest.mark.parametrize("score, reason, window", [(0.93, "turn", 0.2), (0.1, "timeout", 0.8)])
+def test_the_turn_models_score_picks_the_window_of_free_text(score, reason, window):
+    lis = listener(turn_threshold=0.5)
+    t_pause = _paused_free_text(lis)
+    assert lis.turn_score(score, now=t_pause + 0.05, audio_end=t_pause) == []  # 0.2 s not yet
+    events = run_listener(lis, silence(1.0), start=t_pause + 0.02)
+    t_end, eou = only(events, EndOfUtterance)
+    assert eou.reason == reason and eou.turn_score == pytest.approx(score)
+    assert t_end - eou.speech_end == pytest.approx(window, abs=FRAME)
+
+
+def test_a_late_score_ends_the_turn_when_it_comes():
+    lis = listener()
+    t_pause = _paused_free_text(lis)
+    run_listener(lis, silence(0.1), start=t_pause + 0.02)  # the model is slow: 0.26 s of quiet
+    (eou,) = lis.turn_score(0.8, now=t_pause + 0.14, audio_end=t_pause)
+    assert isinstance(eou, EndOfUtterance) and eou.reason == "turn" and eou.at == t_pause + 0.14
+
+
+def test_a_score_that_speech_outran_is_stale():
+    lis = listener()
+    t_pause = _paused_free_text(lis)
+    events = run_listener(lis, np.concatenate([voice_tone(0.5), silence(1.2)]), start=t_pause)
+    events += [(t_pause + 0.8, e) for e in lis.turn_score(0.99, t_pause + 0.8, t_pause)]
+    t_end, eou = only(events, EndOfUtterance)
+    assert eou.reason == "timeout"  # the score read only the first part of the speech
+    assert t_end - eou.speech_end == pytest.approx(0.8, abs=FRAME)
+
+
+def test_a_closed_answer_is_judged_by_its_text_not_the_turn_model():
+    lis = listener()
+    lis.start_listening(DIGITS, now=0.0)
+    run_listener(lis, np.concatenate([silence(0.5), voice_tone(0.6), silence(0.14)]))
+    assert lis.in_utterance and not lis.wants_turn_score
+    assert lis.turn_score(0.99, now=1.3, audio_end=1.25) == []
+    events = run_listener(lis, silence(1.0), start=1.26)
+    assert only(events, EndOfUtterance)[1].reason == "timeout"

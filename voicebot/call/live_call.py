@@ -13,6 +13,7 @@ service's dispatcher or by worker pools), hands everything to the session with
                call; speech/scheduler.py) -> Recognized, with the audio end, into inbox
     AskModel   the completion streamed on the I/O pool (the worker's `CompletionClient`) ->
                each piece into the inbox as it comes (`Streamed`)
+    PredictTurn  on the worker's turn model thread (speech/turn_model.py) -> TurnScored
     Perform    HTTP on the I/O pool (the worker's `HttpBackend`) -> Reply into inbox;
                transfer / hang-up through the SIP endpoint
     Beep / SaveRecording  a 440 Hz tone / a WAV under data_dir/recordings
@@ -54,6 +55,7 @@ from voicebot.call.session import (
     Play,
     PlaybackFinished,
     PlaybackStarted,
+    PredictTurn,
     Recognize,
     Recognized,
     Reply,
@@ -65,6 +67,7 @@ from voicebot.call.session import (
     StopPlayback,
     Streamed,
     Tick,
+    TurnScored,
 )
 from voicebot.call.warm_leg import AgentLeg, AgentLegs, WarmLeg
 from voicebot.call_log import call_logger
@@ -75,9 +78,10 @@ from voicebot.flow.completions import NO_ENDPOINT, CompletionClient
 from voicebot.policy.redaction import MASK
 from voicebot.quality.rules import Rules
 from voicebot.speech.prompt_cache import PromptCache
-from voicebot.speech.recognizer import Recognition, Recognizer
+from voicebot.speech.recognizer import Recognition, Recognizer, to_model_audio
 from voicebot.speech.scheduler import RecognitionJob, RecognitionScheduler
 from voicebot.speech.synthesizer import Voice
+from voicebot.speech.turn_model import TurnJob, TurnPredictor
 
 log = logging.getLogger(__name__)
 
@@ -117,6 +121,7 @@ class Resources:
     model: CompletionClient | None = None  # `llm` steps' model (None: no endpoint configured)
     context_url: str = ""  # transfers' X-Voicebot-Context, "{call_id}" filled in (settings)
     quality: Rules | None = None  # the flow's quality rules: each ended call is scored
+    turns: TurnPredictor | None = None  # the turn model (None: silence timeouts alone)
 
 
 def beep(rate: int, seconds: float = 0.3) -> bytes:
@@ -211,6 +216,8 @@ class LiveCall:
             if self.warm is not None:
                 self.warm.close()
             self.res.recognition.forget(self.call_id)
+            if self.res.turns is not None:
+                self.res.turns.forget(self.call_id)
             self._write_turns()
             self._finish_record()
             self.done.set()
@@ -243,6 +250,8 @@ class LiveCall:
                 self.media.stop_playback()
             elif isinstance(out, Recognize):
                 self._recognize(out)
+            elif isinstance(out, PredictTurn):
+                self._predict_turn(out)
             elif isinstance(out, Perform):
                 self._perform(out)
             elif isinstance(out, AskModel):
@@ -294,6 +303,14 @@ class LiveCall:
     def _recognized(self, job: RecognitionJob, rec: Recognition) -> None:
         """On the decode thread: hand the result to the call's thread."""
         self.post(Recognized(job.turn, rec.text, rec.confidence, job.final, job.audio_end))
+
+    def _predict_turn(self, req: PredictTurn) -> None:
+        if self.res.turns is None:
+            return  # the listener's silence timeout ends the turn
+        job = TurnJob(self.call_id, req.turn, to_model_audio(req.pcm, req.rate), req.audio_end)
+        self.res.turns.submit(
+            job, lambda j, score: self.post(TurnScored(j.turn, score, j.audio_end))
+        )
 
     def _perform(self, out: Perform) -> None:
         action = out.action
@@ -409,6 +426,8 @@ class LiveCall:
                     keys,
                     t.confidence if not t.dtmf else None,
                     barge_in=t.barged_in,
+                    end_of_turn=t.end_of_turn,
+                    turn_score=t.turn_score,
                 ),
             )
             self._recorded_turns += 1

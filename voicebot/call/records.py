@@ -58,6 +58,8 @@ CREATE TABLE IF NOT EXISTS turns (
     latency_ms REAL,            -- bot turns: end of caller speech to first bot audio
     step TEXT NOT NULL DEFAULT '',
     barge_in INTEGER NOT NULL DEFAULT 0,  -- caller turns: 1 when the caller talked over the bot
+    end_of_turn TEXT NOT NULL DEFAULT '',  -- caller turns: complete | turn | timeout | max_speech
+    turn_score REAL,            -- caller turns: the turn model's score (P finished), if asked
     PRIMARY KEY (call_id, seq)
 );
 CREATE TABLE IF NOT EXISTS transfers (   -- the last transfer of a call, for the agent
@@ -106,6 +108,8 @@ class TurnRecord:
     step: str = ""
     at: datetime | None = None
     barge_in: bool = False  # the caller talked over the bot (a caller turn)
+    end_of_turn: str = ""  # caller: what ended the speech (complete, turn, timeout, max_speech)
+    turn_score: float | None = None  # caller: the turn model's score, if it was asked
 
 
 @dataclass(frozen=True)
@@ -155,6 +159,10 @@ class CallStore:
             self._db.execute("ALTER TABLE calls ADD COLUMN incidents TEXT NOT NULL DEFAULT '[]'")
         if "barge_in" not in {r[1] for r in self._db.execute("PRAGMA table_info(turns)")}:
             self._db.execute("ALTER TABLE turns ADD COLUMN barge_in INTEGER NOT NULL DEFAULT 0")
+        columns = {r[1] for r in self._db.execute("PRAGMA table_info(turns)")}
+        if "end_of_turn" not in columns:  # a database from before the turn model
+            self._db.execute("ALTER TABLE turns ADD COLUMN end_of_turn TEXT NOT NULL DEFAULT ''")
+            self._db.execute("ALTER TABLE turns ADD COLUMN turn_score REAL")
         # one connection, many threads (a worker's live calls): one transaction at a time
         self._lock = threading.RLock()
 
@@ -204,7 +212,8 @@ class CallStore:
             ).fetchone()[0]
             db.execute(
                 "INSERT INTO turns (call_id, seq, at, who, text, dtmf, confidence, latency_ms,"
-                " step, barge_in) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " step, barge_in, end_of_turn, turn_score)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     call_id,
                     seq,
@@ -216,6 +225,8 @@ class CallStore:
                     turn.latency_ms,
                     turn.step,
                     int(turn.barge_in),
+                    turn.end_of_turn,
+                    turn.turn_score,
                 ),
             )
 
@@ -399,6 +410,10 @@ def format_call(r: CallRecord) -> str:
             extra.append(f"{t['latency_ms']:.0f} ms")
         if t.get("barge_in"):
             extra.append("talked over the bot")
+        if t["end_of_turn"]:
+            score = t["turn_score"]
+            shown = f" {score:.2f}" if score is not None else ""
+            extra.append(f"end: {t['end_of_turn']}{shown}")
         tail = f"  ({', '.join(extra)})" if extra else ""
         lines.append(f"    {t['at'][11:23]} {t['who']:<6} {what}{tail}")
     if r.quality is not None:

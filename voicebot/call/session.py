@@ -16,8 +16,11 @@ Rules it keeps:
 - The listener knows when a prompt plays (barge-in) and starts the no-input timer when the
   prompts finish; a barge-in stops playback and drops the prompts still queued.
 - An utterance goes to the recogniser when the listener ends it; while the caller pauses, a
-  partial is asked for so the listener can end a complete answer early. A final result with no
-  text (noise, a cough) re-opens listening without counting as an attempt.
+  partial is asked for so the listener can end a complete answer early, and, in an open answer
+  (free text), the turn model's score (`PredictTurn` -> `TurnScored`; with `turn_model=True`)
+  so it can end a finished sentence early. A score that never comes costs only the early end.
+  A final result with no text (noise, a cough) re-opens listening without counting as an
+  attempt.
 - Keys go straight to the engine and stop a barge-in prompt; the prompt counts as finished
   at once, and the runner's later `PlaybackFinished` for it is ignored.
 - Turn latency is measured from the end of the caller's speech (the listener's estimate) to the
@@ -76,6 +79,15 @@ class Recognized:
 
 
 @dataclass(frozen=True)
+class TurnScored:
+    """The turn model's answer to `PredictTurn`: P(the caller has finished)."""
+
+    turn: int
+    score: float
+    audio_end: float
+
+
+@dataclass(frozen=True)
 class PlaybackStarted:
     """The first frame of a prompt went out on the wire."""
 
@@ -129,6 +141,7 @@ SessionInput = (
     | Streamed
     | KeyIn
     | Recognized
+    | TurnScored
     | PlaybackStarted
     | PlaybackFinished
     | Saved
@@ -166,6 +179,16 @@ class Recognize:
     @property
     def key(self) -> str:
         return f"recognition:{self.turn}:{'final' if self.final else 'partial'}"
+
+
+@dataclass(frozen=True)
+class PredictTurn:
+    """Ask the turn model whether the caller, paused at `audio_end`, has finished."""
+
+    turn: int
+    pcm: bytes
+    rate: int
+    audio_end: float
 
 
 @dataclass(frozen=True)
@@ -226,7 +249,9 @@ class _Pending:
     output: Any
 
 
-SessionOutput = Play | StopPlayback | Beep | Recognize | SaveRecording | Perform | AskModel
+SessionOutput = (
+    Play | StopPlayback | Beep | Recognize | PredictTurn | SaveRecording | Perform | AskModel
+)
 
 
 @dataclass
@@ -243,6 +268,8 @@ class Turn:
     replied_at: float | None = None
     sensitive: bool = False  # an answer to a `sensitive: true` slot: recorded masked
     barged_in: bool = False  # the caller started it while a prompt played (talked over the bot)
+    end_of_turn: str = ""  # what ended the speech: "complete", "turn", "timeout", "max_speech"
+    turn_score: float | None = None  # the turn model's latest score, if it was asked
 
     @property
     def latency(self) -> float | None:
@@ -281,6 +308,7 @@ class CallSession:
         listener: lis.Listener,
         *,
         partials: bool = True,
+        turn_model: bool = False,
         wall_clock_origin: datetime | None = None,
         amd: AnswerDetector | None = None,
         deadlines: Deadlines = Deadlines(),
@@ -295,6 +323,7 @@ class CallSession:
         self.listener = listener
         self.rate = listener.rate
         self.partials = partials
+        self.turn_model = turn_model  # ask for PredictTurn at pauses of open answers
         self.origin = wall_clock_origin  # datetime at monotonic 0, for the engine's `now`
         self.playing = 0  # prompts queued and not yet finished
         self.stale_finishes = 0  # PlaybackFinished still to come for prompts keys stopped
@@ -376,6 +405,10 @@ class CallSession:
             if self.pending.pop(key, None) is None and key in self.gave_up:
                 return []  # after its deadline: the session took the error route
             out += self._recognized(item, now)
+        elif isinstance(item, TurnScored):
+            if item.turn == self.turn and not self.awaiting_final:
+                events = self.listener.turn_score(item.score, now, item.audio_end)
+                out += self._listener_events(events, now)
         elif isinstance(item, KeyIn):
             out += self._keys(item.digits, now)
         elif isinstance(item, PlaybackStarted):
@@ -663,8 +696,11 @@ class CallSession:
                 self.barged_in = True
                 self.deferred = [a for a in self.deferred if not isinstance(a, act.Say)]
                 out.append(StopPlayback())
-            elif isinstance(e, lis.SpeechPaused) and self.partials and self.expect is not None:
-                if not self.partial_pending and not self.awaiting_final:
+            elif isinstance(e, lis.SpeechPaused) and self.expect is not None:
+                if self.turn_model and self.listener.wants_turn_score and not self.awaiting_final:
+                    audio = self.listener.utterance_audio()
+                    out.append(PredictTurn(self.turn, audio, self.rate, e.at))
+                if self.partials and not self.partial_pending and not self.awaiting_final:
                     self.partial_pending = True
                     out.append(
                         Recognize(
@@ -681,10 +717,15 @@ class CallSession:
                     continue
                 end = e.speech_end if isinstance(e, lis.EndOfUtterance) else e.at
                 secret = self.expect.sensitive
-                self.turns.append(
-                    Turn(self.turn, e.speech_start, end, sensitive=secret, barged_in=self.barged_in)
+                turn = Turn(
+                    self.turn, e.speech_start, end, sensitive=secret, barged_in=self.barged_in
                 )
                 self.barged_in = False
+                if isinstance(e, lis.EndOfUtterance):
+                    turn.end_of_turn, turn.turn_score = e.reason, e.turn_score
+                else:
+                    turn.end_of_turn = "max_speech"
+                self.turns.append(turn)
                 self.awaiting_final = True
                 out.append(Recognize(self.turn, e.audio, e.rate, self.expect, final=True))
             elif isinstance(e, lis.NoInput):

@@ -60,6 +60,8 @@ def service_config(args: argparse.Namespace) -> ServiceConfig:
         model_dir=st.speech.model_dir,
         compute_type=st.speech.compute_type,
         cpu_threads=st.speech.cpu_threads,
+        turn_model=st.speech.turn_model,
+        turn_threshold=st.speech.turn_threshold,
         env=env,
         currency=st.currency,
         locale=st.locale,

@@ -52,7 +52,7 @@ from voicebot.settings import drop_secrets_from_environment
 from voicebot.sip import events as sev
 from voicebot.sip.config import SipConfig
 from voicebot.sip.endpoint import SipEndpoint
-from voicebot.speech.listener import Listener
+from voicebot.speech.listener import Listener, ListenerSettings
 from voicebot.speech.prompt_cache import PromptCache
 from voicebot.speech.synthesizer import EspeakSynthesizer, Voice
 
@@ -69,6 +69,8 @@ class ServiceConfig:
     model_dir: Path | None = None
     compute_type: str = "int8"
     cpu_threads: int = 2
+    turn_model: bool = False  # settings speech.turn_model / turn_threshold
+    turn_threshold: float = 0.9
     env: dict[str, str] = field(default_factory=dict)
     currency: str = "USD"
     locale: str = "en_US"
@@ -197,6 +199,7 @@ class VoicebotService:
         from voicebot.lang import is_mandarin
         from voicebot.speech.languages import load_recognizer
         from voicebot.speech.scheduler import RecognitionScheduler
+        from voicebot.speech.turn_model import TurnPredictor, load_turn_model
 
         began = time.perf_counter()
         cfg = self.config
@@ -219,6 +222,7 @@ class VoicebotService:
             for language, speaker in self.voices().items()
         )
         records = CallStore(cfg.call_records) if cfg.call_records else None
+        turn_model = load_turn_model() if cfg.turn_model else None
         self.resources = Resources(
             recognizer=recognizer,
             prompts=cache,
@@ -232,6 +236,7 @@ class VoicebotService:
             model=OpenAIClient(cfg.llm) if cfg.llm.configured else None,
             context_url=cfg.transfer_context_url,
             quality=flow_rules(cfg.flow),
+            turns=TurnPredictor(turn_model) if turn_model is not None else None,
         )
         if not cfg.llm.configured and any(
             s.llm for f in self.loaded.call_tree() for s in f.steps.values()
@@ -445,7 +450,11 @@ class VoicebotService:
         amd = self._amd(ready.media.rate) if outbound is not None else None
         session = CallSession(
             engine,
-            Listener(rate=ready.media.rate),
+            Listener(
+                rate=ready.media.rate,
+                settings=ListenerSettings(turn_threshold=cfg.turn_threshold),
+            ),
+            turn_model=self.resources.turns is not None,
             wall_clock_origin=origin,
             amd=amd,
             deadlines=Deadlines(watchdog=cfg.watchdog_seconds, model=cfg.llm.timeout + 0.5),
@@ -530,6 +539,8 @@ class VoicebotService:
             self.poll(events, 0.1)
         self.endpoint.stop()
         self.resources.recognition.close()
+        if self.resources.turns is not None:
+            self.resources.turns.close()
         self.resources.io_pool.shutdown(wait=False, cancel_futures=True)
         if self.resources.records is not None:
             self.resources.records.close()

@@ -13,9 +13,19 @@ silent, the utterance ends after
   the speech so far, already satisfies the dialog's `Expectation` ("yes", all 8 digits, an
   option phrase). 300 ms is about the human turn gap (~200 ms) plus the VAD's own lag, and longer
   than the gaps inside a word (stop closures, 50-150 ms), which the VAD hysteresis bridges anyway;
+* `turn_timeout` (default 0.2 s) of silence when the answer is open (free text, a menu by
+  meaning, a number said freely: `Expectation.is_closed` false, where no text can prove it
+  whole) and the turn model's score (`turn_score`, smart-turn on the audio so far, asked for at
+  `SpeechPaused`) covering all the speech is at least `turn_threshold`: the caller's words and
+  prosody say they have finished. A closed answer is judged by its text alone (a digit string
+  the model hears as finished after four of eight digits is not);
 * `incomplete_timeout` (default 0.8 s) otherwise: long enough for the pauses people make between
   digit groups or while thinking (typically 300-700 ms), short enough that a caller who has
-  finished an answer we cannot yet recognise as complete does not wait a full second.
+  finished an answer we cannot yet recognise as complete does not wait a full second. A long
+  pause always ends the turn, whatever the turn model said (or if it never answered).
+
+`EndOfUtterance.reason` says which rule ended it ("complete", "turn" or "timeout") and
+`turn_score` the latest score of the turn model (None if none came), for the turn's record.
 
 A partial counts only when it covers the last voiced frame (`audio_end` >= end of the last
 voiced frame): speech after it makes it stale. `SpeechPaused` is emitted when the VAD declares
@@ -36,6 +46,8 @@ API::
     class ListenerSettings:
         complete_timeout: float = 0.3
         incomplete_timeout: float = 0.8
+        turn_timeout: float = 0.2          # open answers the turn model calls finished
+        turn_threshold: float = 0.5
         max_speech: float = 15.0           # cut an utterance this long (MaxSpeech)
         pre_roll: float = 0.3              # audio kept from before speech started
         tail: float = 0.2                  # silence kept after the last voiced frame
@@ -46,7 +58,8 @@ API::
         SpeechStarted(at: float, pre_roll: bytes, rate: int)
         SpeechPaused(at: float)
         EndOfUtterance(at: float, audio: bytes, rate: int, speech_start: float,
-                       speech_end: float, complete: bool, text: str)
+                       speech_end: float, complete: bool, text: str,
+                       reason: str = "timeout", turn_score: float | None = None)
         BargeIn(at: float)
         NoInput(at: float)
         MaxSpeech(at: float, audio: bytes, rate: int, speech_start: float)
@@ -59,6 +72,8 @@ API::
         feed(frame_pcm: bytes, now: float) -> list[SpeechEvent]
         tick(now: float) -> list[SpeechEvent]            # timers, when no frame arrives
         partial(text: str, now: float, audio_end: float | None = None) -> list[SpeechEvent]
+        turn_score(score: float, now: float, audio_end: float) -> list[SpeechEvent]
+        wants_turn_score -> bool     # in an open answer: ask the turn model at SpeechPaused
         start_listening(expect: Expectation, now: float, timeout: float = 5.0)
             -> list[SpeechEvent]
         stop_listening() -> None
@@ -86,6 +101,8 @@ Satisfies = Callable[[Expectation, str], bool]
 class ListenerSettings:
     complete_timeout: float = 0.3
     incomplete_timeout: float = 0.8
+    turn_timeout: float = 0.2
+    turn_threshold: float = 0.5
     max_speech: float = 15.0
     pre_roll: float = 0.3
     tail: float = 0.2
@@ -114,6 +131,8 @@ class EndOfUtterance:
     speech_end: float
     complete: bool  # ended on the complete (short) window
     text: str  # latest partial transcript ("" if none)
+    reason: str = "timeout"  # "complete" (the text), "turn" (the turn model), "timeout"
+    turn_score: float | None = None  # the turn model's latest score for this utterance
 
 
 @dataclass(frozen=True)
@@ -173,6 +192,8 @@ class Listener:
         self._confirmed = False  # SpeechStarted emitted (pending while a barge-in is unproven)
         self._text = ""
         self._satisfied_to: float | None = None  # audio_end of the latest satisfying partial
+        self._score: float | None = None  # the turn model's latest score ...
+        self._scored_to = 0.0  # ... and the end of the audio it read
 
     @property
     def listening(self) -> bool:
@@ -181,6 +202,11 @@ class Listener:
     @property
     def in_utterance(self) -> bool:
         return bool(self._utt)
+
+    @property
+    def wants_turn_score(self) -> bool:
+        """An open answer is being spoken: the turn model's score can end it early."""
+        return bool(self._utt) and self._expect is not None and not self._expect.is_closed
 
     def utterance_audio(self) -> bytes:
         return b"".join(self._utt)
@@ -235,6 +261,15 @@ class Listener:
         if log.isEnabledFor(logging.DEBUG):
             shown = "[masked]" if self._expect.sensitive else text  # a PIN is never logged
             log.debug("partial %r satisfied=%s", shown, self._satisfied_to is not None)
+        return self._check(now)
+
+    def turn_score(self, score: float, now: float, audio_end: float) -> list[SpeechEvent]:
+        """Record the turn model's probability that the utterance up to `audio_end` is a
+        finished turn."""
+        if not self._utt or self._expect is None:
+            return []
+        self._score, self._scored_to = score, audio_end
+        log.debug("turn score %.3f to %.3f", score, audio_end)
         return self._check(now)
 
     # -- media ---------------------------------------------------------------------------
@@ -314,19 +349,39 @@ class Listener:
         if self._vad.speaking or last_voiced is None:
             return []
         complete = self._satisfied_to is not None and self._satisfied_to >= last_voiced - 1e-6
-        window = s.complete_timeout if complete else s.incomplete_timeout
+        finished = (
+            not complete
+            and self.wants_turn_score
+            and self._score is not None
+            and self._score >= s.turn_threshold
+            and self._scored_to >= last_voiced - 1e-6
+        )
+        if complete:
+            reason, window = "complete", s.complete_timeout
+        elif finished:
+            reason, window = "turn", s.turn_timeout
+        else:
+            reason, window = "timeout", s.incomplete_timeout
         if now - last_voiced < window - 1e-9:
             return []
-        return [self._end(now, last_voiced, complete)]
+        return [self._end(now, last_voiced, complete, reason)]
 
-    def _end(self, now: float, last_voiced: float, complete: bool) -> EndOfUtterance:
+    def _end(self, now: float, last_voiced: float, complete: bool, reason: str) -> EndOfUtterance:
         keep = round((last_voiced + self.settings.tail - self._utt_start) * self.rate) * 2
         audio = self.utterance_audio()[: max(keep, 0)]
         eou = EndOfUtterance(
-            now, audio, self.rate, self._speech_start, last_voiced, complete, self._text
+            now,
+            audio,
+            self.rate,
+            self._speech_start,
+            last_voiced,
+            complete,
+            self._text,
+            reason,
+            self._score,
         )
         if log.isEnabledFor(logging.DEBUG):
-            log.debug("end of utterance at %.3f, complete=%s", now, complete)
+            log.debug("end of utterance at %.3f, %s (turn score %s)", now, reason, self._score)
         self._finish()
         return eou
 
