@@ -13,40 +13,17 @@ import json
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from test_serve import FLOW, OPEN, ROOT, Bot, _Accounts, call, serve_http, start_bot, stop_bot
+import test_serve
+from test_serve import ROOT, Bot, call
 
 from voicebot.call.records import CallRecord
 
 pytestmark = [pytest.mark.sip, pytest.mark.slow]
 
 RULES = ROOT / "dialog_flows" / "support_line.qa.yaml"
-
-
-@pytest.fixture(scope="module")
-def accounts_api() -> Iterator[str]:
-    yield from serve_http(_Accounts)
-
-
-@pytest.fixture
-def bot(tmp_path: Path, accounts_api: str) -> Iterator[Bot]:
-    b = start_bot(
-        tmp_path,
-        "--flow",
-        str(FLOW),
-        "--port",
-        "0",
-        "--clock",
-        OPEN,
-        "--env",
-        f"ACCOUNTS_API={accounts_api}",
-    )
-    yield b
-    stop_bot(b)
-    assert b.proc.returncode == 0, "".join(b.log)
+accounts_api, bot = test_serve.accounts_api, test_serve.bot  # the support line, as there
 
 
 def scored(bot: Bot, count: int, timeout: float = 20.0) -> list[CallRecord]:
