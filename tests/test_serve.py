@@ -192,3 +192,18 @@ def test_caller_hangs_up_mid_prompt(bot: Bot):
     assert "caller hung up" in out
     full = bot.records().get(bot.records().list()[0].id)
     assert full is not None and full.outcome == "caller_hangup"
+
+
+def test_caller_talks_over_the_menu(bot: Bot):
+    """`voicebot call --barge`: the caller says "billing" 5 s into the bot's first turn (the
+    welcome, then the menu prompt); the bot stops talking and takes it as the answer."""
+    out = call(bot.uri, "--barge", "billing@5", "--dtmf", "0")
+    assert re.search(r"^barge   bot stopped \d+ ms after the caller began$", out, re.M), out
+    lines = bot_lines(out)
+    assert heard(lines[0], "thanks for calling")
+    assert heard(lines[1], "how to pay")  # the billing menu, after the interrupted main menu
+    full = bot.records().get(bot.records().list()[0].id)
+    assert full is not None
+    assert full.steps[:4] == ["welcome", "hours", "main_menu", "billing"]
+    answer = next(t for t in full.turns if t["who"] == "caller")
+    assert answer["barge_in"] == 1 and "billing" in answer["text"].lower()

@@ -2,6 +2,7 @@
 
     voicebot call sip:bot@127.0.0.1:5060 --say "my balance please" --dtmf 12345678# --say no
     voicebot call sip:bot@127.0.0.1:5062 --language zh-CN --say 我想查一下话费 --dtmf 1
+    voicebot call sip:bot@127.0.0.1:5060 --barge "uh-huh@1.5" --barge "billing@4"
 
 It dials, and before each scripted item waits for the bot to finish speaking (speech heard, then
 `quiet` seconds of silence), transcribes that turn with the recogniser (in the background:
@@ -10,6 +11,12 @@ or a WAV file) or keys the next item. Latency of a bot turn is measured on the r
 from the end of what the caller sent to the first frame of the bot's reply above the speech
 threshold, i.e. the silence the caller actually heard. At the end it waits for the bot's last
 turn and hangs up (or sees the bot hang up).
+
+`--barge TEXT@SECONDS` talks over the bot: it waits for the bot's next turn to start, speaks TEXT
+that many seconds into it without waiting for the turn to end, and says whether the bot stopped
+(how long after the caller began: "stopped 240 ms after the caller began") or kept talking. What
+the bot said before the caller began is transcribed as that turn; if it kept talking, the rest is
+the next bot turn.
 """
 
 from __future__ import annotations
@@ -36,6 +43,14 @@ class BotTurn:
     start: float  # seconds into the call
     end: float
     latency: float | None  # from the end of the caller's last item to the first bot audio
+    # --barge over this turn: seconds from the caller starting to the bot falling silent, or
+    # None when it kept talking (or nobody talked over it: `barged` False)
+    barged: bool = False
+    stopped_after: float | None = None
+
+
+STOP_SILENCE = 0.4  # a bot this long silent after a barge began has stopped talking (s)
+STOP_GRACE = 0.3  # ... if that silence began before the caller finished, or this soon after
 
 
 class _ScriptAction(argparse.Action):
@@ -50,6 +65,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--say", action=_ScriptAction, metavar="TEXT", help="speak (espeak-ng)")
     p.add_argument("--wav", action=_ScriptAction, metavar="FILE", help="play a WAV file")
     p.add_argument("--dtmf", action=_ScriptAction, metavar="KEYS", help="press keys (RFC 4733)")
+    p.add_argument(
+        "--barge",
+        action=_ScriptAction,
+        metavar="TEXT@SECONDS",
+        type=parse_barge,
+        help="speak TEXT that many seconds into the bot's next turn, over it",
+    )
     p.add_argument("--record", metavar="FILE", help="save what the caller heard as a WAV")
     p.add_argument("--quiet", type=float, default=1.2, help="silence that ends a bot turn (s)")
     p.add_argument("--turn-timeout", type=float, default=30.0, help="longest wait for the bot")
@@ -61,6 +83,20 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--say text in Chinese characters is spoken as Mandarin whatever the voice",
     )
     p.add_argument("--port", type=int, default=0, help="local SIP port (0: any free)")
+
+
+def parse_barge(value: str) -> str:
+    """Check `TEXT@SECONDS` (argparse type): returns it unchanged."""
+    text, at, secs = value.rpartition("@")
+    try:
+        ok = bool(at and text.strip()) and 0 <= float(secs) < 600
+    except ValueError:
+        ok = False
+    if not ok:
+        raise argparse.ArgumentTypeError(
+            f"{value!r}: write TEXT@SECONDS, e.g. 'uh-huh@1.5' (seconds into the bot's turn)"
+        )
+    return value
 
 
 def trailing_silence(pcm: bytes, rate: int) -> float:
@@ -86,6 +122,31 @@ class _Listener:
 
     def audio(self) -> np.ndarray:
         return pcm16_to_float32(self.call.recording())
+
+    def loud(self, since: int) -> np.ndarray:
+        """Per 20 ms frame from sample `since`: is the bot speaking."""
+        x = self.audio()
+        n = max(0, (len(x) - since) // self.frame)
+        frames = x[since : since + n * self.frame].reshape(n, self.frame)
+        return np.asarray(np.sqrt(np.mean(frames**2, axis=1)) > SPEECH_RMS)
+
+    def wait_start(self, since: int, timeout: float) -> int | None:
+        """The sample where the bot next starts speaking after `since`, or None."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and self.call.ended is None:
+            idx = np.flatnonzero(self.loud(since))
+            if idx.size:
+                return since + int(idx[0]) * self.frame
+            time.sleep(0.02)
+        return None
+
+    def wait_until(self, sample: int, timeout: float) -> None:
+        """Until the recording reaches `sample` (or the call ends)."""
+        deadline = time.monotonic() + timeout
+        while len(self.call.recording()) // 2 < sample and self.call.ended is None:
+            if time.monotonic() > deadline:
+                return
+            time.sleep(0.01)
 
     def wait_turn(self, since: int, timeout: float) -> tuple[int, int] | None:
         """(start, end) sample of the bot's next turn after sample `since`, or None."""
@@ -118,9 +179,16 @@ class _Transcript:
         self.lines: list[Future[str] | str] = []
         self.turns: list[Future[BotTurn]] = []
 
-    def bot(self, audio: np.ndarray, start: float, end: float, latency: float | None) -> None:
+    def bot(
+        self,
+        audio: np.ndarray,
+        start: float,
+        end: float,
+        latency: float | None,
+        barge: tuple[bool, float | None] = (False, None),
+    ) -> None:
         def heard() -> BotTurn:
-            return BotTurn(self.transcribe(audio), start, end, latency)
+            return BotTurn(self.transcribe(audio), start, end, latency, *barge)
 
         turn = self.pool.submit(heard)
         lat = f"{latency * 1000:5.0f} ms" if latency is not None else "   first"
@@ -162,6 +230,11 @@ def run_script(
     out = _Transcript(transcribe, show)
     mark = 0  # sample index where the caller's last item ended
     for item in [*script, ("end", "")]:
+        if item[0] == "barge":
+            if call.ended is not None:
+                break
+            mark = _talk_over(call, listener, out, synth, item[1], mark, turn_timeout)
+            continue
         span = listener.wait_turn(mark, turn_timeout)
         if span is not None:
             start, end = span
@@ -189,6 +262,50 @@ def run_script(
             time.sleep(0.12 * len(value))
         mark = max(0, len(call.recording()) // 2 - int(tail * listener.rate))
     return out.close()
+
+
+def _talk_over(
+    call: Any,
+    listener: _Listener,
+    out: _Transcript,
+    synth: Callable[[str, int], bytes],
+    barge: str,
+    mark: int,
+    turn_timeout: float,
+) -> int:
+    """One --barge item: speak over the bot's next turn; returns the new mark."""
+    text, _, secs = barge.rpartition("@")
+    rate = listener.rate
+    start = listener.wait_start(mark, turn_timeout)
+    if start is None:
+        out.say("bot     (no turn to talk over within the turn timeout)")
+        return mark
+    begin = start + int(float(secs) * rate)  # the caller starts speaking here
+    listener.wait_until(begin, turn_timeout)
+    pcm = synth(text, rate)
+    tail = trailing_silence(pcm, rate)
+    call.play_pcm(pcm, rate, wait=True)
+    said = len(call.recording()) // 2
+    listener.wait_until(said + int((STOP_GRACE + STOP_SILENCE) * rate) + listener.frame, 5.0)
+    loud = listener.loud(begin)
+    quiet_for = int(STOP_SILENCE / 0.02)
+    stop = None  # the first frame from `begin` that starts STOP_SILENCE of quiet
+    for i in range(len(loud) - quiet_for + 1):
+        if not loud[i : i + quiet_for].any():
+            stop = i
+            break
+    # stopped: fell silent (for STOP_SILENCE) before the caller finished or just after
+    stopped = stop is not None and begin + stop * listener.frame <= said + STOP_GRACE * rate
+    stopped_after = stop * 0.02 if stopped and stop is not None else None
+    latency = (start - mark) / rate if out.turns or mark else None
+    end = begin + stop * listener.frame if stopped and stop is not None else begin
+    out.bot(listener.audio()[start:end], start / rate, end / rate, latency, (True, stopped_after))
+    out.say(f"caller  (over the bot, {float(secs):g} s into its turn) {text}")
+    if stopped_after is not None:
+        out.say(f"barge   bot stopped {stopped_after * 1000:.0f} ms after the caller began")
+    else:
+        out.say("barge   bot kept talking")
+    return max(0, said - int(tail * rate))
 
 
 def run(args: argparse.Namespace) -> int:
