@@ -478,11 +478,11 @@ def test_an_invite_flood_from_one_source_is_cut_by_pike(tmp_path: Path, procs: P
 
 def test_cli_refuses_outsiders_by_default(tmp_path: Path) -> None:
     """`voicebot kamailio-config` without --allow admits loopback only, as the workers do."""
-    args = argparse.Namespace(
-        listen="127.0.0.1:5060", worker=["sip:127.0.0.1:5071"], workers=0, base_port=5071,
-        host="127.0.0.1", max_calls=4, transport="udp", ping_interval=5, allow=[], pike=20,
-        out=str(tmp_path),
-    )  # fmt: skip
+    parser = argparse.ArgumentParser()
+    kamailio.add_arguments(parser)
+    args = parser.parse_args(
+        ["--listen", "127.0.0.1:5060", "--worker", "sip:127.0.0.1:5071", "--out", str(tmp_path)]
+    )
     assert kamailio.run(args) == 0
     cfg = (tmp_path / "kamailio.cfg").read_text()
     assert "src_ip==127.0.0.0/8 || src_ip==::1" in cfg and "pike_check_req()" in cfg

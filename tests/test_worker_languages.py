@@ -95,8 +95,10 @@ MANDARIN_FLOWS = ("zh_parcel_delivery", "zh_support_line")
 
 
 def _shipped() -> dict[str, Path]:
-    flows = sorted(FLOWS.glob("*.yaml"))  # less flow tests and knowledge files
-    return {p.stem: p for p in flows if not p.name.endswith((".test.yaml", ".faq.yaml"))}
+    flows = sorted(FLOWS.glob("*.yaml"))  # less flow tests, knowledge and quality rules
+    return {
+        p.stem: p for p in flows if not p.name.endswith((".test.yaml", ".faq.yaml", ".qa.yaml"))
+    }
 
 
 def test_shipped_english_flows_prerender_what_they_did():

@@ -19,10 +19,13 @@ import pytest
 import yaml
 from pydantic import BaseModel
 
+from voicebot.dialog.meaning import Meaning
 from voicebot.flow import schema
 from voicebot.flow.backend import CannedReply, HttpxBackend, mock_transport
+from voicebot.flow.completions import ScriptedModel, ScriptedReply
 from voicebot.flow.loader import load_flow
 from voicebot.flow.simulator import TextCall
+from voicebot.testing.embeddings import FakeEmbedder
 
 CLOCK = dt.datetime(2026, 11, 24, 10, 0, tzinfo=dt.UTC)
 LARGE = {"int": 10_000, "duration": 86_400.0}  # stands for "no upper bound"
@@ -189,6 +192,28 @@ def place_transfer_timeout(tmp: Path, v: float) -> None:
     assert call.transfer_actions[-1].warm.timeout == v and call.ended
 
 
+def place_llm_max_turns(tmp: Path, v: float) -> None:
+    """The model replies `v` times; after its last reply the call takes the `max_turns` route."""
+    flow = {
+        "start": "chat",
+        "steps": {
+            "chat": {
+                "llm": {"instructions": "You help.", "prompt": "Hello.", "max_turns": v},
+                "on": {"max_turns": "end", "error": "end"},
+            },
+            "end": {"say": "Goodbye.", "next": "bye"},
+            "bye": {"hangup": {}},
+        },
+    }
+    model = ScriptedModel([ScriptedReply(say="Sure.") for _ in range(int(v))])
+    call = run(tmp, flow, lambda c: None, model=model, meaning=Meaning(FakeEmbedder()))
+    for _ in range(int(v) - 1):
+        call.say("tell me more")
+        assert call.said_since_input == ["Sure."] and not call.ended
+    call.say("and more")
+    assert call.said_since_input == ["Sure.", "Goodbye."] and call.ended
+
+
 PLACEMENTS: dict[tuple[str, str], Callable[[Path, float], None]] = {
     ("Voice", "rate"): place_voice_rate,
     ("Retries", "no_input"): place_retries("no_input"),
@@ -203,6 +228,7 @@ PLACEMENTS: dict[tuple[str, str], Callable[[Path, float], None]] = {
     ("TransferTo", "timeout"): place_transfer_timeout,
     ("RecordSpec", "max"): place_record("max"),
     ("RecordSpec", "silence"): place_record("silence"),
+    ("Llm", "max_turns"): place_llm_max_turns,
 }
 
 
