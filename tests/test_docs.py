@@ -7,6 +7,7 @@ from pathlib import Path
 
 from voicebot.campaign.config import CampaignSettings
 from voicebot.settings import (
+    DatabaseSettings,
     HttpSettings,
     LimitSettings,
     OutboundSettings,
@@ -29,6 +30,7 @@ def test_every_setting_is_documented_with_its_default():
         "transfers": TransferSettings,
         "outbound": OutboundSettings,
         "limits": LimitSettings,
+        "database": DatabaseSettings,
     }
     for name in Settings.model_fields:
         if name not in nested:

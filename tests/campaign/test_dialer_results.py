@@ -107,18 +107,3 @@ def test_an_answered_call_whose_flow_crashed_is_a_failed_attempt():
     assert outcome_of(OutboundResult(1, "c", 200, "machine", "completed")) == Outcome.MACHINE
     assert outcome_of(OutboundResult(1, "c", 200, "human", "failed")) == Outcome.FAILED
     assert outcome_of(OutboundResult(1, "c", 486)) == Outcome.BUSY
-
-
-def test_one_dialer_per_campaign_database(tmp_path):
-    import pytest
-
-    from voicebot.campaign.dialer import dialer_lock
-    from voicebot.errors import CampaignError
-
-    db = tmp_path / "campaigns.db"
-    with dialer_lock(db):
-        with pytest.raises(CampaignError, match=r"already being dialed by pid \d+"):
-            with dialer_lock(db):
-                pass
-    with dialer_lock(db):  # released: a new dialer may start
-        pass

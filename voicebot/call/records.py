@@ -1,7 +1,8 @@
-"""Call records in SQLite: one row per call, one per turn; what `voicebot calls` shows.
+"""Call records in the database: one row per call, one per turn; what `voicebot calls` shows.
 
-Several worker processes write to one database file: it runs in WAL mode with a busy timeout,
-each writer holds its own connection, and every change is one short transaction. A call is
+The database is the one of settings `database.url` (a SQLite file in WAL mode, or PostgreSQL:
+`voicebot.database`). Several worker processes write to it, each with its own connections,
+and every change is one short transaction. A call is
 written when it starts (so a worker that dies mid-call leaves a row `failed_unfinished()` can
 close), updated when answered and ended, and its turns are appended as they happen.
 
@@ -14,8 +15,6 @@ a crashed worker), `in_progress` (not ended yet). `incidents` lists what went wr
 from __future__ import annotations
 
 import json
-import sqlite3
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -24,41 +23,10 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS calls (
-    id TEXT PRIMARY KEY,
-    direction TEXT NOT NULL,
-    from_uri TEXT NOT NULL DEFAULT '',
-    to_uri TEXT NOT NULL DEFAULT '',
-    flow TEXT NOT NULL DEFAULT '',
-    worker TEXT NOT NULL DEFAULT '',
-    started_at TEXT NOT NULL,
-    answered_at TEXT,
-    ended_at TEXT,
-    outcome TEXT NOT NULL DEFAULT 'in_progress',
-    reason TEXT NOT NULL DEFAULT '',
-    transfer_target TEXT,
-    recording_path TEXT,
-    steps TEXT NOT NULL DEFAULT '[]',
-    slots TEXT NOT NULL DEFAULT '{}',
-    vars TEXT NOT NULL DEFAULT '{}',
-    dtmf TEXT NOT NULL DEFAULT '',
-    incidents TEXT NOT NULL DEFAULT '[]'   -- failures, timeouts, watchdog: "12.3 s: what"
-);
-CREATE INDEX IF NOT EXISTS calls_started ON calls (started_at);
-CREATE TABLE IF NOT EXISTS turns (
-    call_id TEXT NOT NULL REFERENCES calls (id),
-    seq INTEGER NOT NULL,
-    at TEXT NOT NULL,
-    who TEXT NOT NULL,          -- caller | bot
-    text TEXT NOT NULL DEFAULT '',
-    dtmf TEXT NOT NULL DEFAULT '',
-    confidence REAL,
-    latency_ms REAL,            -- bot turns: end of caller speech to first bot audio
-    step TEXT NOT NULL DEFAULT '',
-    PRIMARY KEY (call_id, seq)
-);
-"""
+from voicebot.database import Database, Record
+
+# Tables `calls` and `turns`: voicebot/database/migrations/versions/ (outcome 'in_progress' until
+# ended; steps, slots, vars, incidents as JSON text; turns keyed by (call_id, seq)).
 
 
 def _now() -> str:
@@ -121,34 +89,17 @@ class CallRecord:
 
 class CallStore:
     def __init__(self, path: str | Path):
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(
-            self.path, timeout=10.0, isolation_level=None, check_same_thread=False
-        )
-        self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA busy_timeout=10000")
-        self._db.executescript(SCHEMA)
-        columns = {r[1] for r in self._db.execute("PRAGMA table_info(calls)")}
-        if "incidents" not in columns:  # a database from before incidents were kept
-            self._db.execute("ALTER TABLE calls ADD COLUMN incidents TEXT NOT NULL DEFAULT '[]'")
-        # one connection, many threads (a worker's live calls): one transaction at a time
-        self._lock = threading.RLock()
+        """`path`: a SQLite file, or a database URL (`sqlite:///...`, `postgresql://...`)."""
+        self._db = Database(path)
+        self.path = Path(self._db.shown)
 
     def close(self) -> None:
         self._db.close()
 
     @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+    def _tx(self) -> Iterator[Database]:
+        with self._db.transaction():  # each thread (a worker's live calls) its own
+            yield self._db
 
     # -- writing ---------------------------------------------------------------------------------
     def call_started(
@@ -250,7 +201,7 @@ class CallStore:
         return ids
 
     # -- reading ---------------------------------------------------------------------------------
-    def _record(self, row: sqlite3.Row, turns: list[dict[str, Any]] | None = None) -> CallRecord:
+    def _record(self, row: Record, turns: list[dict[str, Any]] | None = None) -> CallRecord:
         d = dict(row)
         return CallRecord(
             **{

@@ -8,7 +8,8 @@
     campaign export NAME [--format csv|json] [--out FILE]
     campaign dnc add NUMBER... [--reason R] | remove NUMBER | import FILE | list
 
-Every command takes `--db FILE` (default: settings `campaign.database`). Defaults of the pacing
+Every command takes `--database URL` (or `--db FILE`, a SQLite file; default: settings
+`database.url`). Defaults of the pacing
 options come from settings `campaign:` (see `config.CampaignSettings`). `create` checks the
 flow's `contact.*` names against the CSV's columns and reports every rejected row as
 ``file.csv:LINE: reason`` before it stores anything; with `--strict` any rejected row stops it.
@@ -55,8 +56,11 @@ def _defaults() -> CampaignSettings:
 
 
 def _ledger(args: argparse.Namespace, settings: CampaignSettings | None = None) -> Ledger:
+    from voicebot.settings import load_settings
+
     settings = settings or _defaults()
-    return Ledger(Path(args.db) if args.db else settings.database, settings.region)
+    target = args.db or settings.database or load_settings().database.url
+    return Ledger(target, settings.region)
 
 
 def _settings(args: argparse.Namespace) -> CampaignSettings:
@@ -223,7 +227,13 @@ def add_arguments(subparsers: Any) -> None:
 def _commands(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="campaign_command", required=True)
     db = argparse.ArgumentParser(add_help=False)
-    db.add_argument("--db", help="campaign database (default: settings campaign.database)")
+    db.add_argument(
+        "--database",
+        "--db",
+        dest="db",
+        metavar="URL|FILE",
+        help="database URL or SQLite file (default: settings database.url)",
+    )
 
     p = sub.add_parser("create", parents=[db], help="import contacts and create a campaign")
     p.add_argument("--flow", required=True, metavar="FILE", help="the outbound flow")
