@@ -4,6 +4,7 @@
                     [--weekday sat=10:00-14:00] [--max-concurrent N] [--cps X] [--max-attempts N]
                     [--daily-cap N] [--retry busy=10x2] [--no-retry machine] [--dnc FILE] [--strict]
     campaign start|pause|resume|cancel NAME
+    campaign reconcile NAME [--lease ID]        a dead dialer's calls closed as `unknown`
     campaign status [NAME] [--watch]            progress bar, counts by disposition, next wake-up
     campaign export NAME [--format csv|json] [--out FILE]
     campaign dnc add NUMBER... [--reason R] | remove NUMBER | import FILE | list
@@ -145,6 +146,14 @@ def run_transition(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_reconcile(args: argparse.Namespace) -> int:
+    """Close as `unknown` the calls of dialers whose lease expired (or of `--lease ID`)."""
+    ledger = _ledger(args)
+    ids = ledger.reconcile(_now(), args.name, lease=args.lease)
+    print(f"campaign {args.name}: {len(ids)} attempt(s) reconciled as unknown")
+    return 0
+
+
 def run_status(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.live import Live
@@ -270,6 +279,11 @@ def _commands(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--clock", help="tests: the ISO time flows see as each call starts")
     p.add_argument("--flow", help=argparse.SUPPRESS)  # the campaign's flow is used
     p.set_defaults(func=run_dial, service=True)
+
+    p = sub.add_parser("reconcile", parents=[db], help="close a dead dialer's calls as unknown")
+    p.add_argument("name")
+    p.add_argument("--lease", type=int, metavar="ID", help="this lease's, even if not expired")
+    p.set_defaults(func=run_reconcile)
 
     p = sub.add_parser("status", parents=[db], help="progress of a campaign (or list them)")
     p.add_argument("name", nargs="?")
