@@ -52,7 +52,7 @@ def upgrade() -> None:
     op.create_index(
         "contacts_due",
         "contacts",
-        ["campaign_id", "due_at"],
+        ["campaign_id", "due_at", "id"],  # the planner's order: no sort of equal due times
         sqlite_where=due,
         postgresql_where=due,
     )
