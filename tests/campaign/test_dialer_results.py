@@ -90,7 +90,10 @@ def test_a_call_pjsua2_refuses_is_back_pressure_not_an_attempt(tmp_path: Path) -
         def place(self, attempt: object) -> None:
             raise SipError("make_call: Too many objects of the specified type (PJ_ETOOMANY)")
 
-    assert place(Refusing(), loop, decision.attempt, lambda: NOW) is False  # type: ignore[arg-type]
+    inbox: queue.Queue = queue.Queue()  # the SIP thread hands the refusal to the planner
+    assert place(Refusing(), inbox, decision.attempt) is False  # type: ignore[arg-type]
+    refused = inbox.get_nowait()
+    loop.report(refused.attempt_id, refused.outcome, NOW, note=refused.note)
     (row,) = ledger.attempts(ledger.campaign("t"))
     assert (row["state"], row["outcome"], row["counts"]) == ("done", "congestion", 0)
     assert "PJ_ETOOMANY" in row["note"]
