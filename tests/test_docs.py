@@ -7,6 +7,7 @@ from pathlib import Path
 
 from voicebot.campaign.config import CampaignSettings
 from voicebot.settings import (
+    DatabaseSettings,
     HttpSettings,
     LimitSettings,
     LlmSettings,
@@ -31,6 +32,7 @@ def test_every_setting_is_documented_with_its_default():
         "outbound": OutboundSettings,
         "limits": LimitSettings,
         "llm": LlmSettings,
+        "database": DatabaseSettings,
     }
     for name in Settings.model_fields:
         if name not in nested:

@@ -182,6 +182,16 @@ class LlmSettings(BaseModel):
         return LlmOptions(self.first_sentence_budget, dict(self.filler))
 
 
+class DatabaseSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    url: str = Field(
+        "sqlite:///var/voicebot.db",
+        description="campaigns, contacts, attempts, do-not-call, call records: sqlite:///FILE "
+        "(relative to the working directory) or postgresql://USER:PASSWORD@HOST/NAME",
+    )
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="VOICEBOT_", env_nested_delimiter="__", extra="forbid"
@@ -191,7 +201,12 @@ class Settings(BaseSettings):
     default_flow: str = Field("support_line.yaml", description="flow run when none is given")
     audio_assets_dir: Path = Field(Path("audio_assets"), description="recorded prompts")
     data_dir: Path = Field(Path("var"), description="recordings, caches")
-    call_records: Path = Field(Path("var/calls.db"), description="SQLite file of call records")
+    database: DatabaseSettings = Field(
+        default_factory=DatabaseSettings, description="where state lives (one URL)"
+    )
+    call_records: Path | None = Field(
+        None, description="a separate SQLite file of call records (default: database.url)"
+    )
     expose_env: list[str] = Field(
         default_factory=list, description="environment variables flows may read as env.NAME"
     )
@@ -247,6 +262,10 @@ class Settings(BaseSettings):
         if path.is_file():
             sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=path))
         return tuple(sources)
+
+    def records_url(self) -> str:
+        """Where call records go: `call_records` when set (older set-ups), else the database."""
+        return str(self.call_records) if self.call_records else self.database.url
 
     def flow_environment(self) -> dict[str, str]:
         """The `env` names a flow sees: exposed environment variables plus fixed values."""

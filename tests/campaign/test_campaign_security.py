@@ -127,7 +127,7 @@ steps:
 
 def test_campaign_export_masks_a_sensitive_slot(tmp_path: Path) -> None:
     """An answered campaign call's result, from a real engine that collected a keyed PIN, goes
-    through the service and the dialer into the ledger: `campaign export` (JSON and CSV) shows
+    through the service and the dialer's planner into the ledger: `campaign export` (JSON and CSV) shows
     the slot, and vars holding it, masked."""
     import json
     import queue
@@ -135,9 +135,8 @@ def test_campaign_export_masks_a_sensitive_slot(tmp_path: Path) -> None:
     from datetime import UTC, datetime
     from types import SimpleNamespace
 
-    from voicebot.campaign.dialer import _report
+    from voicebot.campaign.dialer import Planner, _hand_over
     from voicebot.campaign.ledger import Ledger
-    from voicebot.campaign.loop import CampaignLoop
     from voicebot.dialog import events as ev
     from voicebot.dialog.engine import DialogEngine
     from voicebot.flow.loader import load_flow
@@ -160,8 +159,9 @@ def test_campaign_export_masks_a_sensitive_slot(tmp_path: Path) -> None:
     assert cli("start", "p").returncode == 0
     now = datetime(2026, 11, 23, 5, 0, tzinfo=UTC)  # 14:00 in Tokyo
     ledger = Ledger(tmp_path / "c.db")
-    loop = CampaignLoop(ledger, "p", now=now)
-    (decision,) = loop.step(now)
+    inbox: queue.Queue = queue.Queue()
+    planner = Planner(ledger, "p", queue.Queue(), inbox, threading.Event(), lambda: now)
+    (decision,) = planner.loop.step(now)
     attempt = decision.attempt
 
     engine = DialogEngine(load_flow(flow), call_id="c1")
@@ -185,7 +185,9 @@ def test_campaign_export_masks_a_sensitive_slot(tmp_path: Path) -> None:
     service.calls["c1"] = live
     service._outbound_done(live)  # type: ignore[arg-type]
     service._ended(sev.CallEnded("c1", "Normal call clearing", 200, by="local"))
-    _report(service, loop, lambda: now)
+    _hand_over(service, inbox)  # the SIP thread's side: results to the planner's inbox
+    planner._handle(inbox.get_nowait())  # the planner's side: into the ledger
+    assert inbox.empty()
     ledger.close()
 
     exported = cli("export", "p", "--format", "json")

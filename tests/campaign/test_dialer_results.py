@@ -90,7 +90,10 @@ def test_a_call_pjsua2_refuses_is_back_pressure_not_an_attempt(tmp_path: Path) -
         def place(self, attempt: object) -> None:
             raise SipError("make_call: Too many objects of the specified type (PJ_ETOOMANY)")
 
-    assert place(Refusing(), loop, decision.attempt, lambda: NOW) is False  # type: ignore[arg-type]
+    inbox: queue.Queue = queue.Queue()  # the SIP thread hands the refusal to the planner
+    assert place(Refusing(), inbox, decision.attempt) is False  # type: ignore[arg-type]
+    refused = inbox.get_nowait()
+    loop.report(refused.attempt_id, refused.outcome, NOW, note=refused.note)
     (row,) = ledger.attempts(ledger.campaign("t"))
     assert (row["state"], row["outcome"], row["counts"]) == ("done", "congestion", 0)
     assert "PJ_ETOOMANY" in row["note"]
@@ -107,18 +110,3 @@ def test_an_answered_call_whose_flow_crashed_is_a_failed_attempt():
     assert outcome_of(OutboundResult(1, "c", 200, "machine", "completed")) == Outcome.MACHINE
     assert outcome_of(OutboundResult(1, "c", 200, "human", "failed")) == Outcome.FAILED
     assert outcome_of(OutboundResult(1, "c", 486)) == Outcome.BUSY
-
-
-def test_one_dialer_per_campaign_database(tmp_path):
-    import pytest
-
-    from voicebot.campaign.dialer import dialer_lock
-    from voicebot.errors import CampaignError
-
-    db = tmp_path / "campaigns.db"
-    with dialer_lock(db):
-        with pytest.raises(CampaignError, match=r"already being dialed by pid \d+"):
-            with dialer_lock(db):
-                pass
-    with dialer_lock(db):  # released: a new dialer may start
-        pass

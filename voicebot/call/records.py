@@ -1,7 +1,8 @@
-"""Call records in SQLite: one row per call, one per turn; what `voicebot calls` shows.
+"""Call records in the database: one row per call, one per turn; what `voicebot calls` shows.
 
-Several worker processes write to one database file: it runs in WAL mode with a busy timeout,
-each writer holds its own connection, and every change is one short transaction. A call is
+The database is the one of settings `database.url` (a SQLite file in WAL mode, or PostgreSQL:
+`voicebot.database`). Several worker processes write to it, each with its own connections,
+and every change is one short transaction. A call is
 written when it starts (so a worker that dies mid-call leaves a row `failed_unfinished()` can
 close), updated when answered and ended, and its turns are appended as they happen.
 
@@ -15,8 +16,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import sqlite3
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -25,60 +24,11 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS calls (
-    id TEXT PRIMARY KEY,
-    direction TEXT NOT NULL,
-    from_uri TEXT NOT NULL DEFAULT '',
-    to_uri TEXT NOT NULL DEFAULT '',
-    flow TEXT NOT NULL DEFAULT '',
-    worker TEXT NOT NULL DEFAULT '',
-    started_at TEXT NOT NULL,
-    answered_at TEXT,
-    ended_at TEXT,
-    outcome TEXT NOT NULL DEFAULT 'in_progress',
-    reason TEXT NOT NULL DEFAULT '',
-    transfer_target TEXT,
-    recording_path TEXT,
-    steps TEXT NOT NULL DEFAULT '[]',
-    slots TEXT NOT NULL DEFAULT '{}',
-    vars TEXT NOT NULL DEFAULT '{}',
-    dtmf TEXT NOT NULL DEFAULT '',
-    incidents TEXT NOT NULL DEFAULT '[]'   -- failures, timeouts, watchdog: "12.3 s: what"
-);
-CREATE INDEX IF NOT EXISTS calls_started ON calls (started_at);
-CREATE TABLE IF NOT EXISTS turns (
-    call_id TEXT NOT NULL REFERENCES calls (id),
-    seq INTEGER NOT NULL,
-    at TEXT NOT NULL,
-    who TEXT NOT NULL,          -- caller | bot
-    text TEXT NOT NULL DEFAULT '',
-    dtmf TEXT NOT NULL DEFAULT '',
-    confidence REAL,
-    latency_ms REAL,            -- bot turns: end of caller speech to first bot audio
-    step TEXT NOT NULL DEFAULT '',
-    barge_in INTEGER NOT NULL DEFAULT 0,  -- caller turns: 1 when the caller talked over the bot
-    end_of_turn TEXT NOT NULL DEFAULT '',  -- caller turns: complete | turn | timeout | max_speech
-    turn_score REAL,            -- caller turns: the turn model's score (P finished), if asked
-    PRIMARY KEY (call_id, seq)
-);
-CREATE TABLE IF NOT EXISTS transfers (   -- the last transfer of a call, for the agent
-    call_id TEXT PRIMARY KEY REFERENCES calls (id),
-    at TEXT NOT NULL,
-    mode TEXT NOT NULL,         -- blind | warm
-    target TEXT NOT NULL,
-    summary TEXT NOT NULL,      -- call.summary when the transfer began
-    outcome TEXT,               -- ok | busy | no_answer | failed; NULL while it runs
-    join_ms REAL                -- warm, ok: from the agent accepting to the join
-);
-CREATE TABLE IF NOT EXISTS quality (    -- the call's quality inspection (voicebot/quality/)
-    call_id TEXT PRIMARY KEY REFERENCES calls (id),
-    scored_at TEXT NOT NULL,
-    rules TEXT NOT NULL,                -- the rules file
-    score REAL,                         -- 0..100; NULL when no rule could be measured
-    findings TEXT NOT NULL DEFAULT '[]' -- [{rule, status, turn, detail, weight}]
-);
-"""
+from voicebot.database import Database, Record
+
+# Tables `calls`, `turns`, `transfers` and `quality`: voicebot/database/migrations/versions/
+# (outcome 'in_progress' until ended; steps, slots, vars, incidents, findings as JSON text; turns
+# keyed by (call_id, seq); a call's last transfer and its latest inspection keyed by call_id).
 
 
 def _now() -> str:
@@ -145,40 +95,18 @@ class CallRecord:
 
 class CallStore:
     def __init__(self, path: str | Path):
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(
-            self.path, timeout=10.0, isolation_level=None, check_same_thread=False
-        )
-        self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA busy_timeout=10000")
-        self._db.executescript(SCHEMA)
-        columns = {r[1] for r in self._db.execute("PRAGMA table_info(calls)")}
-        if "incidents" not in columns:  # a database from before incidents were kept
-            self._db.execute("ALTER TABLE calls ADD COLUMN incidents TEXT NOT NULL DEFAULT '[]'")
-        if "barge_in" not in {r[1] for r in self._db.execute("PRAGMA table_info(turns)")}:
-            self._db.execute("ALTER TABLE turns ADD COLUMN barge_in INTEGER NOT NULL DEFAULT 0")
-        columns = {r[1] for r in self._db.execute("PRAGMA table_info(turns)")}
-        if "end_of_turn" not in columns:  # a database from before the turn model
-            self._db.execute("ALTER TABLE turns ADD COLUMN end_of_turn TEXT NOT NULL DEFAULT ''")
-            self._db.execute("ALTER TABLE turns ADD COLUMN turn_score REAL")
-        # one connection, many threads (a worker's live calls): one transaction at a time
-        self._lock = threading.RLock()
+        """`path`: a SQLite file, or a database URL (`sqlite:///...`, `postgresql://...`)."""
+        self._db = Database(path)
+        self.shown = self._db.shown  # the file, or the URL without its password
+        self.path = Path(self._db.shown)
 
     def close(self) -> None:
         self._db.close()
 
     @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+    def _tx(self) -> Iterator[Database]:
+        with self._db.transaction():  # each thread (a worker's live calls) its own
+            yield self._db
 
     # -- writing ---------------------------------------------------------------------------------
     def call_started(
@@ -268,8 +196,10 @@ class CallStore:
     def transfer_started(self, call_id: str, mode: str, target: str, summary: str) -> None:
         with self._tx() as db:
             db.execute(
-                "INSERT OR REPLACE INTO transfers (call_id, at, mode, target, summary)"
-                " VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO transfers (call_id, at, mode, target, summary) VALUES (?, ?, ?, ?, ?)"
+                " ON CONFLICT (call_id) DO UPDATE SET at = excluded.at, mode = excluded.mode,"
+                " target = excluded.target, summary = excluded.summary, outcome = NULL,"
+                " join_ms = NULL",
                 (call_id, _now(), mode, target, summary),
             )
 
@@ -291,8 +221,10 @@ class CallStore:
         """Keep the call's latest quality inspection (a new one replaces the old)."""
         with self._tx() as db:
             db.execute(
-                "INSERT OR REPLACE INTO quality (call_id, scored_at, rules, score, findings)"
-                " VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO quality (call_id, scored_at, rules, score, findings)"
+                " VALUES (?, ?, ?, ?, ?) ON CONFLICT (call_id) DO UPDATE SET"
+                " scored_at = excluded.scored_at, rules = excluded.rules, score = excluded.score,"
+                " findings = excluded.findings",
                 (call_id, _now(), rules, score, _json(findings)),
             )
 
@@ -315,7 +247,7 @@ class CallStore:
         return ids
 
     # -- reading ---------------------------------------------------------------------------------
-    def _record(self, row: sqlite3.Row, turns: list[dict[str, Any]] | None = None) -> CallRecord:
+    def _record(self, row: Record, turns: list[dict[str, Any]] | None = None) -> CallRecord:
         d = dict(row)
         return CallRecord(
             **{

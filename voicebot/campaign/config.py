@@ -45,7 +45,9 @@ def _default_retries() -> dict[str, RetrySettings]:
 class CampaignSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    database: Path = Field(Path("var/campaigns.db"), description="SQLite file of campaigns")
+    database: Path | None = Field(
+        None, description="a separate SQLite file of campaigns (default: database.url)"
+    )
     region: str = Field("US", description="region of numbers written without +")
     dnc_file: Path | None = Field(None, description="do-not-call numbers, read at create")
     window: str = Field("08:00-21:00", description="calling window, contact's local time")
@@ -66,6 +68,9 @@ class CampaignSettings(BaseModel):
         description="where calls go: a SIP URI template; {number} is E.164, {digits} without +",
     )
     ring_seconds: float = Field(30.0, gt=0, description="give up ringing after (no answer)")
+    lease_seconds: float = Field(
+        30.0, ge=1, description="a dead dialer's calls are taken over this long after it stopped"
+    )
 
     @field_validator("window")
     @classmethod

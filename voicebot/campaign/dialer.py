@@ -14,25 +14,33 @@ allowing more is refused with a clear error) and the campaign loop on the same t
                        list at once, while the call still runs (a crash must not lose it)
     loop.report     -> ledger (disposition, retries, do-not-call when the flow set it)
 
-A call still ringing after `ring_seconds` is cancelled (no answer). One dialer per campaign
-database (a lock file beside it). SIGTERM/SIGINT stop placing calls; calls in progress finish
-(drain) and are reported before the process exits.
+A call still ringing after `ring_seconds` is cancelled (no answer). SIGTERM/SIGINT stop
+placing calls; calls in progress finish (drain) and are reported before the process exits.
+
+Two threads, one queue each way: the SIP thread (the caller's, which owns pjsua2) polls the
+endpoint, places the attempts it finds in `dials` and hands every result, refusal and opt-out
+to `inbox`; the planner thread (`Planner`, which owns the database) steps the campaign loop
+when the next contact is due or a result arrives (never on a fixed tick), records outcomes and
+keeps the dialer's lease (`lease.py`) renewed. Several dialers, on one machine or several
+sharing one PostgreSQL, may run the same campaign: each holds its own lease, contacts are
+claimed under row locks, and each takes over a dead one's calls once its lease expires.
 """
 
 from __future__ import annotations
 
-import fcntl
 import logging
 import os
+import queue
 import signal
+import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import replace
-from datetime import UTC, datetime
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from voicebot.campaign.lease import Lease
 from voicebot.campaign.ledger import Attempt, Ledger
 from voicebot.campaign.loop import CampaignLoop
 from voicebot.campaign.pacing import Outcome, outcome_for_sip
@@ -83,27 +91,122 @@ class SipDialer:
         log.info("attempt %s: calling %s (call %s)", attempt.id, uri, call_id)
 
 
-@contextmanager
-def dialer_lock(database: Path) -> Iterator[None]:
-    """Hold the campaign database for one dialer: a second one would reconcile live calls."""
-    path = database.with_name(database.name + ".dialer.lock")
-    with open(path, "a+") as f:
+@dataclass(frozen=True)
+class NotPlaced:
+    """The SIP thread did not place an attempt: the outcome to record instead."""
+
+    attempt_id: int
+    outcome: Outcome
+    note: str
+
+
+@dataclass(frozen=True)
+class OptOut:
+    """A callee asked, mid-call, not to be called again."""
+
+    phone: str
+
+
+DRAINED = "drained"  # the SIP thread's last message: every call has ended and been handed over
+RECHECK = timedelta(seconds=1)  # a step at least this often: other dialers' calls, CLI changes
+Inbox = OutboundResult | NotPlaced | OptOut | str
+
+
+class Planner:
+    """The campaign loop on its own thread: it alone touches the database."""
+
+    def __init__(
+        self,
+        ledger: Ledger,
+        name: str,
+        dials: queue.Queue[Attempt],
+        inbox: queue.Queue[Inbox],
+        stop: threading.Event,
+        clock: Callable[[], datetime],
+    ):
+        self.ledger, self.name, self.dials, self.inbox = ledger, name, dials, inbox
+        self.stop, self.clock = stop, clock
+        campaign = ledger.campaign(name)
+        self.ttl = timedelta(seconds=campaign.settings.lease_seconds)
+        self.holder = f"{socket.gethostname()} pid {os.getpid()}"
+        self.lease: Lease = ledger.leases.acquire(campaign.id, self.holder, clock(), self.ttl)
+        self.loop = CampaignLoop(ledger, name, now=clock(), lease=self.lease)
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
         try:
-            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            f.seek(0)
-            holder = f.read().strip() or "another process"
-            raise CampaignError(
-                f"{database} is already being dialed by {holder}: one dialer per database"
-            ) from None
-        f.seek(0)
-        f.truncate()
-        f.write(f"pid {os.getpid()}")
-        f.flush()
-        try:
-            yield
+            self._run()
+        except BaseException as exc:  # the SIP thread stops and re-raises it
+            self.error = exc
+            self.stop.set()
+            log.exception("campaign %s: the planner stopped", self.name)
         finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
+            self.ledger.leases.release(self.lease, self.clock())
+
+    def _run(self) -> None:
+        while True:
+            now = self.clock()
+            if now >= self.lease.renew_at(self.ttl):
+                self._renew(now)
+            if not self.stop.is_set():
+                for decision in self.loop.step(now):
+                    self.dials.put(decision.attempt)
+                if self.loop.done:
+                    self.stop.set()
+            wake = min(
+                t
+                for t in (self.loop.wake_at, self.lease.renew_at(self.ttl), now + RECHECK)
+                if t is not None
+            )
+            try:
+                items = [self.inbox.get(timeout=max(0.0, (wake - self.clock()).total_seconds()))]
+            except queue.Empty:
+                continue
+            while not self.inbox.empty():
+                items.append(self.inbox.get_nowait())
+            for item in items:
+                self._handle(item)
+            if DRAINED in items:
+                return
+
+    def _renew(self, now: datetime) -> None:
+        renewed = self.ledger.leases.renew(self.lease, now, self.ttl)
+        if renewed is None:  # it ran out and another dialer reconciled our calls
+            log.warning(
+                "campaign %s: lease %s was lost: taking a new one", self.name, self.lease.id
+            )
+            renewed = self.ledger.leases.acquire(self.lease.campaign_id, self.holder, now, self.ttl)
+            self.loop.lease = renewed
+        self.lease = renewed
+        lost = self.ledger.reconcile(now, self.name)  # dead dialers' calls, once expired
+        if lost:
+            log.warning("campaign %s: %d attempt(s) reconciled as unknown", self.name, len(lost))
+
+    def _handle(self, item: Inbox) -> None:
+        now = self.clock()
+        if isinstance(item, NotPlaced):
+            self.loop.report(item.attempt_id, item.outcome, now, note=item.note)
+        elif isinstance(item, OptOut):
+            reason = f"callee asked not to be called (campaign {self.name})"
+            self.ledger.dnc.add(item.phone, reason, now=now, source=f"campaign:{self.name}")
+            log.info("%s added to the do-not-call list", item.phone)
+        elif isinstance(item, OutboundResult):
+            outcome = outcome_of(item)
+            disposition = self.loop.report(
+                item.tag,
+                outcome,
+                now,
+                sip_status=item.status,
+                call_id=item.call_id,
+                slots=item.slots,
+                vars=item.vars,
+            )
+            log.info(
+                "attempt %s: %s%s",
+                item.tag,
+                outcome.value,
+                f" -> {disposition}" if disposition else "",
+            )
 
 
 def run_campaign(
@@ -126,53 +229,55 @@ def run_campaign(
         )
     service = VoicebotService(replace(config, flow=Path(campaign.flow)))
     service.start()
-    loop = CampaignLoop(ledger, name, now=clock())
+    dials: queue.Queue[Attempt] = queue.Queue()
+    inbox: queue.Queue[Inbox] = queue.Queue()
+    planner = Planner(ledger, name, dials, inbox, stop, clock)
+    thread = threading.Thread(target=planner.run, name=f"planner {name}", daemon=True)
+    thread.start()
     dialer = SipDialer(service, settings.trunk, settings.ring_seconds, config.numbers)
     events = service.endpoint.events()
     placed = 0
     opted_out: set[str] = set()
     try:
-        while not stop.is_set() and not loop.done:
-            for decision in loop.step(clock()):
-                placed += place(dialer, loop, decision.attempt, clock)
-            service.poll(events, 0.05)
+        while not stop.is_set():
+            while not dials.empty():
+                placed += place(dialer, inbox, dials.get_nowait())
+            service.poll(events, 0.02)
             service.check_ringing()
-            _opt_outs(service, ledger, name, clock, opted_out)
-            _report(service, loop, clock)
-        stop.set()
+            _opt_outs(service, inbox, opted_out)
+            _hand_over(service, inbox)
     finally:
+        while not dials.empty():  # written, never sent: not an attempt
+            attempt = dials.get_nowait()
+            inbox.put(NotPlaced(attempt.id, Outcome.CONGESTION, "not placed: the dialer stopped"))
         service.drain()
-        _report(service, loop, clock)
+        _hand_over(service, inbox)
+        inbox.put(DRAINED)
+        thread.join()
+    if planner.error is not None:
+        raise planner.error
     print(f"campaign {name}: {placed} call(s) placed; state {ledger.campaign(name).state}")
     return 0
 
 
-def place(
-    dialer: SipDialer, loop: CampaignLoop, attempt: Attempt, clock: Callable[[], datetime]
-) -> bool:
-    """Place one call; a call pjsua2 refuses to start (no free call slot, a bad URI) is
-    reported as back-pressure (not an attempt, dialing held a moment) instead of ending the
-    run with the attempt left `dialing`."""
+def place(dialer: SipDialer, inbox: queue.Queue[Inbox], attempt: Attempt) -> bool:
+    """Place one call (on the SIP thread); a call pjsua2 refuses to start (no free call slot, a
+    bad URI) is reported as back-pressure (not an attempt, dialing held a moment) instead of
+    ending the run with the attempt left `dialing`."""
     try:
         dialer.place(attempt)
         return True
     except NumberRefused as exc:
         log.warning("attempt %s: not dialed: %s", attempt.id, exc)
-        loop.report(attempt.id, Outcome.INVALID, clock(), note=f"refused: {exc}")
+        inbox.put(NotPlaced(attempt.id, Outcome.INVALID, f"refused: {exc}"))
         return False
     except SipError as exc:
         log.warning("attempt %s: call not placed: %s", attempt.id, exc)
-        loop.report(attempt.id, Outcome.CONGESTION, clock(), note=f"not placed: {exc}")
+        inbox.put(NotPlaced(attempt.id, Outcome.CONGESTION, f"not placed: {exc}"))
         return False
 
 
-def _opt_outs(
-    service: VoicebotService,
-    ledger: Ledger,
-    name: str,
-    clock: Callable[[], datetime],
-    done: set[str],
-) -> None:
+def _opt_outs(service: VoicebotService, inbox: queue.Queue[Inbox], done: set[str]) -> None:
     """A callee who asked not to be called goes on the do-not-call list as soon as the flow
     sets `vars.do_not_call`, while the call still runs: a dialer killed before the call ends
     (and is reported) must not dial the number again."""
@@ -183,29 +288,13 @@ def _opt_outs(
         done.add(call_id)
         phone = out.contact.get("phone")
         if phone:
-            reason = f"callee asked not to be called (campaign {name})"
-            ledger.dnc.add(phone, reason, now=clock(), source=f"campaign:{name}")
-            log.info("call %s: %s added to the do-not-call list", call_id, phone)
+            log.info("call %s: %s asked not to be called", call_id, phone)
+            inbox.put(OptOut(phone))
 
 
-def _report(service: VoicebotService, loop: CampaignLoop, clock: Callable[[], datetime]) -> None:
+def _hand_over(service: VoicebotService, inbox: queue.Queue[Inbox]) -> None:
     while not service.results.empty():
-        result = service.results.get_nowait()
-        disposition = loop.report(
-            result.tag,
-            outcome_of(result),
-            clock(),
-            sip_status=result.status,
-            call_id=result.call_id,
-            slots=result.slots,
-            vars=result.vars,
-        )
-        log.info(
-            "attempt %s: %s%s",
-            result.tag,
-            outcome_of(result).value,
-            f" -> {disposition}" if disposition else "",
-        )
+        inbox.put(service.results.get_nowait())
 
 
 def run_until_signalled(name: str, ledger: Ledger, config: ServiceConfig) -> int:
@@ -213,7 +302,6 @@ def run_until_signalled(name: str, ledger: Ledger, config: ServiceConfig) -> int
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
     began = time.monotonic()
-    with dialer_lock(ledger.path):
-        code = run_campaign(name, ledger, config, stop=stop)
+    code = run_campaign(name, ledger, config, stop=stop)
     log.info("campaign %s ran for %.0f s", name, time.monotonic() - began)
     return code

@@ -17,22 +17,16 @@ Rules:
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 from voicebot.campaign.contacts import normalise
 from voicebot.campaign.database import iso, transaction
+from voicebot.database import Database
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS dnc (
-    number TEXT PRIMARY KEY,        -- E.164
-    reason TEXT NOT NULL,
-    source TEXT NOT NULL,           -- manual | file:NAME | campaign:NAME
-    added_at TEXT NOT NULL
-);
-"""
+# table dnc: number (E.164, primary key), reason, source (manual | file:NAME | campaign:NAME),
+# added_at; created by the migrations in voicebot/database/migrations/versions/
 
 
 @dataclass(frozen=True)
@@ -53,16 +47,16 @@ class DncImport:
 class DoNotCall:
     """The list, over a connection to the campaign database (shared with the ledger)."""
 
-    def __init__(self, db: sqlite3.Connection, region: str = "US"):
+    def __init__(self, db: Database, region: str = "US"):
         self.db, self.region = db, region
-        db.executescript(SCHEMA)
 
     def add(self, number: str, reason: str, *, now: datetime, source: str = "manual") -> bool:
         """Add a number (any format the region reads); False when it was already listed."""
         e164 = normalise(number, self.region)
         with transaction(self.db) as db:
             cur = db.execute(
-                "INSERT OR IGNORE INTO dnc (number, reason, source, added_at) VALUES (?,?,?,?)",
+                "INSERT INTO dnc (number, reason, source, added_at) VALUES (?,?,?,?)"
+                " ON CONFLICT (number) DO NOTHING",
                 (e164, reason, source, iso(now)),
             )
         return cur.rowcount == 1
@@ -71,6 +65,10 @@ class DoNotCall:
         """Why the number is listed, or None when it may be called."""
         row = self.db.execute("SELECT reason FROM dnc WHERE number = ?", (e164,)).fetchone()
         return None if row is None else str(row[0])
+
+    def numbers(self) -> set[str]:
+        """Every listed number (E.164): what an import of many contacts checks against."""
+        return {str(row[0]) for row in self.db.execute("SELECT number FROM dnc")}
 
     def __contains__(self, e164: object) -> bool:
         return isinstance(e164, str) and self.reason(e164) is not None

@@ -2,11 +2,18 @@
 
 Write-ahead rule: `begin_attempt` commits an attempt in state `dialing` *before* the dialer
 sends the INVITE; `finish_attempt` commits its outcome. A dialer killed at any point therefore
-leaves either no attempt (nothing was dialed) or a `dialing` one, which `reconcile(now)` (run
-once when a dialer starts, never while one runs) closes with the outcome `unknown`: it counts as
-an attempt (the phone may have rung) and the contact follows the `unknown` retry rule — retried
-after its backoff, never at once, and ended as `max_attempts` when out of attempts. No contact
-is lost (each keeps a row until it has a disposition) and none is dialed twice beyond policy.
+leaves either no attempt (nothing was dialed) or a `dialing` one, which `reconcile(now)` closes
+with the outcome `unknown` once the dialer's lease has expired (`lease.py`; an attempt under
+no lease is closed at once): it counts as an attempt (the phone may have rung) and the contact
+follows the `unknown` retry rule — retried after its backoff, never at once, and ended as
+`max_attempts` when out of attempts. No contact is lost (each keeps a row until it has a
+disposition) and none is dialed twice beyond policy.
+
+Planning reads only due contacts: `due(campaign, now, limit)` locks the campaign's row (the
+in-flight count and the shared calls-per-second bucket are read and written under it) and
+claims up to `limit` contacts whose `due_at` has come, through the index `contacts_due`
+(`FOR UPDATE SKIP LOCKED` on PostgreSQL). The daily cap counts the attempts on the *number*
+in every campaign (`attempts_by_phone`).
 
 Campaign states (the only transitions):
 
@@ -22,7 +29,7 @@ Dispositions are listed in `results.py`.
 from __future__ import annotations
 
 import json
-import sqlite3
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -33,59 +40,15 @@ from voicebot.campaign.config import CampaignSettings
 from voicebot.campaign.contacts import ImportResult
 from voicebot.campaign.database import connect, iso, parse_iso, transaction
 from voicebot.campaign.dnc import DoNotCall
-from voicebot.campaign.pacing import ContactState, Outcome, Policy, verdict
+from voicebot.campaign.lease import Lease, Leases
+from voicebot.campaign.pacing import ContactState, Outcome, Pacer, Policy, eligible_at, verdict
+from voicebot.database import Record
 from voicebot.flow.loader import did_you_mean
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS campaigns (
-    id INTEGER PRIMARY KEY,
-    name TEXT NOT NULL UNIQUE,
-    flow TEXT NOT NULL,
-    contacts_file TEXT NOT NULL,
-    columns TEXT NOT NULL,           -- JSON list of the CSV's columns
-    settings TEXT NOT NULL,          -- JSON of CampaignSettings
-    state TEXT NOT NULL,
-    created_at TEXT NOT NULL,
-    updated_at TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS contacts (
-    id INTEGER PRIMARY KEY,
-    campaign_id INTEGER NOT NULL REFERENCES campaigns (id),
-    line INTEGER NOT NULL,
-    phone TEXT NOT NULL,
-    fields TEXT NOT NULL,            -- JSON: every column
-    timezones TEXT NOT NULL,         -- space-separated IANA names
-    attempts INTEGER NOT NULL DEFAULT 0,
-    not_before TEXT,
-    last_outcome TEXT,
-    disposition TEXT,                -- NULL while the contact is still to be called
-    slots TEXT NOT NULL DEFAULT '{}',
-    vars TEXT NOT NULL DEFAULT '{}',
-    call_id TEXT,
-    UNIQUE (campaign_id, phone)
-);
-CREATE TABLE IF NOT EXISTS attempts (
-    id INTEGER PRIMARY KEY,
-    campaign_id INTEGER NOT NULL REFERENCES campaigns (id),
-    contact_id INTEGER NOT NULL REFERENCES contacts (id),
-    state TEXT NOT NULL,             -- dialing | done
-    started_at TEXT NOT NULL,
-    ended_at TEXT,
-    outcome TEXT,
-    sip_status INTEGER,
-    counts INTEGER NOT NULL DEFAULT 1,
-    call_id TEXT,
-    note TEXT NOT NULL DEFAULT ''
-);
-CREATE INDEX IF NOT EXISTS attempts_by_contact ON attempts (contact_id);
-CREATE INDEX IF NOT EXISTS attempts_dialing ON attempts (state);
-CREATE TABLE IF NOT EXISTS rejects (
-    campaign_id INTEGER NOT NULL REFERENCES campaigns (id),
-    line INTEGER NOT NULL,
-    raw TEXT NOT NULL,
-    reason TEXT NOT NULL
-);
-"""
+# Tables (created and upgraded by voicebot/database/migrations/versions/): campaigns, contacts
+# (`due_at`: when a waiting contact may be dialed, NULL when it is in flight or done), attempts
+# (`lease_id`: the dialer's lease; `phone`: for the daily cap per number), rejects, leases, dnc.
+_EPOCH = "0001-01-01T00:00:00.000+00:00"  # due at once
 
 TRANSITIONS = {
     ("created", "start"): "running",
@@ -132,12 +95,21 @@ class Attempt:
     started_at: datetime
 
 
+@dataclass(frozen=True)
+class Due:
+    """What a planning step reads under the campaign's lock (`Ledger.due`)."""
+
+    in_flight: int  # attempts `dialing`, of every dialer
+    pacer: Pacer  # the shared bucket (tokens, when counted); in_flight filled in
+    contacts: tuple[tuple[ContactState, str], ...]  # claimed, due first, with their numbers
+
+
 class Ledger:
     def __init__(self, path: str | Path, region: str = "US"):
-        self.path = Path(path)
-        self.db = connect(self.path)
-        self.db.executescript(SCHEMA)
+        self.db = connect(path)
+        self.path = self.db.shown  # the file, or the URL without its password
         self.dnc = DoNotCall(self.db, region)
+        self.leases = Leases(self.db)
 
     def close(self) -> None:
         self.db.close()
@@ -158,7 +130,7 @@ class Ledger:
                 raise CampaignError(f"campaign '{name}' already exists: choose another --name")
             cur = db.execute(
                 "INSERT INTO campaigns (name, flow, contacts_file, columns, settings, state,"
-                " created_at, updated_at) VALUES (?, ?, ?, ?, ?, 'created', ?, ?)",
+                " created_at, updated_at) VALUES (?, ?, ?, ?, ?, 'created', ?, ?) RETURNING id",
                 (
                     name,
                     flow,
@@ -169,20 +141,24 @@ class Ledger:
                     iso(now),
                 ),
             )
-            cid = cur.lastrowid
-            for c in imported.accepted:
-                db.execute(
-                    "INSERT INTO contacts (campaign_id, line, phone, fields, timezones,"
-                    " disposition) VALUES (?, ?, ?, ?, ?, ?)",
+            cid = cur.scalar()
+            listed = self.dnc.numbers()
+            db.executemany(
+                "INSERT INTO contacts (campaign_id, line, phone, fields, timezones,"
+                " disposition, due_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
                     (
                         cid,
                         c.line,
                         c.phone,
                         json.dumps(dict(c.fields)),
                         " ".join(c.timezones),
-                        "dnc" if self.dnc.reason(c.phone) else None,
-                    ),
-                )
+                        "dnc" if c.phone in listed else None,
+                        None if c.phone in listed else _EPOCH,  # the planner finds its window
+                    )
+                    for c in imported.accepted
+                ),
+            )
             db.executemany(
                 "INSERT INTO rejects (campaign_id, line, raw, reason) VALUES (?, ?, ?, ?)",
                 [(cid, r.line, r.raw, r.reason) for r in imported.rejected],
@@ -213,7 +189,8 @@ class Ledger:
             )
             if action == "cancel":
                 db.execute(
-                    "UPDATE contacts SET disposition = 'cancelled' WHERE campaign_id = ?"
+                    "UPDATE contacts SET disposition = 'cancelled', due_at = NULL"
+                    " WHERE campaign_id = ?"
                     " AND disposition IS NULL AND id NOT IN"
                     " (SELECT contact_id FROM attempts WHERE state = 'dialing')",
                     (campaign.id,),
@@ -224,9 +201,9 @@ class Ledger:
         """Move a running campaign to `finished` once every contact has a disposition."""
         campaign = self.campaign(name)
         left = self.db.execute(
-            "SELECT COUNT(*) FROM contacts WHERE campaign_id = ? AND disposition IS NULL",
+            "SELECT 1 FROM contacts WHERE campaign_id = ? AND disposition IS NULL LIMIT 1",
             (campaign.id,),
-        ).fetchone()[0]
+        ).fetchone()
         if campaign.state != "running" or left:
             return False
         self.transition(name, "finish", now)
@@ -234,34 +211,81 @@ class Ledger:
 
     # -- contacts --------------------------------------------------------------------------
     def pending(self, campaign: Campaign, now: datetime) -> list[tuple[ContactState, str]]:
-        """Contacts to call (no disposition, nothing in flight) with their numbers."""
-        since = iso(now - _DAILY_LOOKBACK)
-        recent: dict[int, list[datetime]] = {}
-        for row in self.db.execute(
-            "SELECT contact_id, started_at FROM attempts WHERE campaign_id = ? AND counts = 1"
-            " AND started_at >= ?",
-            (campaign.id, since),
-        ):
-            recent.setdefault(row[0], []).append(datetime.fromisoformat(row[1]))
+        """Contacts to call (no disposition, nothing in flight) with their numbers: all of them,
+        for reports (a dialer reads only the due ones: `due`)."""
         rows = self.db.execute(
             "SELECT id, phone, timezones, attempts, not_before FROM contacts"
             " WHERE campaign_id = ? AND disposition IS NULL AND id NOT IN"
             " (SELECT contact_id FROM attempts WHERE state = 'dialing') ORDER BY id",
             (campaign.id,),
+        ).fetchall()
+        recent = self.recent((r["phone"] for r in rows), now)
+        return [(_state(r, recent), r["phone"]) for r in rows]
+
+    def recent(self, phones: Iterable[str], now: datetime) -> dict[str, list[datetime]]:
+        """Starts of counted attempts on each number in the last two days, in any campaign."""
+        wanted = sorted(set(phones))
+        since = iso(now - _DAILY_LOOKBACK)
+        out: dict[str, list[datetime]] = {}
+        for i in range(0, len(wanted), 500):
+            chunk = wanted[i : i + 500]
+            marks = ", ".join("?" * len(chunk))
+            for row in self.db.execute(
+                f"SELECT phone, started_at FROM attempts WHERE phone IN ({marks})"
+                " AND counts = 1 AND started_at >= ?",
+                (*chunk, since),
+            ):
+                out.setdefault(row[0], []).append(datetime.fromisoformat(row[1]))
+        return out
+
+    def due(self, campaign: Campaign, now: datetime, limit: int) -> Due:
+        """Lock the campaign (call inside `db.transaction()`), claim up to `limit` due contacts."""
+        row = self.db.execute(
+            "SELECT tokens, tokens_at FROM campaigns WHERE id = ?" + self.db.for_update,
+            (campaign.id,),
+        ).fetchone()
+        assert row is not None
+        flying = self.in_flight(campaign)
+        if row["tokens_at"] is not None:
+            pacer = Pacer(flying, float(row["tokens"]), parse_iso(row["tokens_at"]))
+        else:  # never dialed under this version: as a restart, from the last dial
+            last = self.last_dial_at(campaign)
+            pacer = Pacer(flying, 0.0, last) if last else Pacer(flying)
+        rows = (
+            self.db.execute(
+                "SELECT id, phone, timezones, attempts, not_before FROM contacts"
+                " WHERE campaign_id = ? AND due_at IS NOT NULL AND due_at <= ?"
+                " ORDER BY due_at, id LIMIT ?" + self.db.skip_locked,
+                (campaign.id, iso(now), limit),
+            ).fetchall()
+            if limit > 0
+            else []
         )
-        return [
-            (
-                ContactState(
-                    r["id"],
-                    tuple(r["timezones"].split()),
-                    r["attempts"],
-                    parse_iso(r["not_before"]),
-                    tuple(recent.get(r["id"], ())),
-                ),
-                r["phone"],
-            )
-            for r in rows
-        ]
+        recent = self.recent((r["phone"] for r in rows), now)
+        return Due(flying, pacer, tuple((_state(r, recent), r["phone"]) for r in rows))
+
+    def save_bucket(self, campaign: Campaign, pacer: Pacer) -> None:
+        """The shared calls-per-second bucket after a planning step."""
+        self.db.execute(
+            "UPDATE campaigns SET tokens = ?, tokens_at = ? WHERE id = ?",
+            (pacer.tokens, iso(pacer.at), campaign.id),
+        )
+
+    def defer(self, contact_id: int, at: datetime) -> None:
+        """A contact read as due that may be dialed only at `at` (its window, the daily cap)."""
+        self.db.execute(
+            "UPDATE contacts SET due_at = ? WHERE id = ? AND due_at IS NOT NULL",
+            (iso(at), contact_id),
+        )
+
+    def next_due(self, campaign: Campaign) -> datetime | None:
+        """When the first waiting contact is due (through `contacts_due`)."""
+        row = self.db.execute(
+            "SELECT MIN(due_at) FROM contacts WHERE campaign_id = ? AND due_at IS NOT NULL",
+            (campaign.id,),
+        ).fetchone()
+        value = row[0] if row else None
+        return None if value is None else max(datetime.fromisoformat(value), _never_before())
 
     def in_flight(self, campaign: Campaign) -> int:
         return int(
@@ -281,13 +305,17 @@ class Ledger:
         """End a contact that is not dialed at all (on the do-not-call list, no window)."""
         with transaction(self.db) as db:
             db.execute(
-                "UPDATE contacts SET disposition = ? WHERE id = ? AND disposition IS NULL",
+                "UPDATE contacts SET disposition = ?, due_at = NULL"
+                " WHERE id = ? AND disposition IS NULL",
                 (disposition, contact_id),
             )
 
     # -- attempts --------------------------------------------------------------------------
-    def begin_attempt(self, contact_id: int, now: datetime) -> Attempt:
-        """Write the attempt (state `dialing`) and commit it: only then may the INVITE leave."""
+    def begin_attempt(
+        self, contact_id: int, now: datetime, *, lease: Lease | None = None
+    ) -> Attempt:
+        """Write the attempt (state `dialing`, under the dialer's `lease`) and commit it: only
+        then may the INVITE leave."""
         with transaction(self.db) as db:
             row = db.execute(
                 "SELECT c.*, k.name, k.flow, k.state AS campaign_state FROM contacts c"
@@ -304,14 +332,14 @@ class Ledger:
             ).fetchone()
             if busy:
                 raise CampaignError(f"contact {contact_id} has attempt {busy[0]} in flight")
-            cur = db.execute(
-                "INSERT INTO attempts (campaign_id, contact_id, state, started_at)"
-                " VALUES (?, ?, 'dialing', ?)",
-                (row["campaign_id"], contact_id, iso(now)),
-            )
-        assert cur.lastrowid is not None
+            attempt_id = db.execute(
+                "INSERT INTO attempts (campaign_id, contact_id, state, started_at, lease_id,"
+                " phone) VALUES (?, ?, 'dialing', ?, ?, ?) RETURNING id",
+                (row["campaign_id"], contact_id, iso(now), lease and lease.id, row["phone"]),
+            ).scalar()
+            db.execute("UPDATE contacts SET due_at = NULL WHERE id = ?", (contact_id,))
         return Attempt(
-            cur.lastrowid,
+            int(attempt_id),
             row["name"],
             contact_id,
             row["phone"],
@@ -349,7 +377,7 @@ class Ledger:
             if row is None or row["state"] != "dialing":
                 return None
             policy = CampaignSettings.model_validate_json(row["settings"]).to_policy()
-            state = ContactState(row["id"], (), row["attempts"])
+            state = ContactState(row["id"], tuple(row["timezones"].split()), row["attempts"])
             decided = verdict(policy, state, outcome, now)
             final = decided.final
             if final and outcome in (Outcome.ANSWERED, Outcome.MACHINE):
@@ -366,10 +394,21 @@ class Ledger:
                 (iso(now), outcome.value, sip_status, int(decided.counts), call_id, note,
                  attempt_id),
             )  # fmt: skip
+            due = None
+            if final is None:
+                recent = self.recent([row["phone"]], now).get(row["phone"], [])
+                later = ContactState(
+                    state.id,
+                    state.timezones,
+                    state.attempts + decided.counts,
+                    decided.not_before,
+                    tuple(recent),
+                )
+                due = _due(policy, later, now)
             db.execute(
                 "UPDATE contacts SET attempts = attempts + ?, last_outcome = ?, not_before = ?,"
-                " disposition = ?, slots = ?, vars = ?, call_id = COALESCE(?, call_id)"
-                " WHERE id = ?",
+                " disposition = ?, slots = ?, vars = ?, call_id = COALESCE(?, call_id),"
+                " due_at = ? WHERE id = ?",
                 (
                     int(decided.counts),
                     outcome.value,
@@ -378,24 +417,47 @@ class Ledger:
                     json.dumps({**json.loads(row["slots"]), **(slots or {})}, default=str),
                     json.dumps({**json.loads(row["vars"]), **vars}, default=str),
                     call_id,
+                    due,
                     row["id"],
                 ),
             )
         return final
 
-    def reconcile(self, now: datetime, campaign: str | None = None) -> list[int]:
-        """Close attempts a dead dialer left `dialing` as `unknown` (module docstring).
-
-        Run once when a dialer starts, before its first step; returns the attempt ids."""
-        query = "SELECT a.id FROM attempts a JOIN campaigns k ON k.id = a.campaign_id"
-        query += " WHERE a.state = 'dialing'" + (" AND k.name = ?" if campaign else "")
-        ids = [r[0] for r in self.db.execute(query, (campaign,) if campaign else ())]
-        for attempt_id in ids:
+    def reconcile(
+        self, now: datetime, campaign: str | None = None, *, lease: int | None = None
+    ) -> list[int]:
+        """Close as `unknown` the attempts a dead dialer left `dialing` (module docstring):
+        those under no lease and under a lease that expired (released now), or, with `lease`,
+        those under that lease whatever its time (an operator's `campaign reconcile --lease`).
+        Returns the attempt ids."""
+        with transaction(self.db):
+            campaign_id = self.campaign(campaign).id if campaign else None
+            if lease is not None:
+                self.db.execute(
+                    "UPDATE leases SET released_at = ? WHERE id = ? AND released_at IS NULL",
+                    (iso(now), lease),
+                )
+            else:
+                self.leases.take_expired(now, campaign_id)
+            query = "SELECT a.id FROM attempts a WHERE a.state = 'dialing'"
+            args: list[Any] = []
+            if campaign_id is not None:
+                query += " AND a.campaign_id = ?"
+                args.append(campaign_id)
+            if lease is not None:
+                query += " AND a.lease_id = ?"
+                args.append(lease)
+            else:
+                query += " AND (a.lease_id IS NULL OR a.lease_id IN (SELECT id FROM leases"
+                query += " WHERE released_at IS NOT NULL OR expires_at <= ?))"
+                args.append(iso(now))
+            ids = [int(r[0]) for r in self.db.execute(query + " ORDER BY a.id", args)]
             note = "outcome unknown: the dialer stopped before it was recorded"
-            self.finish_attempt(attempt_id, Outcome.UNKNOWN, now, note=note)
+            for attempt_id in ids:
+                self.finish_attempt(attempt_id, Outcome.UNKNOWN, now, note=note)
         return ids
 
-    def attempts(self, campaign: Campaign) -> list[sqlite3.Row]:
+    def attempts(self, campaign: Campaign) -> list[Record]:
         return list(
             self.db.execute(
                 "SELECT a.*, c.phone FROM attempts a JOIN contacts c ON c.id = a.contact_id"
@@ -405,7 +467,27 @@ class Ledger:
         )
 
 
-def _campaign(row: sqlite3.Row) -> Campaign:
+def _state(row: Record, recent: dict[str, list[datetime]]) -> ContactState:
+    return ContactState(
+        row["id"],
+        tuple(row["timezones"].split()),
+        row["attempts"],
+        parse_iso(row["not_before"]),
+        tuple(recent.get(row["phone"], ())),
+    )
+
+
+def _due(policy: Policy, contact: ContactState, now: datetime) -> str:
+    """`due_at` of a waiting contact: when its window opens under the cap (now when it never
+    does: the planner then ends it as `no_window`)."""
+    return iso(eligible_at(policy, contact, now) or contact.not_before or now) or _EPOCH
+
+
+def _never_before() -> datetime:
+    return datetime.fromisoformat(_EPOCH)
+
+
+def _campaign(row: Record) -> Campaign:
     return Campaign(
         row["id"],
         row["name"],

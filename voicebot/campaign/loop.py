@@ -12,9 +12,14 @@ A dialer (`voicebot campaign run`, or under `voicebot serve`) does only this:
         wait until loop.wake_at, or a call ends, or the campaign is resumed
         stop when loop.done
 
-`step(now)` never sleeps and never dials: it returns `DialDecision`s. Before each decision it
-checks the do-not-call list again (a listed number ends as `dnc`) and writes the attempt with
-`Ledger.begin_attempt`, so the INVITE leaves only after the attempt is on disk. `report`
+`step(now)` never sleeps and never dials: it returns `DialDecision`s. In one transaction it
+locks the campaign (`Ledger.due`: the in-flight count of every dialer, the shared token bucket),
+reads only the contacts that are due (twice the free call slots, at least 32), plans them
+(`pacing.plan`), moves the ones not yet callable to their next opening, checks the
+do-not-call list again (a listed number ends as `dnc`) and writes each attempt with
+`Ledger.begin_attempt` under the loop's lease, so the INVITE leaves only after the attempt is
+on disk and no other dialer can claim the contact. `wake_at` is when the next contact is due
+or the next token comes (None: when a call ends). `report`
 records the outcome through `Ledger.finish_attempt` and updates the pacer (503 back-pressure).
 A paused or cancelled campaign yields no decisions; a running one with every contact done is
 moved to `finished`. The pacer's token bucket starts from the ledger's last dial, so a restart
@@ -28,10 +33,12 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Protocol
 
+from voicebot.campaign.lease import Lease
 from voicebot.campaign.ledger import Attempt, Campaign, Ledger
-from voicebot.campaign.pacing import Outcome, Pacer, Policy, after_outcome, plan
+from voicebot.campaign.pacing import Outcome, Pacer, Policy, after_outcome, eligible_at, plan
 
 log = logging.getLogger(__name__)
+_READ_AHEAD = 32  # due contacts read per step at least: new ones are moved to their window
 
 
 @dataclass(frozen=True)
@@ -49,8 +56,16 @@ class Dialer(Protocol):
 
 
 class CampaignLoop:
-    def __init__(self, ledger: Ledger, name: str, *, now: datetime, reconcile: bool = True):
-        self.ledger, self.name = ledger, name
+    def __init__(
+        self,
+        ledger: Ledger,
+        name: str,
+        *,
+        now: datetime,
+        reconcile: bool = True,
+        lease: Lease | None = None,
+    ):
+        self.ledger, self.name, self.lease = ledger, name, lease
         if reconcile:
             lost = ledger.reconcile(now, name)
             if lost:
@@ -75,11 +90,25 @@ class CampaignLoop:
         return self._dial(campaign, now)
 
     def _dial(self, campaign: Campaign, now: datetime) -> list[DialDecision]:
-        pending = self.ledger.pending(campaign, now)
-        phones = {state.id: phone for state, phone in pending}
-        decided = plan(self.policy, self.pacer, [s for s, _ in pending], now)
+        with self.ledger.db.transaction():
+            return self._claim(campaign, now)
+
+    def _claim(self, campaign: Campaign, now: datetime) -> list[DialDecision]:
+        room = max(0, self.policy.max_concurrent - self.ledger.in_flight(campaign))
+        due = self.ledger.due(campaign, now, max(2 * room, _READ_AHEAD) if room else 0)
+        own = self.pacer  # this dialer's back-pressure; the bucket and in-flight are shared
+        pacer = replace(due.pacer, congestion=own.congestion, hold_until=own.hold_until)
+        states = [s for s, _ in due.contacts]
+        phones = {state.id: phone for state, phone in due.contacts}
+        decided = plan(self.policy, pacer, states, now)
         for contact_id in decided.unreachable:
             self.ledger.close_contact(contact_id, "no_window")
+        ready = 0
+        for state in states:
+            at = eligible_at(self.policy, state, now)
+            if at is not None and at > now:
+                self.ledger.defer(state.id, at)
+            ready += at is not None and at <= now
         out: list[DialDecision] = []
         skipped = 0
         for contact_id in decided.dial:
@@ -87,14 +116,25 @@ class CampaignLoop:
                 self.ledger.close_contact(contact_id, "dnc")
                 skipped += 1
                 continue
-            out.append(DialDecision(self.ledger.begin_attempt(contact_id, now)))
+            attempt = self.ledger.begin_attempt(contact_id, now, lease=self.lease)
+            out.append(DialDecision(attempt))
         # a skipped dial spent neither a call slot nor a token
         self.pacer = replace(
             decided.pacer,
             in_flight=decided.pacer.in_flight - skipped,
             tokens=decided.pacer.tokens + skipped,
         )
-        self.wake_at = now if skipped else decided.wake_at
+        self.ledger.save_bucket(campaign, self.pacer)
+        if skipped:
+            self.wake_at = now
+        elif room == 0 or ready > len(decided.dial):  # a free slot, a token or a hold
+            self.wake_at = decided.wake_at
+        else:
+            nxt = self.ledger.next_due(campaign)
+            self.wake_at = min(
+                (t for t in (decided.wake_at, nxt and max(nxt, now)) if t is not None),
+                default=None,
+            )
         return out
 
     def report(

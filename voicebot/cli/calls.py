@@ -5,7 +5,12 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from voicebot.errors import VoicebotError
+
+if TYPE_CHECKING:
+    from voicebot.call.records import CallStore
 
 
 def add_arguments(sub: Any) -> None:
@@ -14,29 +19,52 @@ def add_arguments(sub: Any) -> None:
     p = csub.add_parser("list", help="the latest calls")
     p.add_argument("--limit", type=int, default=50)
     p.add_argument("--outcome", help="only calls with this outcome")
-    p.add_argument("--db", help="records file (default: settings call_records)")
+    database_argument(p)
     p.set_defaults(func=cmd_calls)
     p = csub.add_parser("show", help="one call with its turns")
     p.add_argument("id")
-    p.add_argument("--db", help="records file (default: settings call_records)")
+    database_argument(p)
     p.set_defaults(func=cmd_calls)
 
 
-def cmd_calls(args: argparse.Namespace) -> int:
-    from voicebot.call.records import CallStore, format_call, format_list
+def database_argument(p: argparse.ArgumentParser) -> None:
+    """`--database URL|FILE` (`--db`): where the call records are."""
+    p.add_argument(
+        "--database",
+        "--db",
+        dest="db",
+        metavar="URL|FILE",
+        help="database URL or SQLite file (default: settings database.url)",
+    )
+
+
+def open_records(db: str | None, *, must_exist: bool) -> CallStore:
+    """The call records of `--database` (else the settings'); a SQLite file that must exist."""
+    from voicebot.call.records import CallStore
+    from voicebot.database import database_url, display_url
     from voicebot.settings import load_settings
 
-    path = Path(args.db) if args.db else load_settings().call_records
-    if not path.is_file():
-        print(f"no call records yet ({path})", file=sys.stderr)
+    target = db or load_settings().records_url()
+    shown = display_url(target)
+    if must_exist and database_url(target).startswith("sqlite") and not Path(shown).is_file():
+        raise VoicebotError(f"no call records yet ({shown})")
+    return CallStore(target)
+
+
+def cmd_calls(args: argparse.Namespace) -> int:
+    from voicebot.call.records import format_call, format_list
+
+    try:
+        store = open_records(args.db, must_exist=True)
+    except VoicebotError as e:
+        print(e, file=sys.stderr)
         return 1 if args.calls_command == "show" else 0
-    store = CallStore(path)
     if args.calls_command == "list":
         print(format_list(store.list(limit=args.limit, outcome=args.outcome)))
         return 0
     record = store.get(args.id)
     if record is None:
-        print(f"no call {args.id!r} in {path}", file=sys.stderr)
+        print(f"no call {args.id!r} in {store.shown}", file=sys.stderr)
         return 1
     print(format_call(record))
     return 0

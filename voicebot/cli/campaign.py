@@ -4,11 +4,13 @@
                     [--weekday sat=10:00-14:00] [--max-concurrent N] [--cps X] [--max-attempts N]
                     [--daily-cap N] [--retry busy=10x2] [--no-retry machine] [--dnc FILE] [--strict]
     campaign start|pause|resume|cancel NAME
+    campaign reconcile NAME [--lease ID]        a dead dialer's calls closed as `unknown`
     campaign status [NAME] [--watch]            progress bar, counts by disposition, next wake-up
     campaign export NAME [--format csv|json] [--out FILE]
     campaign dnc add NUMBER... [--reason R] | remove NUMBER | import FILE | list
 
-Every command takes `--db FILE` (default: settings `campaign.database`). Defaults of the pacing
+Every command takes `--database URL` (or `--db FILE`, a SQLite file; default: settings
+`database.url`). Defaults of the pacing
 options come from settings `campaign:` (see `config.CampaignSettings`). `create` checks the
 flow's `contact.*` names against the CSV's columns and reports every rejected row as
 ``file.csv:LINE: reason`` before it stores anything; with `--strict` any rejected row stops it.
@@ -55,8 +57,11 @@ def _defaults() -> CampaignSettings:
 
 
 def _ledger(args: argparse.Namespace, settings: CampaignSettings | None = None) -> Ledger:
+    from voicebot.settings import load_settings
+
     settings = settings or _defaults()
-    return Ledger(Path(args.db) if args.db else settings.database, settings.region)
+    target = args.db or settings.database or load_settings().database.url
+    return Ledger(target, settings.region)
 
 
 def _settings(args: argparse.Namespace) -> CampaignSettings:
@@ -138,6 +143,14 @@ def run_dial(args: argparse.Namespace) -> int:
 def run_transition(args: argparse.Namespace) -> int:
     campaign = _ledger(args).transition(args.name, args.action, _now())
     print(f"campaign {campaign.name}: {campaign.state}")
+    return 0
+
+
+def run_reconcile(args: argparse.Namespace) -> int:
+    """Close as `unknown` the calls of dialers whose lease expired (or of `--lease ID`)."""
+    ledger = _ledger(args)
+    ids = ledger.reconcile(_now(), args.name, lease=args.lease)
+    print(f"campaign {args.name}: {len(ids)} attempt(s) reconciled as unknown")
     return 0
 
 
@@ -223,7 +236,13 @@ def add_arguments(subparsers: Any) -> None:
 def _commands(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="campaign_command", required=True)
     db = argparse.ArgumentParser(add_help=False)
-    db.add_argument("--db", help="campaign database (default: settings campaign.database)")
+    db.add_argument(
+        "--database",
+        "--db",
+        dest="db",
+        metavar="URL|FILE",
+        help="database URL or SQLite file (default: settings database.url)",
+    )
 
     p = sub.add_parser("create", parents=[db], help="import contacts and create a campaign")
     p.add_argument("--flow", required=True, metavar="FILE", help="the outbound flow")
@@ -260,6 +279,11 @@ def _commands(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--clock", help="tests: the ISO time flows see as each call starts")
     p.add_argument("--flow", help=argparse.SUPPRESS)  # the campaign's flow is used
     p.set_defaults(func=run_dial, service=True)
+
+    p = sub.add_parser("reconcile", parents=[db], help="close a dead dialer's calls as unknown")
+    p.add_argument("name")
+    p.add_argument("--lease", type=int, metavar="ID", help="this lease's, even if not expired")
+    p.set_defaults(func=run_reconcile)
 
     p = sub.add_parser("status", parents=[db], help="progress of a campaign (or list them)")
     p.add_argument("name", nargs="?")

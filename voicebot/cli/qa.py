@@ -1,6 +1,6 @@
 """`voicebot qa run|transcribe`: quality inspection (质检) of stored calls and agents' recordings.
 
-    voicebot qa run RULES.yaml [--since WHEN] [--json] [--db FILE]
+    voicebot qa run RULES.yaml [--since WHEN] [--json] [--database URL|FILE]
         scores every stored call that started since WHEN (all by default) against the rules,
         keeps each result with its call (replacing the one scored when it ended) and prints
         one line per call, then a summary; `--json`: one JSON object per line per call,
@@ -8,7 +8,7 @@
         WHEN is an ISO 8601 date or time (2026-12-01, 2026-12-01T08:00+08:00; without a zone
         it is local time) or a time back from now (90m, 24h, 7d).
     voicebot qa transcribe FILE.wav [--rules RULES.yaml] [--language en|zh]
-                           [--agent-channel left|right] [--db FILE]
+                           [--agent-channel left|right] [--database URL|FILE]
         brings in a stereo recording of a human agent's call (voicebot/call/agent_recording.py:
         the agent on the left channel by default), prints its turns and stores it as a call
         record; with `--rules`, scores it too.
@@ -23,10 +23,9 @@ import json
 import re
 import sys
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
-from voicebot.errors import VoicebotError
+from voicebot.cli.calls import database_argument, open_records
 
 _AGO = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(m|h|d)\s*$")
 _UNIT = {"m": 60.0, "h": 3600.0, "d": 86400.0}
@@ -56,7 +55,7 @@ def add_arguments(sub: Any) -> None:
     p.add_argument("rules", metavar="RULES.yaml")
     p.add_argument("--since", type=parse_since, help="only calls started since (ISO, or 24h/7d)")
     p.add_argument("--json", action="store_true", help="one JSON object per line per call")
-    p.add_argument("--db", help="records file (default: settings call_records)")
+    database_argument(p)
     p.set_defaults(func=cmd_run)
 
     p = qsub.add_parser("transcribe", help="bring in a stereo recording of an agent's call")
@@ -70,18 +69,8 @@ def add_arguments(sub: Any) -> None:
         help="the agent's channel (default left; the caller is on the other)",
     )
     p.add_argument("--direction", choices=["inbound", "outbound"], default="inbound")
-    p.add_argument("--db", help="records file (default: settings call_records)")
+    database_argument(p)
     p.set_defaults(func=cmd_transcribe)
-
-
-def _store(db: str | None, must_exist: bool) -> Any:
-    from voicebot.call.records import CallStore
-    from voicebot.settings import load_settings
-
-    path = Path(db) if db else load_settings().call_records
-    if must_exist and not path.is_file():
-        raise VoicebotError(f"no call records yet ({path})")
-    return CallStore(path)
 
 
 def _line(record: Any, result: Any) -> str:
@@ -111,7 +100,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from voicebot.flow.quality_file import load_rules
 
     rules = load_rules(args.rules)
-    store = _store(args.db, must_exist=True)
+    store = open_records(args.db, must_exist=True)
     since: datetime | None = args.since
     scored: list[float] = []
     broken: dict[str, int] = {}
@@ -156,7 +145,7 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
         agent_channel=args.agent_channel,
     )
     duration = len(channels[0]) / 2 / rate
-    store = _store(args.db, must_exist=False)
+    store = open_records(args.db, must_exist=False)
     call_id = ar.store_recording(
         store,
         args.file,

@@ -56,6 +56,7 @@ def service_config(args: argparse.Namespace) -> ServiceConfig:
         sip=sip,
         data_dir=st.data_dir,
         call_records=st.call_records,
+        database_url=st.database.url,
         audio_dir=st.audio_assets_dir,
         model_dir=st.speech.model_dir,
         compute_type=st.speech.compute_type,

@@ -64,7 +64,8 @@ class ServiceConfig:
     flow: Path
     sip: SipConfig = SipConfig()
     data_dir: Path = Path("var")
-    call_records: Path | None = Path("var/calls.db")
+    call_records: Path | None = Path("var/calls.db")  # a SQLite file; else database_url
+    database_url: str | None = None  # settings database.url: call records when no file
     audio_dir: Path | None = Path("audio_assets")
     model_dir: Path | None = None
     compute_type: str = "int8"
@@ -221,7 +222,8 @@ class VoicebotService:
             cache.prerender(sorted(static_prompts(self.loaded, language)), speaker)
             for language, speaker in self.voices().items()
         )
-        records = CallStore(cfg.call_records) if cfg.call_records else None
+        target = cfg.call_records or cfg.database_url
+        records = CallStore(target) if target else None
         turn_model = load_turn_model() if cfg.turn_model else None
         self.resources = Resources(
             recognizer=recognizer,
@@ -596,7 +598,8 @@ def worker_main(config: str, spec: WorkerSpec) -> None:
 def serve_workers(config: ServiceConfig, count: int) -> int:
     """`voicebot serve --workers N`: N supervised workers on ports port..port+N-1."""
     drop_secrets_from_environment()  # read into `config`; children must not inherit them
-    store = CallStore(config.call_records) if config.call_records else None
+    target = config.call_records or config.database_url
+    store = CallStore(target) if target else None
 
     def on_exit(spec: WorkerSpec, code: int | None) -> None:
         if store is not None:
