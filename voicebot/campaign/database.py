@@ -15,13 +15,15 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
+from voicebot.private_files import private_sqlite
+
 _savepoints = itertools.count(1)
 
 
 def connect(path: str | Path) -> sqlite3.Connection:
     """Open (creating) the campaign database: WAL, 10 s busy timeout, autocommit mode."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_sqlite(path)  # numbers and answers: 0600, and so its -wal and -shm
     db = sqlite3.connect(path, timeout=10.0, isolation_level=None, check_same_thread=False)
     db.row_factory = sqlite3.Row
     db.execute("PRAGMA journal_mode=WAL")

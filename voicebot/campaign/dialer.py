@@ -87,7 +87,8 @@ class SipDialer:
 def dialer_lock(database: Path) -> Iterator[None]:
     """Hold the campaign database for one dialer: a second one would reconcile live calls."""
     path = database.with_name(database.name + ".dialer.lock")
-    with open(path, "a+") as f:
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)  # beside the database, like its files
+    with os.fdopen(fd, "r+") as f:
         try:
             fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
