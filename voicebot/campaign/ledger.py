@@ -35,6 +35,7 @@ from voicebot.campaign.database import connect, iso, parse_iso, transaction
 from voicebot.campaign.dnc import DoNotCall
 from voicebot.campaign.pacing import ContactState, Outcome, Policy, verdict
 from voicebot.flow.loader import did_you_mean
+from voicebot.policy.card_numbers import redact_value
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS campaigns (
@@ -375,8 +376,8 @@ class Ledger:
                     outcome.value,
                     iso(decided.not_before),
                     final,
-                    json.dumps({**json.loads(row["slots"]), **(slots or {})}, default=str),
-                    json.dumps({**json.loads(row["vars"]), **vars}, default=str),
+                    _answers({**json.loads(row["slots"]), **(slots or {})}),
+                    _answers({**json.loads(row["vars"]), **vars}),
                     call_id,
                     row["id"],
                 ),
@@ -416,3 +417,8 @@ def _campaign(row: sqlite3.Row) -> Campaign:
         row["state"],
         row["created_at"],
     )
+
+
+def _answers(values: dict[str, Any]) -> str:
+    """A contact's slots or vars as stored: card-like numbers redacted (policy/card_numbers)."""
+    return json.dumps(redact_value(values), default=str)
