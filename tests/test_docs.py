@@ -11,6 +11,7 @@ from voicebot.settings import (
     LimitSettings,
     LlmSettings,
     OutboundSettings,
+    RetentionSettings,
     Settings,
     SipSettings,
     SpeechSettings,
@@ -31,6 +32,7 @@ def test_every_setting_is_documented_with_its_default():
         "outbound": OutboundSettings,
         "limits": LimitSettings,
         "llm": LlmSettings,
+        "retention": RetentionSettings,
     }
     for name in Settings.model_fields:
         if name not in nested:
