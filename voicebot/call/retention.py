@@ -152,7 +152,6 @@ class RetentionTimer:
         )
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="retention", daemon=True)
-        self.runs = 0  # purges done (tests, logs)
 
     def start(self) -> None:
         self._thread.start()
@@ -173,7 +172,6 @@ class RetentionTimer:
                         log.info("retention: %s", report.lines()[-1])
                 except Exception:  # a locked or broken database: try again next time
                     log.exception("retention: purge failed")
-                self.runs += 1
                 self._stop.wait(self.every)
         finally:
             if store is not None:

@@ -15,7 +15,8 @@ spaces or a dash ("4532-0151-1283-0366"; a comma or full stop only when a space 
 mixes them freely.
 
 A run longer than 19 digits (a card number said with its expiry or security code) is redacted
-where a group of it, or its first or last groups, make a card-like number: groups are Arabic
+where a group of it, or its first or last groups, make a card-like number (the first groups
+before the last, 16 and 15 digits before other lengths): groups are Arabic
 digits written together, so two phone numbers in a row ("13800138000 13800138000") are two
 groups of 11 and are kept; after a "+" the first group is a country code ("+86 138 0013 8000":
 13 digits, kept). Numbers of 12 digits or fewer (11-digit Chinese mobiles, 10-digit US numbers,
@@ -95,6 +96,17 @@ def card_like(digits: str) -> bool:
     )
 
 
+_LENGTHS = (16, 15, 19, 13, 14, 17, 18)  # the commonest card lengths first
+
+
+def _likeliest(window: tuple[int, int, str], n: int) -> tuple[int, int, int]:
+    """The whole run or one group written whole first, then the run's first groups (the card
+    said before its expiry), then its last; within each, the commonest card lengths first."""
+    i, j, digits = window
+    kind = 0 if i == j or (i == 0 and j == n - 1) else 1 if i == 0 else 2
+    return (kind, _LENGTHS.index(len(digits)), i)
+
+
 def _card_spans(groups: list[_Group], plus: bool) -> list[tuple[int, int, str]]:
     """(start, end, last four) of the card numbers in one run of groups (module docstring);
     `plus`: the run follows a "+", its first group is a country code."""
@@ -106,7 +118,7 @@ def _card_spans(groups: list[_Group], plus: bool) -> list[tuple[int, int, str]]:
                 digits = "".join(g.digits for g in groups[i : j + 1])
                 if card_like(digits):
                     windows.append((i, j, digits))
-    windows.sort(key=lambda w: (-(w[1] - w[0]), w[0]))  # the widest first
+    windows.sort(key=lambda w: _likeliest(w, n))
     taken: set[int] = set()
     spans = []
     for i, j, digits in windows:
