@@ -201,6 +201,13 @@ def test_a_purge_deletes_old_recordings_and_words_and_keeps_the_calls(old_and_ne
     assert status.purged == 2 and status.last_purge == old.purged_at
     assert status.oldest_kept == live.started_at  # in progress, so kept
     assert status.before == NOW - timedelta(days=30)
+    assert status.as_dict() == {
+        "days": 30,
+        "before": "2026-11-02T12:00:00+00:00",
+        "oldest_kept": live.started_at,
+        "last_purge": old.purged_at,
+        "purged": 2,
+    }
     assert status.line().startswith("retention: keep 30 days; oldest kept 2026-10-23T12:00:00;")
     again = purge(store, rec, days=30, now=NOW)
     assert again.calls == [] and again.files == []

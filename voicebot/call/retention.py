@@ -1,7 +1,7 @@
 """Retention: recordings and transcripts older than `retention.days` are deleted.
 
     report = purge(store, recordings_dir, days=30, now=now)          # or dry_run=True
-    status = retention_status(store, days=30, now=now)              # what the console shows
+    status = retention_status(store, days=30, now=now)   # what the console shows: .as_dict()
     timer = RetentionTimer(records_path, recordings_dir, days=30, every=3600.0); timer.start()
 
 A call started more than `days` days before `now` (and ended) is purged: its recording file is
@@ -20,11 +20,13 @@ everything (the default). `voicebot calls purge [--older-than N] [--dry-run]` ru
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from voicebot.call.records import CallStore
 
@@ -78,6 +80,11 @@ class RetentionStatus:
     oldest_kept: str | None  # started_at of the oldest call whose words are kept
     last_purge: str | None  # when a purge last deleted something
     purged: int  # calls purged so far
+
+    def as_dict(self) -> dict[str, Any]:
+        """For the console's JSON: days, before (ISO or None), oldest_kept, last_purge, purged."""
+        before = self.before.isoformat(timespec="seconds") if self.before else None
+        return {**dataclasses.asdict(self), "before": before}
 
     def line(self) -> str:
         keep = f"{self.days} days" if self.days else "forever (retention.days 0)"
@@ -144,12 +151,8 @@ class RetentionTimer:
     def __init__(
         self, records: Path | None, recordings_dir: Path, *, days: int, every: float
     ) -> None:
-        self.records, self.recordings_dir, self.days, self.every = (
-            records,
-            recordings_dir,
-            days,
-            every,
-        )
+        self.records, self.recordings_dir = records, recordings_dir
+        self.days, self.every = days, every
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="retention", daemon=True)
 
