@@ -12,6 +12,7 @@ from voicebot.settings import (
     LimitSettings,
     LlmSettings,
     OutboundSettings,
+    RetentionSettings,
     Settings,
     SipSettings,
     SpeechSettings,
@@ -33,6 +34,7 @@ def test_every_setting_is_documented_with_its_default():
         "limits": LimitSettings,
         "llm": LlmSettings,
         "database": DatabaseSettings,
+        "retention": RetentionSettings,
     }
     for name in Settings.model_fields:
         if name not in nested:

@@ -192,6 +192,17 @@ class DatabaseSettings(BaseModel):
     )
 
 
+class RetentionSettings(BaseModel):
+    """How long recordings and transcripts are kept (voicebot/call/retention.py)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    days: int = Field(
+        0, ge=0, description="delete recordings and call transcripts after this many days; 0 = keep"
+    )
+    every_minutes: float = Field(60.0, gt=0, description="`serve` purges at start and this often")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="VOICEBOT_", env_nested_delimiter="__", extra="forbid"
@@ -238,6 +249,9 @@ class Settings(BaseSettings):
     )
     llm: LlmSettings = Field(
         default_factory=LlmSettings, description="the model of `llm` steps (OpenAI-compatible)"
+    )
+    retention: RetentionSettings = Field(
+        default_factory=RetentionSettings, description="how long recordings and words are kept"
     )
 
     @field_validator("log_level")

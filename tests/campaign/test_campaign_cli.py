@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import os
+import stat
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -81,7 +82,7 @@ def test_lifecycle_status_and_export(created: Path) -> None:
     assert c.settings.retries["busy"].backoff_minutes == 5 and c.policy.weekdays == {6: None}
     now = datetime.now(UTC)
     a = ledger.begin_attempt(1, now)
-    promise = {"promise_amount": "42.17", "promise_date": "2026-12-01"}
+    promise = {"promise_amount": "42.17", "promise_date": "2026-12-01", "card": "4532015112830366"}
     ledger.finish_attempt(a.id, Outcome.ANSWERED, now, call_id="call-1", slots=promise,
                           vars={"disposition": "promise_to_pay"})  # fmt: skip
     b = ledger.begin_attempt(2, now)  # in flight
@@ -113,7 +114,13 @@ def test_lifecycle_status_and_export(created: Path) -> None:
     assert r.stderr == "6 row(s) written to results.json\n"
     data = json.loads((tmp / "results.json").read_text())
     assert data["state"] == "running" and len(data["contacts"]) == 6
-    assert data["contacts"][0]["slots"] == {"promise_amount": "42.17", "promise_date": "2026-12-01"}
+    assert data["contacts"][0]["slots"] == {  # the card number is not kept (policy/card_numbers)
+        "promise_amount": "42.17",
+        "promise_date": "2026-12-01",
+        "card": "•••• 0366",
+    }
+    assert stat.S_IMODE((tmp / "results.json").stat().st_mode) == 0o600
+    assert stat.S_IMODE((tmp / "c.db").stat().st_mode) == 0o600
 
     assert cli(tmp, "cancel", "reminders").stdout == "campaign reminders: cancelled\n"
     out = cli(tmp, "export", "reminders", "--format", "json").stdout

@@ -7,13 +7,14 @@ API::
         # integer PCM are converted; with `rate`, the audio is resampled (soxr) to it.
     read_wav_channels(path, rate=None) -> tuple[list[bytes], int]
         # -> one PCM16 mono bytes per channel (left first), the same conversions
-    write_wav(path: str | os.PathLike, pcm: bytes, rate: int) -> None   # mono PCM16
+    write_wav(path: str | os.PathLike | BinaryIO, pcm: bytes, rate: int) -> None   # mono PCM16
 """
 
 from __future__ import annotations
 
 import os
 import wave
+from typing import BinaryIO
 
 import numpy as np
 
@@ -68,9 +69,10 @@ def read_wav_channels(
     return [pcm for pcm, _ in out], rate or src_rate
 
 
-def write_wav(path: str | os.PathLike[str], pcm: bytes, rate: int) -> None:
-    """Write mono PCM16 bytes as a WAV file."""
-    with wave.open(os.fspath(path), "wb") as w:
+def write_wav(path: str | os.PathLike[str] | BinaryIO, pcm: bytes, rate: int) -> None:
+    """Write mono PCM16 bytes as a WAV file (a path, or a file opened to write bytes)."""
+    target: str | BinaryIO = os.fspath(path) if isinstance(path, str | os.PathLike) else path
+    with wave.open(target, "wb") as w:
         w.setnchannels(1)
         w.setsampwidth(2)
         w.setframerate(rate)

@@ -76,6 +76,7 @@ from voicebot.dialog import events as dev
 from voicebot.flow.backend import HttpBackend
 from voicebot.flow.completions import NO_ENDPOINT, CompletionClient
 from voicebot.policy.redaction import MASK
+from voicebot.private_files import private_file
 from voicebot.quality.rules import Rules
 from voicebot.speech.prompt_cache import PromptCache
 from voicebot.speech.recognizer import Recognition, Recognizer, to_model_audio
@@ -384,9 +385,9 @@ class LiveCall:
             if not out.pcm:
                 self.post(Saved("", 0.0))
                 return
-            self.res.recordings_dir.mkdir(parents=True, exist_ok=True)
             path = self.res.recordings_dir / f"{self.call_id}.wav"
-            write_wav(path, out.pcm, out.rate)
+            with private_file(path) as f:  # 0600, in a 0700 directory (voicebot/private_files)
+                write_wav(f, out.pcm, out.rate)
             self.recording_path = str(path)
             self.post(Saved(str(path), len(out.pcm) / 2 / out.rate))
 

@@ -10,6 +10,12 @@ Outcomes: `completed` (the flow hung up), `caller_hangup`, `transferred`, `not_a
 outbound call that was never answered: the reason holds the SIP status), `failed` (an error or
 a crashed worker), `in_progress` (not ended yet). `incidents` lists what went wrong on the way
 (a backend that timed out, the watchdog finding the call silent), each "12.3 s: what".
+
+Data handling (README "Data handling"): the database file and its -wal/-shm are created 0600
+(voicebot/private_files.py); card-like numbers are redacted from every text written here —
+turns, keys, slots, vars, the transfer summary, quality findings — by
+voicebot/policy/card_numbers.py, the last four digits kept; `purge_call` (retention,
+voicebot/call/retention.py) blanks a call's words and marks it `purged_at`, keeping the row.
 """
 
 from __future__ import annotations
@@ -25,8 +31,9 @@ from pathlib import Path
 from typing import Any
 
 from voicebot.database import Database, Record
+from voicebot.policy.card_numbers import redact_cards, redact_value
 
-# Tables `calls`, `turns`, `transfers` and `quality`: voicebot/database/migrations/versions/
+# Tables `calls`, `turns`, `transfers`, `quality`, `purges`: voicebot/database/migrations/versions/
 # (outcome 'in_progress' until ended; steps, slots, vars, incidents, findings as JSON text; turns
 # keyed by (call_id, seq); a call's last transfer and its latest inspection keyed by call_id).
 
@@ -84,6 +91,7 @@ class CallRecord:
     turns: list[dict[str, Any]] = field(default_factory=list)
     incidents: list[str] = field(default_factory=list)
     quality: dict[str, Any] | None = None  # {rules, score, findings, scored_at} once inspected
+    purged_at: str | None = None  # when retention deleted its words and audio
 
     @property
     def duration(self) -> float | None:
@@ -147,8 +155,8 @@ class CallStore:
                     seq,
                     _iso(turn.at) or _now(),
                     turn.who,
-                    turn.text,
-                    turn.dtmf,
+                    redact_cards(turn.text),  # card numbers: the last four digits kept
+                    redact_cards(turn.dtmf),
                     turn.confidence,
                     turn.latency_ms,
                     turn.step,
@@ -181,11 +189,11 @@ class CallStore:
                 (
                     _iso(at) or _now(),
                     outcome,
-                    reason,
+                    redact_cards(reason),
                     _json(steps or []),
-                    _json(slots or {}),
-                    _json(vars or {}),
-                    dtmf,
+                    _json(redact_value(slots or {})),  # the engine used the number; we forget it
+                    _json(redact_value(vars or {})),
+                    redact_cards(dtmf),
                     transfer_target,
                     recording_path,
                     _json(incidents or []),
@@ -200,7 +208,7 @@ class CallStore:
                 " ON CONFLICT (call_id) DO UPDATE SET at = excluded.at, mode = excluded.mode,"
                 " target = excluded.target, summary = excluded.summary, outcome = NULL,"
                 " join_ms = NULL",
-                (call_id, _now(), mode, target, summary),
+                (call_id, _now(), mode, target, redact_cards(summary)),
             )
 
     def transfer_finished(self, call_id: str, outcome: str, join_ms: float | None = None) -> None:
@@ -225,7 +233,7 @@ class CallStore:
                 " VALUES (?, ?, ?, ?, ?) ON CONFLICT (call_id) DO UPDATE SET"
                 " scored_at = excluded.scored_at, rules = excluded.rules, score = excluded.score,"
                 " findings = excluded.findings",
-                (call_id, _now(), rules, score, _json(findings)),
+                (call_id, _now(), rules, score, _json(redact_value(findings))),
             )
 
     def fail_unfinished(
@@ -245,6 +253,54 @@ class CallStore:
                     (reason, _now(), call_id),
                 )
         return ids
+
+    # -- retention (voicebot/call/retention.py) ---------------------------------------------------
+    def unpurged_before(self, before: datetime) -> list[tuple[str, str, str | None]]:
+        """(id, started_at, recording_path) of the ended calls started before `before` (UTC)
+        whose words are still kept, oldest first."""
+        rows = self._db.execute(
+            "SELECT id, started_at, recording_path FROM calls WHERE purged_at IS NULL"
+            " AND outcome != 'in_progress' AND started_at < ? ORDER BY started_at",
+            (_iso(before.astimezone(UTC)),),
+        )
+        return [(r[0], r[1], r[2]) for r in rows]
+
+    def purge_call(self, call_id: str, at: datetime) -> None:
+        """Forget what was said in a call — turn texts and keys, slots, vars, the transfer
+        summary, the quality findings' details — and its recording's path; keep the row (who,
+        when, outcome, steps, timings), marked `purged_at`."""
+        with self._tx() as db:
+            db.execute("UPDATE turns SET text = '', dtmf = '' WHERE call_id = ?", (call_id,))
+            db.execute(
+                "UPDATE calls SET slots = '{}', vars = '{}', dtmf = '', recording_path = NULL,"
+                " purged_at = ? WHERE id = ?",
+                (_iso(at), call_id),
+            )
+            db.execute("UPDATE transfers SET summary = '' WHERE call_id = ?", (call_id,))
+            query = "SELECT findings FROM quality WHERE call_id = ?"
+            row = db.execute(query, (call_id,)).fetchone()
+            if row is not None:
+                kept = [{**f, "detail": ""} for f in json.loads(row[0])]
+                db.execute(
+                    "UPDATE quality SET findings = ? WHERE call_id = ?", (_json(kept), call_id)
+                )
+
+    def purge_logged(self, at: datetime, days: int, calls: int, recordings: int) -> None:
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO purges (at, older_than_days, calls, recordings) VALUES (?, ?, ?, ?)",
+                (_iso(at), days, calls, recordings),
+            )
+
+    def retention_counts(self) -> dict[str, Any]:
+        """{purged: calls purged, last_purge: when (or None), oldest_kept: started_at of the
+        oldest call whose words are kept (or None)}."""
+        purged, oldest = self._db.execute(
+            "SELECT COUNT(purged_at), MIN(CASE WHEN purged_at IS NULL THEN started_at END)"
+            " FROM calls"
+        ).fetchone()
+        last = self._db.execute("SELECT MAX(at) FROM purges").fetchone()[0]
+        return {"purged": purged, "last_purge": last, "oldest_kept": oldest}
 
     # -- reading ---------------------------------------------------------------------------------
     def _record(self, row: Record, turns: list[dict[str, Any]] | None = None) -> CallRecord:
@@ -274,6 +330,7 @@ class CallStore:
             vars=json.loads(d["vars"]),
             turns=turns or [],
             incidents=json.loads(d.get("incidents") or "[]"),
+            purged_at=d.get("purged_at"),
         )
 
     def list(self, limit: int = 50, outcome: str | None = None) -> list[CallRecord]:
@@ -310,7 +367,7 @@ def format_list(records: list[CallRecord]) -> str:
         secs = f"{r.duration:.1f}" if r.duration is not None else "-"
         lines.append(
             f"{r.id:<24} {r.started_at[:23]:<23} {r.direction:<8} "
-            f"{r.from_uri[:22]:<22} {r.outcome:<14} {secs:>6}"
+            f"{r.from_uri[:22]:<22} {r.outcome:<14} {secs:>6}" + ("  purged" if r.purged_at else "")
         )
     return "\n".join(lines)
 
@@ -322,6 +379,8 @@ def format_call(r: CallRecord) -> str:
         f"  started {r.started_at}  answered {r.answered_at or '-'}  ended {r.ended_at or '-'}",
         f"  outcome {r.outcome}" + (f" ({r.reason})" if r.reason else ""),
     ]
+    if r.purged_at:
+        lines.append(f"  purged {r.purged_at}: words and audio deleted (retention.days)")
     if r.transfer_target:
         lines.append(f"  transferred to {r.transfer_target}")
     if r.recording_path:

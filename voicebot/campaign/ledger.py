@@ -44,6 +44,7 @@ from voicebot.campaign.lease import Lease, Leases
 from voicebot.campaign.pacing import ContactState, Outcome, Pacer, Policy, eligible_at, verdict
 from voicebot.database import Record
 from voicebot.flow.loader import did_you_mean
+from voicebot.policy.card_numbers import redact_value
 
 # Tables (created and upgraded by voicebot/database/migrations/versions/): campaigns, contacts
 # (`due_at`: when a waiting contact may be dialed, NULL when it is in flight or done), attempts
@@ -414,8 +415,8 @@ class Ledger:
                     outcome.value,
                     iso(decided.not_before),
                     final,
-                    json.dumps({**json.loads(row["slots"]), **(slots or {})}, default=str),
-                    json.dumps({**json.loads(row["vars"]), **vars}, default=str),
+                    _answers({**json.loads(row["slots"]), **(slots or {})}),
+                    _answers({**json.loads(row["vars"]), **vars}),
                     call_id,
                     due,
                     row["id"],
@@ -498,3 +499,8 @@ def _campaign(row: Record) -> Campaign:
         row["state"],
         row["created_at"],
     )
+
+
+def _answers(values: dict[str, Any]) -> str:
+    """A contact's slots or vars as stored: card-like numbers redacted (policy/card_numbers)."""
+    return json.dumps(redact_value(values), default=str)

@@ -9,6 +9,8 @@
     voicebot transcribe FILE.wav [--expect K]  the recogniser on a file
     voicebot qa run RULES.yaml [--since W]     score stored calls against quality rules
     voicebot qa transcribe FILE.wav            bring in a stereo recording of an agent's call
+    voicebot calls list|show ID                call records (list ends with the retention status)
+    voicebot calls purge [--older-than N] [--dry-run]   retention by hand: old audio and words
 
 Exit codes: 0 success, 1 the input is wrong (errors, failing tests), 2 usage or internal error.
 Broken input never produces a traceback: only located messages (set VOICEBOT_DEBUG=1 to see

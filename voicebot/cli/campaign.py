@@ -190,7 +190,10 @@ def run_export(args: argparse.Namespace) -> int:
     fmt = args.format or ("json" if args.out and args.out.endswith(".json") else "csv")
     text = export_json(campaign, rows) if fmt == "json" else export_csv(rows, campaign.columns)
     if args.out:
-        Path(args.out).write_text(text, encoding="utf-8")
+        from voicebot.private_files import private_file
+
+        with private_file(args.out) as f:  # numbers and answers: 0600
+            f.write(text.encode("utf-8"))
         print(f"{len(rows)} row(s) written to {args.out}", file=sys.stderr)
     else:
         sys.stdout.write(text)

@@ -82,6 +82,8 @@ def service_config(args: argparse.Namespace) -> ServiceConfig:
         limits=st.limits.flow(),
         llm=st.llm.endpoint(),
         llm_options=st.llm.options(),
+        retention_days=st.retention.days,
+        retention_every=st.retention.every_minutes * 60,
     )
 
 
@@ -95,7 +97,22 @@ def cmd_serve(args: argparse.Namespace) -> int:
         raise VoicebotError(
             f"--workers {workers} listen on port, port+1, ...: give a fixed --port (e.g. 5071)"
         )
-    if workers == 1:
-        serve_forever(config)
-        return 0
-    return serve_workers(config, workers)
+    timer = None
+    if config.retention_days:  # purges at start, then every retention.every_minutes
+        from voicebot.call.retention import RetentionTimer
+
+        timer = RetentionTimer(
+            config.call_records or config.database_url,
+            config.recordings_dir,
+            days=config.retention_days,
+            every=config.retention_every,
+        )
+        timer.start()  # its own thread and connection, in this process only (not the workers')
+    try:
+        if workers == 1:
+            serve_forever(config)
+            return 0
+        return serve_workers(config, workers)
+    finally:
+        if timer is not None:
+            timer.stop()

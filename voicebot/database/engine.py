@@ -22,6 +22,8 @@ from typing import Any
 from sqlalchemy import Connection, Engine, TextClause, create_engine, event, make_url, text
 from sqlalchemy.engine import CursorResult
 
+from voicebot.private_files import private_sqlite
+
 _READ = "voicebot_read"  # execution option: a lone statement, deferred BEGIN on SQLite
 
 
@@ -173,7 +175,7 @@ def _engine(url: str) -> Engine:
     if parsed.get_backend_name() != "sqlite":
         return create_engine(url, pool_pre_ping=True)
     if parsed.database and parsed.database != ":memory:":
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        private_sqlite(parsed.database)  # call data: 0600 (and so its -wal, -shm), dir 0700
     engine = create_engine(url, connect_args={"timeout": 10.0, "check_same_thread": False})
 
     @event.listens_for(engine, "connect")

@@ -49,6 +49,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from voicebot.lang import has_han, zh_normalize
+from voicebot.private_files import private_file
 
 log = logging.getLogger(__name__)
 
@@ -186,9 +187,8 @@ class VectorCache:
         if path is None:
             return
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
             tmp = path.with_suffix(f".{os.getpid()}.tmp")
-            with open(tmp, "wb") as f:
+            with private_file(tmp) as f:  # in the data directory: 0600 (voicebot/private_files)
                 np.save(f, vectors, allow_pickle=False)
             os.replace(tmp, path)
         except OSError as exc:  # a read-only data dir costs the next start its embeddings

@@ -92,6 +92,12 @@ class ServiceConfig:
     limits: Limits = Limits()  # flow file limits (settings limits.*)
     llm: Endpoint = Endpoint()  # the model of `llm` steps (settings llm.*)
     llm_options: LlmOptions = LlmOptions()  # its filler and first-sentence budget
+    retention_days: int = 0  # settings retention.days: 0 keeps recordings and words
+    retention_every: float = 3600.0  # seconds between purges (retention.every_minutes)
+
+    @property
+    def recordings_dir(self) -> Path:
+        return self.data_dir / "recordings"
 
     @property
     def numbers(self) -> NumberPolicy:
@@ -231,7 +237,7 @@ class VoicebotService:
             recognition=RecognitionScheduler(recognizer),
             io_pool=ThreadPoolExecutor(max_workers=4, thread_name_prefix="io"),
             records=records,
-            recordings_dir=cfg.data_dir / "recordings",
+            recordings_dir=cfg.recordings_dir,
             http=HttpxBackend(HttpLimits(cfg.http_connect_timeout, cfg.http_max_reply_bytes)),
             worker=cfg.worker,
             voice=voice,

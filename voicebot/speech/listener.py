@@ -90,6 +90,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from voicebot.dialog.expectation import Expectation
+from voicebot.policy.card_numbers import redact_cards
 from voicebot.speech.vad import FrameClassifier, Vad, VadChange, VadSettings
 
 log = logging.getLogger(__name__)
@@ -259,7 +260,8 @@ class Listener:
         covered = now if audio_end is None else audio_end
         self._satisfied_to = covered if text and self._satisfies(self._expect, text) else None
         if log.isEnabledFor(logging.DEBUG):
-            shown = "[masked]" if self._expect.sensitive else text  # a PIN is never logged
+            # a PIN is never logged, nor a card number (voicebot/policy/card_numbers.py)
+            shown = "[masked]" if self._expect.sensitive else redact_cards(text)
             log.debug("partial %r satisfied=%s", shown, self._satisfied_to is not None)
         return self._check(now)
 

@@ -34,6 +34,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from voicebot.audio.wav import read_wav, write_wav
+from voicebot.private_files import private_dir
 from voicebot.speech.synthesizer import Synthesizer, Voice
 
 log = logging.getLogger(__name__)
@@ -107,7 +108,7 @@ class PromptCache:
 
     def _store(self, key: str, pcm: bytes) -> None:
         path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(path.parent)  # dynamic prompts say call data ("your balance is ..."): 0700
         fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
         os.close(fd)
         try:

@@ -57,6 +57,7 @@ import numpy as np
 from voicebot.audio import float32_to_pcm16, pcm16_to_float32, resample
 from voicebot.dialog.expectation import FREE_TEXT, Expectation
 from voicebot.lang.zh_normalize import simplified
+from voicebot.policy.card_numbers import redact_cards
 from voicebot.speech import grammar
 from voicebot.speech.model import SAMPLE_RATE, WhisperModel, max_length_for
 from voicebot.speech.vad import Vad, VadSettings
@@ -302,7 +303,8 @@ class WhisperRecognizer:
                 seconds,
                 window,
                 result.compute_seconds * 1000,
-                "[masked]" if expect.sensitive else result.text,  # a PIN is never logged
+                # a PIN is never logged, nor a card number
+                "[masked]" if expect.sensitive else redact_cards(result.text),
                 f" (rejected: {result.rejected})" if result.rejected else "",
             )
         return result
