@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from voicebot.dialog.frustration import Prosody
+
 
 @dataclass(frozen=True)
 class CallStarted:
@@ -30,6 +32,8 @@ class Utterance:
 
     text: str
     confidence: float = 1.0
+    prosody: Prosody | None = None  # the turn's loudness and pitch (speech/prosody.py)
+    barged_in: bool = False  # the caller spoke over the prompt
 
 
 @dataclass(frozen=True)
@@ -67,6 +71,14 @@ class TransferResult:
 
 
 @dataclass(frozen=True)
+class CallbackResult:
+    """The runtime's answer to `ScheduleCallback`: the contact exists (`ok`), or why not."""
+
+    ok: bool
+    detail: str = ""
+
+
+@dataclass(frozen=True)
 class RecordingDone:
     path: str = ""
     seconds: float = 0.0  # speech captured; 0 means no audio
@@ -99,6 +111,7 @@ Event = (
     | PlaybackDone
     | HttpResult
     | TransferResult
+    | CallbackResult
     | RecordingDone
     | Failure
     | Hangup

@@ -9,6 +9,10 @@ outbound flows with `on_answer`), `transfer_result` (ok|failed|busy|no_answer),
 current language), `expect: {intent: check_bill}` and `expect: {answered: roaming}` (what the
 last input was understood as: docs/flow-format.md "Understanding"); an http mock may set
 `timeout: true` or `error: true` instead of a status, and `method`.
+Escalation (docs/flow-format.md "Escalation and hand-off"): `expect: {escalated: true}` (the
+flow's escalation rule handed the caller over), `expect: {frustration: {above: 0.7}}` or
+`{below: 0.3}` (`call.frustration` now), `expect: {callback: "+15555550100"}` (a `callback`
+step scheduled that number); `callback_result: failed` makes the callback campaign refuse.
 
 `run_files(paths)` runs them with mocked HTTP and a fixed clock and returns results and coverage.
 """
@@ -44,6 +48,11 @@ class HttpMock(Model):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
+class Level(Model):
+    above: float | None = Field(None, ge=0.0, le=1.0)
+    below: float | None = Field(None, ge=0.0, le=1.0)
+
+
 class Expect(Model):
     step: str | None = None
     slots: dict[str, Any] = {}
@@ -53,6 +62,9 @@ class Expect(Model):
     language: str | None = None  # the call's current language (`set: {call.language: ..}`)
     intent: str | None = None  # what the last input was understood as (`turn.intent`)
     answered: str | None = None  # the knowledge entry that answered it (`turn.answered`)
+    escalated: bool | None = None  # the escalation rule handed the caller over
+    frustration: Level | None = None  # `call.frustration` now
+    callback: Text | None = None  # a `callback` step scheduled this number
 
 
 class Turn(Model):
@@ -81,6 +93,7 @@ class Options(Model):
     answer: Literal["human", "machine"] | None = None
     transfer_result: Literal["ok", "failed", "busy", "no_answer"] | None = None
     record_seconds: float | None = None
+    callback_result: Literal["ok", "failed"] | None = None
 
 
 class Case(Options):
@@ -203,6 +216,7 @@ def run_case(
         transfer_outcome=_pick(case, file, "transfer_result", "ok"),
         record_seconds=_pick(case, file, "record_seconds", 3.0),
         transfer_allow=transfer_allow,
+        callback_ok=_pick(case, file, "callback_result", "ok") == "ok",
     )
     call.start()
     for t, turn in enumerate(case.turns):
@@ -258,9 +272,38 @@ def _check(call: TextCall, expect: Expect) -> str:
         wanted, actual = getattr(expect, name), engine.turn.get(name)
         if wanted is not None and wanted != actual:
             problems.append(f"turn.{name} is {actual!r}, expected {wanted!r}")
+    problems += _check_escalation(call, expect)
     if expect.hangup is not None and call.hung_up != expect.hangup:
         problems.append("expected the bot to have hung up" if expect.hangup else "the bot hung up")
     return "; ".join(problems)
+
+
+def _check_escalation(call: TextCall, expect: Expect) -> list[str]:
+    engine, problems = call.engine, []
+    escalations = engine.trace.escalations
+    if expect.escalated is not None and bool(escalations) != expect.escalated:
+        level = engine.call["frustration"]
+        reasons = "; ".join(engine.call["frustration_reasons"]) or "none"
+        problems.append(
+            f"escalated: {'; '.join(escalations)}"
+            if escalations
+            else f"no escalation (frustration {level:.2f}, last reasons: {reasons})"
+        )
+    level = float(engine.call["frustration"])
+    if expect.frustration is not None:
+        above, below = expect.frustration.above, expect.frustration.below
+        if (above is not None and level <= above) or (below is not None and level >= below):
+            wanted = " and ".join(
+                f"{word} {value}"
+                for word, value in (("above", above), ("below", below))
+                if value is not None
+            )
+            reasons = "; ".join(engine.call["frustration_reasons"]) or "none"
+            problems.append(f"frustration is {level:.2f}, expected {wanted} (reasons: {reasons})")
+    if expect.callback is not None and expect.callback not in [c.number for c in call.callbacks]:
+        got = ", ".join(c.number for c in call.callbacks) or "none"
+        problems.append(f"expected a callback to {expect.callback}; callbacks: {got}")
+    return problems
 
 
 def _coverage_for(loaded: LoadedFlow, report: Report) -> None:
