@@ -12,7 +12,8 @@ service's dispatcher or by worker pools), hands everything to the session with
     Recognize  on the worker's recognition scheduler (finals first, one partial in flight per
                call; speech/scheduler.py) -> Recognized, with the audio end, into inbox
     Perform    HTTP on the I/O pool (the worker's `HttpBackend`) -> Reply into inbox;
-               transfer / hang-up through the SIP endpoint
+               transfer / hang-up through the SIP endpoint; a call-back into the campaign
+               database on the I/O pool (campaign/callbacks.py) -> CallbackResult into inbox
     Beep / SaveRecording  a 440 Hz tone / a WAV under data_dir/recordings
 
 Whatever fails comes back as an input too: work on a pool that raises posts `RequestFailed`
@@ -84,6 +85,12 @@ class Media(Protocol):
     def playing(self) -> bool: ...
 
 
+class CallbackBooker(Protocol):
+    """campaign/callbacks.py's CallbackBook, as a call uses it."""
+
+    def book(self, request: act.ScheduleCallback, now: datetime) -> dev.CallbackResult: ...
+
+
 class Signalling(Protocol):
     def hangup(self, call_id: str, status_code: int = 0) -> None: ...
     def transfer(self, call_id: str, target: str, headers: Any = None) -> None: ...
@@ -102,6 +109,7 @@ class Resources:
     http: HttpBackend
     worker: str = ""
     voice: Voice = Voice("en-us", 165)  # for prompts that name none (settings speech.tts_*)
+    callbacks: CallbackBooker | None = None  # a flow's `callback` step books here
 
 
 def beep(rate: int, seconds: float = 0.3) -> bytes:
@@ -266,6 +274,13 @@ class LiveCall:
             self._submit(
                 self.res.io_pool, lambda: self.post(Reply(out.request, http.fetch(action))), out.key
             )
+        elif isinstance(action, act.ScheduleCallback):
+            book = self.res.callbacks
+            if book is None:
+                self.post(dev.CallbackResult(False, "no campaign database for call-backs"))
+                return
+            when = datetime.now(UTC)
+            self._submit(self.res.io_pool, lambda: self.post(book.book(action, when)), out.key)
         elif isinstance(action, act.Transfer):
             self.transfer_target = action.to
             try:
@@ -319,7 +334,15 @@ class LiveCall:
             text, keys = _masked(t.text, t.sensitive), _masked(t.dtmf, t.sensitive)
             store.add_turn(
                 self.call_id,
-                TurnRecord("caller", text, keys, t.confidence if not t.dtmf else None),
+                TurnRecord(
+                    "caller",
+                    text,
+                    keys,
+                    t.confidence if not t.dtmf else None,
+                    frustration=t.frustration,
+                    reasons=t.reasons,
+                    sentiment=t.sentiment,
+                ),
             )
             self._recorded_turns += 1
         for text, step in self._said_since:

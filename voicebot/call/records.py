@@ -9,6 +9,8 @@ Outcomes: `completed` (the flow hung up), `caller_hangup`, `transferred`, `not_a
 outbound call that was never answered: the reason holds the SIP status), `failed` (an error or
 a crashed worker), `in_progress` (not ended yet). `incidents` lists what went wrong on the way
 (a backend that timed out, the watchdog finding the call silent), each "12.3 s: what".
+Each caller turn keeps the frustration estimate after it (0..1), its reasons and the words'
+sentiment (-1..1): dialog/frustration.py.
 """
 
 from __future__ import annotations
@@ -56,9 +58,17 @@ CREATE TABLE IF NOT EXISTS turns (
     confidence REAL,
     latency_ms REAL,            -- bot turns: end of caller speech to first bot audio
     step TEXT NOT NULL DEFAULT '',
+    frustration REAL,           -- caller turns: the estimate after the turn, 0..1
+    reasons TEXT NOT NULL DEFAULT '[]',  -- why, as a JSON list
+    sentiment REAL,             -- caller turns: of the words, -1..1
     PRIMARY KEY (call_id, seq)
 );
 """
+_TURN_COLUMNS = {  # added since the first schema: a database from before gets them
+    "frustration": "REAL",
+    "reasons": "TEXT NOT NULL DEFAULT '[]'",
+    "sentiment": "REAL",
+}
 
 
 def _now() -> str:
@@ -87,6 +97,9 @@ class TurnRecord:
     latency_ms: float | None = None
     step: str = ""
     at: datetime | None = None
+    frustration: float | None = None
+    reasons: tuple[str, ...] = ()
+    sentiment: float | None = None
 
 
 @dataclass(frozen=True)
@@ -133,6 +146,10 @@ class CallStore:
         columns = {r[1] for r in self._db.execute("PRAGMA table_info(calls)")}
         if "incidents" not in columns:  # a database from before incidents were kept
             self._db.execute("ALTER TABLE calls ADD COLUMN incidents TEXT NOT NULL DEFAULT '[]'")
+        turn_columns = {r[1] for r in self._db.execute("PRAGMA table_info(turns)")}
+        for name, kind in _TURN_COLUMNS.items():
+            if name not in turn_columns:
+                self._db.execute(f"ALTER TABLE turns ADD COLUMN {name} {kind}")
         # one connection, many threads (a worker's live calls): one transaction at a time
         self._lock = threading.RLock()
 
@@ -182,7 +199,8 @@ class CallStore:
             ).fetchone()[0]
             db.execute(
                 "INSERT INTO turns (call_id, seq, at, who, text, dtmf, confidence, latency_ms,"
-                " step) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " step, frustration, reasons, sentiment)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     call_id,
                     seq,
@@ -193,6 +211,9 @@ class CallStore:
                     turn.confidence,
                     turn.latency_ms,
                     turn.step,
+                    turn.frustration,
+                    json.dumps(list(turn.reasons), ensure_ascii=False),
+                    turn.sentiment,
                 ),
             )
 
@@ -337,6 +358,11 @@ def format_call(r: CallRecord) -> str:
             extra.append(f"conf {t['confidence']:.2f}")
         if t["latency_ms"] is not None:
             extra.append(f"{t['latency_ms']:.0f} ms")
+        if t.get("frustration") is not None:
+            why = json.loads(t.get("reasons") or "[]")
+            extra.append(
+                f"frustration {t['frustration']:.2f}" + (f": {'; '.join(why)}" if why else "")
+            )
         tail = f"  ({', '.join(extra)})" if extra else ""
         lines.append(f"    {t['at'][11:23]} {t['who']:<6} {what}{tail}")
     return "\n".join(lines)

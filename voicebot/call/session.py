@@ -33,6 +33,11 @@ Rules it keeps:
   (the flow's error route); if that route makes no sound at once, the apology plays and the
   bot hangs up.
   Each incident is kept in `incidents`, for the call record.
+- Each caller utterance carries its voice (loudness and pitch, speech/prosody.py, measured once
+  on the utterance's audio) and whether it barged in, for the frustration estimate; each
+  caller turn keeps the estimate the engine made of it (`Turn.frustration`), for the record.
+- A `callback` step's `ScheduleCallback` is a request like HTTP: the runner books it and posts
+  `CallbackResult`, or the session declares it failed after `Deadlines.callback`.
 """
 
 from __future__ import annotations
@@ -46,7 +51,9 @@ from voicebot.dialog import actions as act
 from voicebot.dialog import events as ev
 from voicebot.dialog.engine import DialogEngine
 from voicebot.dialog.expectation import FREE_TEXT, Expectation
+from voicebot.dialog.frustration import Prosody
 from voicebot.speech import listener as lis
+from voicebot.speech.prosody import measure
 from voicebot.speech.vad import Vad
 
 log = logging.getLogger(__name__)
@@ -125,6 +132,7 @@ SessionInput = (
     | RequestFailed
     | ev.HttpResult
     | ev.TransferResult
+    | ev.CallbackResult
     | ev.Hangup
     | ev.AnswerDetected
 )
@@ -173,11 +181,13 @@ class SaveRecording:
 class Perform:
     """An engine action the runner performs as it is: HttpRequest, Transfer, HangUp."""
 
-    action: act.HttpRequest | act.Transfer | act.HangUp
+    action: act.HttpRequest | act.Transfer | act.ScheduleCallback | act.HangUp
     request: int = 0  # numbers HTTP requests and transfers (`Reply`, `RequestFailed.key`)
 
     @property
     def key(self) -> str:
+        if isinstance(self.action, act.ScheduleCallback):
+            return f"callback:{self.request}"
         kind = "http" if isinstance(self.action, act.HttpRequest) else "transfer"
         return f"{kind}:{self.request}"
 
@@ -191,6 +201,7 @@ class Deadlines:
     recognition: float = 10.0
     recording: float = 10.0
     transfer: float = 60.0
+    callback: float = 10.0
     http_grace: float = 0.5
 
 
@@ -217,6 +228,11 @@ class Turn:
     recognized_at: float | None = None
     replied_at: float | None = None
     sensitive: bool = False  # an answer to a `sensitive: true` slot: recorded masked
+    prosody: Prosody | None = None  # the voice of the utterance
+    barged_in: bool = False  # it started over a prompt
+    frustration: float | None = None  # the engine's estimate after this turn
+    reasons: tuple[str, ...] = ()
+    sentiment: float | None = None
 
     @property
     def latency(self) -> float | None:
@@ -289,6 +305,7 @@ class CallSession:
         self.amd_audio: list[bytes] = []
         self.amd_asked = 0.0  # greeting seconds already sent for a transcript
         self.answered_by: str | None = None  # "human" | "machine" once decided
+        self.barged = False  # the caller barged in since the last Listen
 
     # -- time ------------------------------------------------------------------------------------
     def _wall(self, now: float) -> datetime:
@@ -366,8 +383,10 @@ class CallSession:
         elif isinstance(item, ev.Hangup):
             self.engine.handle(item, self._wall(now))
             self.ended = True
-        elif isinstance(item, ev.HttpResult | ev.TransferResult):  # the one in flight, if any
-            kind = "http:" if isinstance(item, ev.HttpResult) else "transfer:"
+        elif isinstance(item, ev.HttpResult | ev.TransferResult | ev.CallbackResult):
+            kind = {ev.HttpResult: "http:", ev.TransferResult: "transfer:"}.get(
+                type(item), "callback:"
+            )  # the one in flight, if any
             in_flight = next((k for k in self.pending if k.startswith(kind)), None)
             if in_flight is not None:
                 del self.pending[in_flight]
@@ -411,6 +430,8 @@ class CallSession:
         self._incident(f"{pending.key} {error}", detail, now)
         if isinstance(output, Perform) and isinstance(output.action, act.HttpRequest):
             return self._engine(ev.HttpResult(error=error, text=detail), now)
+        if isinstance(output, Perform) and isinstance(output.action, act.ScheduleCallback):
+            return self._engine(ev.CallbackResult(False, f"callback {error}: {detail}"), now)
         if isinstance(output, Perform):  # a transfer
             outcome = "no_answer" if error == "timeout" else "failed"
             return self._engine(ev.TransferResult(outcome), now)
@@ -437,6 +458,8 @@ class CallSession:
             return output.action.timeout + d.http_grace
         if isinstance(output, Perform) and isinstance(output.action, act.Transfer):
             return d.transfer
+        if isinstance(output, Perform) and isinstance(output.action, act.ScheduleCallback):
+            return d.callback
         if isinstance(output, Recognize):
             return d.recognition
         if isinstance(output, SaveRecording):
@@ -540,7 +563,15 @@ class CallSession:
 
     # -- engine ----------------------------------------------------------------------------------
     def _engine(self, event: ev.Event, now: float) -> list[SessionOutput]:
-        return self._perform(self.engine.handle(event, self._wall(now)), now)
+        estimates = len(self.engine.estimates)
+        out = self._perform(self.engine.handle(event, self._wall(now)), now)
+        turn = self.turns[-1] if self.turns else None
+        if len(self.engine.estimates) > estimates and turn is not None and turn.recognized_at:
+            _, estimate = self.engine.estimates[-1]  # the estimate of the turn just heard
+            if turn.frustration is None and isinstance(event, ev.Utterance | ev.Dtmf):
+                turn.frustration, turn.reasons = estimate.level, estimate.reasons
+                turn.sentiment = estimate.sentiment
+        return out
 
     def _perform(self, actions: list[act.Action], now: float) -> list[SessionOutput]:
         out: list[SessionOutput] = []
@@ -559,6 +590,7 @@ class CallSession:
                 self.expect = action.expect
                 self.listen_timeout = action.timeout
                 self.turn += 1
+                self.barged = False
                 self.partial_pending = False  # one of an earlier turn no longer counts
                 out += self._listener_events(
                     self.listener.start_listening(action.expect, now, action.timeout), now
@@ -568,7 +600,7 @@ class CallSession:
                     self.timers[action.name] = now + action.seconds
             elif isinstance(action, act.CancelTimer):
                 self.timers.pop(action.name, None)
-            elif isinstance(action, act.HttpRequest):
+            elif isinstance(action, act.HttpRequest | act.ScheduleCallback):
                 out.append(Perform(action))
             elif isinstance(action, act.HangUp | act.Transfer | act.Record):
                 if self.playing:
@@ -612,6 +644,7 @@ class CallSession:
         out: list[SessionOutput] = []
         for e in events:
             if isinstance(e, lis.BargeIn):
+                self.barged = True
                 self.deferred = [a for a in self.deferred if not isinstance(a, act.Say)]
                 out.append(StopPlayback())
             elif isinstance(e, lis.SpeechPaused) and self.partials and self.expect is not None:
@@ -632,7 +665,11 @@ class CallSession:
                     continue
                 end = e.speech_end if isinstance(e, lis.EndOfUtterance) else e.at
                 secret = self.expect.sensitive
-                self.turns.append(Turn(self.turn, e.speech_start, end, sensitive=secret))
+                voice = measure(e.audio, e.rate)  # once per utterance: well under 1 ms
+                self.turns.append(
+                    Turn(self.turn, e.speech_start, end, sensitive=secret, prosody=voice)
+                )
+                self.turns[-1].barged_in = self.barged
                 self.awaiting_final = True
                 out.append(Recognize(self.turn, e.audio, e.rate, self.expect, final=True))
             elif isinstance(e, lis.NoInput):
@@ -660,7 +697,8 @@ class CallSession:
                     self.listener.start_listening(self.expect, now, self.listen_timeout), now
                 )
             return []
-        return self._engine(ev.Utterance(result.text, result.confidence), now)
+        voice, barged = (turn.prosody, turn.barged_in) if turn is not None else (None, False)
+        return self._engine(ev.Utterance(result.text, result.confidence, voice, barged), now)
 
     def _keys(self, digits: str, now: float) -> list[SessionOutput]:
         rec = self.recording

@@ -31,6 +31,7 @@ from voicebot.call.records import CallStore
 from voicebot.call.session import CallSession, Deadlines, KeyIn, PlaybackFinished
 from voicebot.dialog import engine as eng
 from voicebot.dialog import events as dev
+from voicebot.dialog import frustration
 from voicebot.dialog.embeddings import VectorCache
 from voicebot.dialog.engine import DialogEngine
 from voicebot.dialog.meaning import Meaning
@@ -80,6 +81,7 @@ class ServiceConfig:
     outbound_allow: tuple[str, ...] = ()  # settings outbound.allow
     outbound_refuse: tuple[str, ...] = DEFAULT_REFUSED  # settings outbound.refuse
     region: str = "US"  # of numbers written without + (settings campaign.region)
+    campaign_database: Path | None = None  # where `callback` steps book (campaign.database)
     limits: Limits = Limits()  # flow file limits (settings limits.*)
 
     @property
@@ -199,6 +201,7 @@ class VoicebotService:
             from voicebot.dialog import zh_matching
 
             zh_matching.warm_up()  # jieba's dictionary: seconds, not on a caller's first answer
+        frustration.warm(sorted(languages))  # the sentiment models, likewise (snownlp: seconds)
         voice = self.voice
         cache = PromptCache(cfg.data_dir / "prompts", EspeakSynthesizer(voice), cfg.sip.audio_rate)
         rendered = sum(
@@ -216,6 +219,7 @@ class VoicebotService:
             http=HttpxBackend(HttpLimits(cfg.http_connect_timeout, cfg.http_max_reply_bytes)),
             worker=cfg.worker,
             voice=voice,
+            callbacks=self._callbacks(),
         )
         self.endpoint.start()
         log.info(
@@ -226,6 +230,18 @@ class VoicebotService:
             rendered,
             time.perf_counter() - began,
         )
+
+    def _callbacks(self) -> Any:
+        """Where the flows' `callback` steps book: the campaign database (None without one)."""
+        cfg = self.config
+        steps = (s for f in self.loaded.call_tree() for s in f.steps.values())
+        if cfg.campaign_database is None or not any(s.callback for s in steps):
+            return None
+        # campaign/ builds on this module (its dialer drives a worker); the book needs only
+        # the ledger, loaded here when a flow books call-backs
+        from voicebot.campaign.callbacks import CallbackBook
+
+        return CallbackBook(cfg.campaign_database, cfg.region, cfg.numbers)
 
     @property
     def voice(self) -> Voice:
