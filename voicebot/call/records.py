@@ -9,6 +9,8 @@ Outcomes: `completed` (the flow hung up), `caller_hangup`, `transferred`, `not_a
 outbound call that was never answered: the reason holds the SIP status), `failed` (an error or
 a crashed worker), `in_progress` (not ended yet). `incidents` lists what went wrong on the way
 (a backend that timed out, the watchdog finding the call silent), each "12.3 s: what".
+Each caller turn keeps the frustration estimate after it (0..1), its reasons and the words'
+sentiment (-1..1): dialog/frustration.py.
 """
 
 from __future__ import annotations
@@ -60,6 +62,9 @@ CREATE TABLE IF NOT EXISTS turns (
     barge_in INTEGER NOT NULL DEFAULT 0,  -- caller turns: 1 when the caller talked over the bot
     end_of_turn TEXT NOT NULL DEFAULT '',  -- caller turns: complete | turn | timeout | max_speech
     turn_score REAL,            -- caller turns: the turn model's score (P finished), if asked
+    frustration REAL,           -- caller turns: the estimate after the turn, 0..1
+    reasons TEXT NOT NULL DEFAULT '[]',  -- why, as a JSON list
+    sentiment REAL,             -- caller turns: of the words, -1..1
     PRIMARY KEY (call_id, seq)
 );
 CREATE TABLE IF NOT EXISTS transfers (   -- the last transfer of a call, for the agent
@@ -79,6 +84,11 @@ CREATE TABLE IF NOT EXISTS quality (    -- the call's quality inspection (voiceb
     findings TEXT NOT NULL DEFAULT '[]' -- [{rule, status, turn, detail, weight}]
 );
 """
+_TURN_COLUMNS = {  # added since the first schema: a database from before gets them
+    "frustration": "REAL",
+    "reasons": "TEXT NOT NULL DEFAULT '[]'",
+    "sentiment": "REAL",
+}
 
 
 def _now() -> str:
@@ -110,6 +120,9 @@ class TurnRecord:
     barge_in: bool = False  # the caller talked over the bot (a caller turn)
     end_of_turn: str = ""  # caller: what ended the speech (complete, turn, timeout, max_speech)
     turn_score: float | None = None  # caller: the turn model's score, if it was asked
+    frustration: float | None = None
+    reasons: tuple[str, ...] = ()
+    sentiment: float | None = None
 
 
 @dataclass(frozen=True)
@@ -163,6 +176,10 @@ class CallStore:
         if "end_of_turn" not in columns:  # a database from before the turn model
             self._db.execute("ALTER TABLE turns ADD COLUMN end_of_turn TEXT NOT NULL DEFAULT ''")
             self._db.execute("ALTER TABLE turns ADD COLUMN turn_score REAL")
+        turn_columns = {r[1] for r in self._db.execute("PRAGMA table_info(turns)")}
+        for name, kind in _TURN_COLUMNS.items():
+            if name not in turn_columns:
+                self._db.execute(f"ALTER TABLE turns ADD COLUMN {name} {kind}")
         # one connection, many threads (a worker's live calls): one transaction at a time
         self._lock = threading.RLock()
 
@@ -212,8 +229,8 @@ class CallStore:
             ).fetchone()[0]
             db.execute(
                 "INSERT INTO turns (call_id, seq, at, who, text, dtmf, confidence, latency_ms,"
-                " step, barge_in, end_of_turn, turn_score)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " step, barge_in, end_of_turn, turn_score, frustration, reasons, sentiment)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     call_id,
                     seq,
@@ -227,6 +244,9 @@ class CallStore:
                     int(turn.barge_in),
                     turn.end_of_turn,
                     turn.turn_score,
+                    turn.frustration,
+                    json.dumps(list(turn.reasons), ensure_ascii=False),
+                    turn.sentiment,
                 ),
             )
 
@@ -414,6 +434,11 @@ def format_call(r: CallRecord) -> str:
             score = t["turn_score"]
             shown = f" {score:.2f}" if score is not None else ""
             extra.append(f"end: {t['end_of_turn']}{shown}")
+        if t.get("frustration") is not None:
+            why = json.loads(t.get("reasons") or "[]")
+            extra.append(
+                f"frustration {t['frustration']:.2f}" + (f": {'; '.join(why)}" if why else "")
+            )
         tail = f"  ({', '.join(extra)})" if extra else ""
         lines.append(f"    {t['at'][11:23]} {t['who']:<6} {what}{tail}")
     if r.quality is not None:
