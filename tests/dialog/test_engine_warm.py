@@ -97,4 +97,4 @@ def test_warm_keys_on_a_blind_transfer_are_an_error(tmp_path):
 def test_call_summary_is_readable_in_any_template(tmp_path):
     engine = make(tmp_path, 'start: a\nsteps:\n  a: {say: "{{ call.summary }}", next: b}\n'
                   "  b: {hangup: {}}\n")  # fmt: skip
-    assert said(start(engine)) == ["A call from + 1 5 5 5."]
+    assert said(start(engine)) == ["A call from + 1 5 5 5. The caller is calm."]  # frustration 0

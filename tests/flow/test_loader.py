@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from voicebot.cli import main
 from voicebot.errors import FlowSyntaxError, FlowValidationError
 from voicebot.flow.flowtests import run_files
 from voicebot.flow.loader import load_flow
@@ -101,7 +100,8 @@ def test_wrong_types_unknown_keys_and_bad_values_are_all_reported(tmp_path):
         "support.yaml:11:7: steps.a.ask: unknown key 'colour'",
         "support.yaml:12:5: steps.a: unknown key 'nxt' (did you mean 'next'?)",
         "support.yaml:13:6: steps.b: a step has exactly one action key (say, ask, menu, set, "
-        "http, hours, transfer, record, call, return, hangup, answer, llm); found say, hangup",
+        "http, hours, transfer, record, call, return, hangup, answer, llm, callback); "
+        "found say, hangup",
     ]
 
 
@@ -186,40 +186,12 @@ BUILT = (
     "Languages",
     "Understanding",  # tests/flow/test_understanding_contract.py, tests/dialog/test_assistant.py
     "Quality rules (`*.qa.yaml`)",  # tests/quality (the example is loaded from the doc)
+    "Escalation and hand-off",  # test_the_escalation_example_loads
 )
-
-# The contract's sections whose features are not built yet ("until then a test of the contract
-# may mark them as not yet built"). Today `flow check` rejects each of their examples, and these
-# are the located problems that name what is missing: keys the schema does not know, and steps
-# whose action (`answer`, `llm`, `callback`) it does not know. When a feature lands, its section
-# leaves this table for BUILT and its examples get a test that runs them, as the Shape one does.
-# A section partly built lists None for an example that is built (and tested elsewhere).
-NOT_BUILT: dict[str, list[list[str] | None]] = {
-    "Escalation and hand-off": [
-        [  # warm transfer (mode, whisper, hold, timeout): built, tests/dialog/test_engine_warm.py
-            "15:5: steps.callback: no action key",
-            "2:1: unknown key 'escalation'",
-        ]
-    ],
-}
-
-
-def what_is_missing(path: Path) -> list[str]:
-    """The problems of loading `path` that name an unknown key or step action, in short."""
-    with pytest.raises((FlowSyntaxError, FlowValidationError)) as info:
-        load_flow(path)
-    out = []
-    for p in info.value.problems:
-        where = f"{p.location.line}:{p.location.column}: " + (f"{p.path}: " if p.path else "")
-        if p.message.startswith("unknown key"):
-            out.append(where + p.message)
-        elif "exactly one action key" in p.message and p.message.endswith("found none"):
-            out.append(where + "no action key")
-    return out
 
 
 def test_every_section_of_the_contract_is_built_or_listed_as_not_built():
-    assert sorted(contract_sections()) == sorted([*BUILT, *NOT_BUILT])  # each section, once
+    assert sorted(contract_sections()) == sorted(BUILT)  # each section, once
 
 
 def test_the_contract_names_the_step_actions_the_schema_has():
@@ -229,27 +201,28 @@ def test_the_contract_names_the_step_actions_the_schema_has():
         .group(1)
         .partition("and (sections below)")
     )
-    later_built = ("answer", "llm")  # of the sections below: the ones built
+    later_built = ("answer", "llm", "callback")  # of the sections below: all built now
     assert tuple(re.findall(r"`(\w+)`", built)) + later_built == ACTION_KEYS
-    assert re.findall(r"`(\w+)`", later) == ["answer", "llm", "callback"]
-    assert not set(ACTION_KEYS) & {"callback"}
+    assert re.findall(r"`(\w+)`", later) == list(later_built)
 
 
-@pytest.mark.parametrize("section", NOT_BUILT)
-def test_examples_of_features_not_built_yet_are_rejected_naming_what_is_missing(
-    tmp_path, capsys, section
-):
-    blocks = examples(section)
-    assert len(blocks) == len(NOT_BUILT[section])
-    for i, (block, missing) in enumerate(zip(blocks, NOT_BUILT[section], strict=True)):
-        if missing is None:
-            continue
-        path = tmp_path / f"example{i}.yaml"
-        path.write_text(block)
-        assert what_is_missing(path) == missing
-        assert main(["flow", "check", str(path)]) == 1
-        err = capsys.readouterr().err
-        assert all(f"{path}:{m}" in err for m in missing if "unknown key" in m), err
+def test_the_escalation_example_loads(tmp_path):
+    """The "Escalation and hand-off" example (frustration rule, warm transfer, callback step)
+    loads as written; what it does is tests/dialog/test_engine_warm.py and the escalation flow
+    tests (dialog_flows/*_escalation.test.yaml)."""
+    [block] = examples("Escalation and hand-off")
+    # "these keys go into a flow like the one in Languages": its escalation before that flow's
+    # steps, its steps among them (both written with steps at the top level, two-space indent)
+    escalation, steps = block.split("\nsteps:\n")
+    base = examples("Languages")[0]
+    assert base.count("\nsteps:\n") == 1
+    path = tmp_path / "example.yaml"
+    voicemail = "  voicemail: {record: {max: 60s}, next: end}\n"  # the route the fragment names
+    path.write_text(base.replace("\nsteps:\n", f"\n{escalation}\nsteps:\n{steps}{voicemail}"))
+    flow = load_flow(path).flow
+    assert flow.escalation is not None and flow.escalation.frustrated.above > 0
+    assert any(s.callback is not None for s in flow.steps.values())
+    assert any(s.transfer is not None and s.transfer.mode == "warm" for s in flow.steps.values())
 
 
 def test_flow_format_examples_load_and_their_tests_pass(tmp_path):
@@ -260,6 +233,7 @@ def test_flow_format_examples_load_and_their_tests_pass(tmp_path):
         1,
         1,
         2,
+        1,
         1,
     ]  # Languages: tests/flow/test_languages.py; Understanding: test_understanding_contract.py;
     # Quality rules: the quality tests load it from the doc
@@ -283,6 +257,11 @@ def test_shipped_flow_is_the_contract_example_plus_understanding():
     from voicebot.flow import source
 
     shipped = source.load_file(ROOT / "dialog_flows" / "support_line.yaml").data
+    assert shipped.pop("escalation")["frustrated"]["goto"] == "agent"  # "Escalation and hand-off"
+    steps = shipped["steps"]
+    assert steps["agent"]["on"].pop("busy") == steps["agent"]["on"].pop("no_answer")
+    for offered in ("callback_offer", "callback_day", "callback"):  # when no agent is free
+        del steps[offered]
     assert set(shipped.pop("intents")) == {"check_bill", "billing"}
     assert shipped.pop("knowledge") == "support_line.faq.yaml"
     menu = shipped["steps"]["main_menu"]["menu"]

@@ -15,7 +15,8 @@ service's dispatcher or by worker pools), hands everything to the session with
                each piece into the inbox as it comes (`Streamed`)
     PredictTurn  on the worker's turn model thread (speech/turn_model.py) -> TurnScored
     Perform    HTTP on the I/O pool (the worker's `HttpBackend`) -> Reply into inbox;
-               transfer / hang-up through the SIP endpoint
+               transfer / hang-up through the SIP endpoint; a call-back into the campaign
+               database on the I/O pool (campaign/callbacks.py) -> CallbackResult into inbox
     Beep / SaveRecording  a 440 Hz tone / a WAV under data_dir/recordings
 
 Whatever fails comes back as an input too: work on a pool that raises posts `RequestFailed`
@@ -100,6 +101,12 @@ class Media(Protocol):
     def playing(self) -> bool: ...
 
 
+class CallbackBooker(Protocol):
+    """campaign/callbacks.py's CallbackBook, as a call uses it."""
+
+    def book(self, request: act.ScheduleCallback, now: datetime) -> dev.CallbackResult: ...
+
+
 class Signalling(Protocol):
     def hangup(self, call_id: str, status_code: int = 0) -> None: ...
     def transfer(self, call_id: str, target: str, headers: Any = None) -> None: ...
@@ -123,6 +130,7 @@ class Resources:
     context_url: str = ""  # transfers' X-Voicebot-Context, "{call_id}" filled in (settings)
     quality: Rules | None = None  # the flow's quality rules: each ended call is scored
     turns: TurnPredictor | None = None  # the turn model (None: silence timeouts alone)
+    callbacks: CallbackBooker | None = None  # a flow's `callback` step books here
 
 
 def beep(rate: int, seconds: float = 0.3) -> bytes:
@@ -320,6 +328,13 @@ class LiveCall:
             self._submit(
                 self.res.io_pool, lambda: self.post(Reply(out.request, http.fetch(action))), out.key
             )
+        elif isinstance(action, act.ScheduleCallback):
+            book = self.res.callbacks
+            if book is None:
+                self.post(dev.CallbackResult(False, "no campaign database for call-backs"))
+                return
+            when = datetime.now(UTC)
+            self._submit(self.res.io_pool, lambda: self.post(book.book(action, when)), out.key)
         elif isinstance(action, act.Transfer):
             self.transfer_target = action.to
             xfer = action
@@ -429,6 +444,9 @@ class LiveCall:
                     barge_in=t.barged_in,
                     end_of_turn=t.end_of_turn,
                     turn_score=t.turn_score,
+                    frustration=t.frustration,
+                    reasons=t.reasons,
+                    sentiment=t.sentiment,
                 ),
             )
             self._recorded_turns += 1

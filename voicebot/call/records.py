@@ -16,6 +16,8 @@ Data handling (README "Data handling"): the database file and its -wal/-shm are 
 turns, keys, slots, vars, the transfer summary, quality findings — by
 voicebot/policy/card_numbers.py, the last four digits kept; `purge_call` (retention,
 voicebot/call/retention.py) blanks a call's words and marks it `purged_at`, keeping the row.
+Each caller turn keeps the frustration estimate after it (0..1), its reasons and the words'
+sentiment (-1..1): dialog/frustration.py.
 """
 
 from __future__ import annotations
@@ -67,6 +69,9 @@ class TurnRecord:
     barge_in: bool = False  # the caller talked over the bot (a caller turn)
     end_of_turn: str = ""  # caller: what ended the speech (complete, turn, timeout, max_speech)
     turn_score: float | None = None  # caller: the turn model's score, if it was asked
+    frustration: float | None = None
+    reasons: tuple[str, ...] = ()
+    sentiment: float | None = None
 
 
 @dataclass(frozen=True)
@@ -148,8 +153,8 @@ class CallStore:
             ).fetchone()[0]
             db.execute(
                 "INSERT INTO turns (call_id, seq, at, who, text, dtmf, confidence, latency_ms,"
-                " step, barge_in, end_of_turn, turn_score)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " step, barge_in, end_of_turn, turn_score, frustration, reasons, sentiment)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     call_id,
                     seq,
@@ -163,6 +168,9 @@ class CallStore:
                     int(turn.barge_in),
                     turn.end_of_turn,
                     turn.turn_score,
+                    turn.frustration,
+                    json.dumps(list(turn.reasons), ensure_ascii=False),
+                    turn.sentiment,
                 ),
             )
 
@@ -266,11 +274,14 @@ class CallStore:
         return [(r[0], r[1], r[2]) for r in rows]
 
     def purge_call(self, call_id: str, at: datetime) -> None:
-        """Forget what was said in a call — turn texts and keys, slots, vars, the transfer
-        summary, the quality findings' details — and its recording's path; keep the row (who,
-        when, outcome, steps, timings), marked `purged_at`."""
+        """Forget what was said in a call — turn texts, keys and frustration reasons, slots,
+        vars, the transfer summary, the quality findings' details — and its recording's path;
+        keep the row (who, when, outcome, steps, timings), marked `purged_at`."""
         with self._tx() as db:
-            db.execute("UPDATE turns SET text = '', dtmf = '' WHERE call_id = ?", (call_id,))
+            db.execute(  # the frustration's reasons quote the caller's words too
+                "UPDATE turns SET text = '', dtmf = '', reasons = '[]' WHERE call_id = ?",
+                (call_id,),
+            )
             db.execute(
                 "UPDATE calls SET slots = '{}', vars = '{}', dtmf = '', recording_path = NULL,"
                 " purged_at = ? WHERE id = ?",
@@ -405,6 +416,11 @@ def format_call(r: CallRecord) -> str:
             score = t["turn_score"]
             shown = f" {score:.2f}" if score is not None else ""
             extra.append(f"end: {t['end_of_turn']}{shown}")
+        if t.get("frustration") is not None:
+            why = json.loads(t.get("reasons") or "[]")
+            extra.append(
+                f"frustration {t['frustration']:.2f}" + (f": {'; '.join(why)}" if why else "")
+            )
         tail = f"  ({', '.join(extra)})" if extra else ""
         lines.append(f"    {t['at'][11:23]} {t['who']:<6} {what}{tail}")
     if r.quality is not None:

@@ -39,6 +39,11 @@ Rules it keeps:
   (the flow's error route); if that route makes no sound at once, the apology plays and the
   bot hangs up.
   Each incident is kept in `incidents`, for the call record.
+- Each caller utterance carries its voice (loudness and pitch, speech/prosody.py, measured once
+  on the utterance's audio) and whether it barged in, for the frustration estimate; each
+  caller turn keeps the estimate the engine made of it (`Turn.frustration`), for the record.
+- A `callback` step's `ScheduleCallback` is a request like HTTP: the runner books it and posts
+  `CallbackResult`, or the session declares it failed after `Deadlines.callback`.
 """
 
 from __future__ import annotations
@@ -52,7 +57,9 @@ from voicebot.dialog import actions as act
 from voicebot.dialog import events as ev
 from voicebot.dialog.engine import DialogEngine
 from voicebot.dialog.expectation import FREE_TEXT, Expectation
+from voicebot.dialog.frustration import Prosody
 from voicebot.speech import listener as lis
+from voicebot.speech.prosody import measure
 from voicebot.speech.vad import Vad
 
 log = logging.getLogger(__name__)
@@ -150,6 +157,7 @@ SessionInput = (
     | RequestFailed
     | ev.HttpResult
     | ev.TransferResult
+    | ev.CallbackResult
     | ev.Hangup
     | ev.AnswerDetected
 )
@@ -208,11 +216,13 @@ class SaveRecording:
 class Perform:
     """An engine action the runner performs as it is: HttpRequest, Transfer, HangUp."""
 
-    action: act.HttpRequest | act.Transfer | act.HangUp
+    action: act.HttpRequest | act.Transfer | act.ScheduleCallback | act.HangUp
     request: int = 0  # numbers HTTP requests and transfers (`Reply`, `RequestFailed.key`)
 
     @property
     def key(self) -> str:
+        if isinstance(self.action, act.ScheduleCallback):
+            return f"callback:{self.request}"
         kind = "http" if isinstance(self.action, act.HttpRequest) else "transfer"
         return f"{kind}:{self.request}"
 
@@ -238,6 +248,7 @@ class Deadlines:
     recognition: float = 10.0
     recording: float = 10.0
     transfer: float = 60.0
+    callback: float = 10.0
     http_grace: float = 0.5
     model: float = 10.5  # a whole completion: settings llm.timeout + http_grace
 
@@ -270,6 +281,10 @@ class Turn:
     barged_in: bool = False  # the caller started it while a prompt played (talked over the bot)
     end_of_turn: str = ""  # what ended the speech: "complete", "turn", "timeout", "max_speech"
     turn_score: float | None = None  # the turn model's latest score, if it was asked
+    prosody: Prosody | None = None  # the voice of the utterance
+    frustration: float | None = None  # the engine's estimate after this turn
+    reasons: tuple[str, ...] = ()
+    sentiment: float | None = None
 
     @property
     def latency(self) -> float | None:
@@ -428,8 +443,10 @@ class CallSession:
         elif isinstance(item, ev.Hangup):
             self.engine.handle(item, self._wall(now))
             self.ended = True
-        elif isinstance(item, ev.HttpResult | ev.TransferResult):  # the one in flight, if any
-            kind = "http:" if isinstance(item, ev.HttpResult) else "transfer:"
+        elif isinstance(item, ev.HttpResult | ev.TransferResult | ev.CallbackResult):
+            kind = {ev.HttpResult: "http:", ev.TransferResult: "transfer:"}.get(
+                type(item), "callback:"
+            )  # the one in flight, if any
             in_flight = next((k for k in self.pending if k.startswith(kind)), None)
             if in_flight is not None:
                 del self.pending[in_flight]
@@ -485,6 +502,8 @@ class CallSession:
         self._incident(f"{pending.key} {error}", detail, now)
         if isinstance(output, Perform) and isinstance(output.action, act.HttpRequest):
             return self._engine(ev.HttpResult(error=error, text=detail), now)
+        if isinstance(output, Perform) and isinstance(output.action, act.ScheduleCallback):
+            return self._engine(ev.CallbackResult(False, f"callback {error}: {detail}"), now)
         if isinstance(output, Perform):  # a transfer
             outcome = "no_answer" if error == "timeout" else "failed"
             return self._engine(ev.TransferResult(outcome), now)
@@ -512,6 +531,8 @@ class CallSession:
         if isinstance(output, Perform) and isinstance(output.action, act.Transfer):
             warm = output.action.warm  # rings `timeout`, then the whisper: the core times both
             return d.transfer if warm is None else warm.timeout + d.transfer
+        if isinstance(output, Perform) and isinstance(output.action, act.ScheduleCallback):
+            return d.callback
         if isinstance(output, Recognize):
             return d.recognition
         if isinstance(output, SaveRecording):
@@ -619,7 +640,15 @@ class CallSession:
 
     # -- engine ----------------------------------------------------------------------------------
     def _engine(self, event: ev.Event, now: float) -> list[SessionOutput]:
-        return self._perform(self.engine.handle(event, self._wall(now)), now)
+        estimates = len(self.engine.estimates)
+        out = self._perform(self.engine.handle(event, self._wall(now)), now)
+        turn = self.turns[-1] if self.turns else None
+        if len(self.engine.estimates) > estimates and turn is not None and turn.recognized_at:
+            _, estimate = self.engine.estimates[-1]  # the estimate of the turn just heard
+            if turn.frustration is None and isinstance(event, ev.Utterance | ev.Dtmf):
+                turn.frustration, turn.reasons = estimate.level, estimate.reasons
+                turn.sentiment = estimate.sentiment
+        return out
 
     def _perform(self, actions: list[act.Action], now: float) -> list[SessionOutput]:
         out: list[SessionOutput] = []
@@ -647,7 +676,7 @@ class CallSession:
                     self.timers[action.name] = now + action.seconds
             elif isinstance(action, act.CancelTimer):
                 self.timers.pop(action.name, None)
-            elif isinstance(action, act.HttpRequest):
+            elif isinstance(action, act.HttpRequest | act.ScheduleCallback):
                 out.append(Perform(action))
             elif isinstance(action, act.Complete):
                 out.append(AskModel(action))
@@ -717,8 +746,14 @@ class CallSession:
                     continue
                 end = e.speech_end if isinstance(e, lis.EndOfUtterance) else e.at
                 secret = self.expect.sensitive
+                voice = measure(e.audio, e.rate)  # once per utterance: well under 1 ms
                 turn = Turn(
-                    self.turn, e.speech_start, end, sensitive=secret, barged_in=self.barged_in
+                    self.turn,
+                    e.speech_start,
+                    end,
+                    sensitive=secret,
+                    barged_in=self.barged_in,
+                    prosody=voice,
                 )
                 self.barged_in = False
                 if isinstance(e, lis.EndOfUtterance):
@@ -753,7 +788,8 @@ class CallSession:
                     self.listener.start_listening(self.expect, now, self.listen_timeout), now
                 )
             return []
-        return self._engine(ev.Utterance(result.text, result.confidence), now)
+        voice, barged = (turn.prosody, turn.barged_in) if turn is not None else (None, False)
+        return self._engine(ev.Utterance(result.text, result.confidence, voice, barged), now)
 
     def _keys(self, digits: str, now: float) -> list[SessionOutput]:
         rec = self.recording

@@ -20,6 +20,7 @@ Campaign states (the only transitions):
     created --start--> running --pause--> paused --resume--> running
     created | running | paused --cancel--> cancelled
     running --(every contact has a disposition)--> finished
+    finished --reopen--> running      (a call-back added a contact: campaign/callbacks.py)
 
 `cancel` gives every waiting contact the disposition `cancelled`; calls in flight end normally
 and their contacts get the flow's disposition when answered, else `cancelled`.
@@ -59,6 +60,7 @@ TRANSITIONS = {
     ("running", "cancel"): "cancelled",
     ("paused", "cancel"): "cancelled",
     ("running", "finish"): "finished",
+    ("finished", "reopen"): "running",
 }
 _DAILY_LOOKBACK = timedelta(days=2)  # covers "today" in any time zone
 
@@ -310,6 +312,53 @@ class Ledger:
                 " WHERE id = ? AND disposition IS NULL",
                 (disposition, contact_id),
             )
+
+    def add_contact(
+        self,
+        name: str,
+        phone: str,
+        fields: dict[str, str],
+        timezones: tuple[str, ...],
+        not_before: datetime | None,
+        now: datetime,
+    ) -> int:
+        """Add a contact to a campaign as it runs (a call-back); returns its id. The number is
+        E.164 and already checked. A number waiting in the campaign gets the new fields and
+        time; one called before is armed again (no disposition, no attempts); one on the
+        do-not-call list is refused, as at import."""
+        reason = self.dnc.reason(phone)
+        if reason:
+            raise CampaignError(f"{phone} is on the do-not-call list ({reason})")
+        with transaction(self.db) as db:
+            campaign = self.campaign(name)
+            if campaign.state == "cancelled":
+                raise CampaignError(f"campaign '{name}' is cancelled: no call-backs are added")
+            row = db.execute(
+                "SELECT id FROM contacts WHERE campaign_id = ? AND phone = ?",
+                (campaign.id, phone),
+            ).fetchone()
+            due = iso(not_before) or _EPOCH  # the planner finds its window from then
+            values = (json.dumps(fields), " ".join(timezones), iso(not_before), due)
+            if row is not None:
+                db.execute(
+                    "UPDATE contacts SET fields = ?, timezones = ?, not_before = ?, due_at = ?,"
+                    " disposition = NULL, attempts = 0 WHERE id = ?",
+                    (*values, row["id"]),
+                )
+                contact = int(row["id"])
+            else:
+                line = db.execute(
+                    "SELECT COALESCE(MAX(line), 1) + 1 FROM contacts WHERE campaign_id = ?",
+                    (campaign.id,),
+                ).fetchone()[0]
+                contact = db.execute(
+                    "INSERT INTO contacts (campaign_id, line, phone, fields, timezones,"
+                    " not_before, due_at) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                    (campaign.id, line, phone, *values),
+                ).fetchone()[0]
+            if campaign.state == "finished":
+                self.transition(name, "reopen", now)
+        return contact
 
     # -- attempts --------------------------------------------------------------------------
     def begin_attempt(

@@ -79,6 +79,7 @@ def service_config(args: argparse.Namespace) -> ServiceConfig:
         outbound_allow=tuple(st.outbound.allow),
         outbound_refuse=tuple(st.outbound.refuse),
         region=st.campaign.region,
+        campaign_database=st.campaign.database,
         limits=st.limits.flow(),
         llm=st.llm.endpoint(),
         llm_options=st.llm.options(),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from voicebot.dialog.expectation import Expectation
@@ -82,6 +83,18 @@ class Record:
 
 
 @dataclass(frozen=True)
+class ScheduleCallback:
+    """Add `number` to the callback campaign `campaign`, to be called from `at` (None: as soon
+    as its calling window allows), with the call's `context` as the contact's fields. The
+    runtime answers with `CallbackResult`."""
+
+    number: str
+    campaign: str
+    at: datetime | None = None
+    context: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class HangUp:
     reason: str = "flow"
 
@@ -97,5 +110,14 @@ class Complete:
 
 
 Action = (
-    Say | Listen | StartTimer | CancelTimer | HttpRequest | Transfer | Record | HangUp | Complete
+    Say
+    | Listen
+    | StartTimer
+    | CancelTimer
+    | HttpRequest
+    | Transfer
+    | Record
+    | ScheduleCallback
+    | HangUp
+    | Complete
 )

@@ -38,6 +38,17 @@ step answers one question (`answered` / `no_answer`). `turn.intent`,
 
 The `llm` step (dialog/assistant.py) talks with the operator's model: it asks with a `Complete`
 action and takes `CompletionText` / `CompletionEnded` events; a global said clearly still wins.
+Escalation (dialog/frustration.py, docs/flow-format.md "Escalation and hand-off"): after every
+caller turn (an utterance, keys that make an answer, a no-input) the frustration estimate is
+updated (`call.frustration`, `call.frustration_reasons`, `turn.sentiment`). When it is above
+the `escalation.frustrated.above` of the turn's step (else of the innermost flow that has a
+rule), what the turn would have done is dropped and the rule's prompt is said, then its `goto`
+(a step of the flow that holds the rule; subflows above it are left). A turn that already leads
+to that step, or to a transfer, is left as it is. A call escalates at most once (a transfer
+that fails does not bring the caller back to the same apology). The `callback` step asks the
+runtime to add an outbound contact to a callback campaign (`ScheduleCallback`): `done` says
+the step's prompt, `failed` (a number or time that does not parse, no such campaign) goes to
+`on.failed`, else the flow's error handling.
 """
 
 from __future__ import annotations
@@ -62,6 +73,7 @@ from voicebot.dialog.actions import (
     Listen,
     Record,
     Say,
+    ScheduleCallback,
     StartTimer,
     Transfer,
     Warm,
@@ -69,6 +81,7 @@ from voicebot.dialog.actions import (
 from voicebot.dialog.assistant import FILLER_TIMER, Assistant, LlmOptions
 from voicebot.dialog.events import (
     AnswerDetected,
+    CallbackResult,
     CallStarted,
     CompletionEnded,
     CompletionText,
@@ -84,6 +97,7 @@ from voicebot.dialog.events import (
     Utterance,
 )
 from voicebot.dialog.expectation import Expectation
+from voicebot.dialog.frustration import CallerTurn, Estimate, Frustration
 from voicebot.dialog.language import understanding_for
 from voicebot.dialog.meaning import Meaning
 from voicebot.dialog.prompts import PromptResolver
@@ -93,6 +107,7 @@ from voicebot.flow import templates
 from voicebot.flow.loader import LoadedFlow
 from voicebot.flow.schema import (
     AudioPrompt,
+    Frustrated,
     HoldAudio,
     InputSettings,
     Step,
@@ -149,6 +164,8 @@ class Trace:
     errors: list[str] = field(default_factory=list)
     asked: list[str] = field(default_factory=list)  # intents/options/answers (call.summary)
     misses: int = 0  # no-inputs and no-matches over the call (call.summary)
+    escalations: list[str] = field(default_factory=list)  # "step -> goto (level, reasons)"
+    callbacks: list[ScheduleCallback] = field(default_factory=list)
 
 
 class DialogEngine:
@@ -164,6 +181,7 @@ class DialogEngine:
         transfers: TransferPolicy | None = None,
         meaning: Meaning | None = None,
         llm: LlmOptions | None = None,
+        frustration: Frustration | None = None,
     ):
         """`transfers`: the allow-list for targets built from call data (policy/transfers.py);
         by default only the targets written in the flows. `meaning`: intents and knowledge
@@ -181,6 +199,10 @@ class DialogEngine:
         self.slots: dict[str, Any] = {}
         self.vars: dict[str, Any] = {}
         self.call: dict[str, Any] = {"id": call_id, "language": loaded.flow.language}
+        self.call.update(frustration=0.0, frustration_reasons=[])
+        self.frustration = frustration or Frustration()
+        self.estimates: list[tuple[str, Estimate]] = []  # (step, estimate) per caller turn
+        self.outcome: tuple[str, str | None] | None = None  # what the current turn came to
         self.contact: dict[str, Any] = {}
         self.turn: dict[str, Any] = _turn("", 0.0, "")
         self.step_id: str | None = None
@@ -274,8 +296,11 @@ class DialogEngine:
         if isinstance(event, Utterance | Dtmf | TimerFired | AnswerDetected | CallStarted):
             self.hops = 0
         actions: list[Action] = []
+        before = self._turn_snapshot(event)
         try:
             self._dispatch(event, actions)
+            if before is not None and self.outcome is not None:
+                self._after_turn(event, before, actions)
         except TemplateError as exc:
             self._fail(f"{self.step_id}: {exc}", actions)
         except Exception as exc:  # a bug must cost the caller one error prompt, not the call
@@ -330,6 +355,8 @@ class DialogEngine:
             self._http_result(event, out)
         elif isinstance(event, TransferResult) and self.waiting == "transfer":
             self._transfer_result(event, out)
+        elif isinstance(event, CallbackResult) and self.waiting == "callback":
+            self._callback_result(event, out)
         elif isinstance(event, RecordingDone) and self.waiting == "record":
             self.waiting = None
             if event.seconds > 0 and self.step.record and self.step.record.save:
@@ -351,6 +378,8 @@ class DialogEngine:
             "callee": event.callee,
             "direction": event.direction,
             "started_at": started,
+            "frustration": 0.0,
+            "frustration_reasons": [],
         }
         self.contact = dict(event.contact)
         self.log = call_logger(log, event.call_id)
@@ -460,6 +489,8 @@ class DialogEngine:
         if kind == "hangup":
             self._end(out, (step.hangup.reason if step.hangup else None) or "flow")
             return None
+        if kind == "callback":
+            return self._callback(step, out)
         raise AssertionError(kind)  # pragma: no cover
 
     def summary(self) -> str:
@@ -758,12 +789,14 @@ class DialogEngine:
             self._listen(step, out)
 
     def _no_input(self, out: list[Action]) -> None:
+        self._outcome("no_input")
         self.keys = ""
         self.no_input += 1
         self.trace.misses += 1
         self._escalate("no_input", out)
 
     def _no_match(self, out: list[Action]) -> None:
+        self._outcome("no_match")
         self.keys = ""
         self.no_match += 1
         self.trace.misses += 1
@@ -828,6 +861,7 @@ class DialogEngine:
             a, b = (self.meaning.label(self.loaded, step, n, self.language) for n in names)
             say = self._fixed(CLARIFY.format(a, b), ZH_CLARIFY.format(a, b), True, self.step_id)
             self.clarifying, self.last_prompts = names, [say]
+            self._outcome("clarify")
             out.append(say)
             self._listen(step, out)
             return True
@@ -836,6 +870,7 @@ class DialogEngine:
             return False
         self.turn.update(answered=hit.entry.id)
         self.trace.asked.append(hit.entry.id)
+        self._outcome("answered", f"answered:{hit.entry.id}")
         says = self._says(hit.entry.answer_for(self.language, self.loaded.flow.language), step)
         out.extend(says)
         if "answered" in step.on:
@@ -859,6 +894,7 @@ class DialogEngine:
         assert step.answer is not None
         self.waiting = None
         hit = self.meaning.answer(self.loaded, text)
+        self._outcome("answered" if hit is not None else "no_answer")
         if hit is not None:
             self.turn.update(answered=hit.entry.id)
             self.trace.asked.append(hit.entry.id)
@@ -875,6 +911,9 @@ class DialogEngine:
 
     def _global(self, name: str, out: list[Action]) -> None:
         command = self.loaded.flow.globals[name]
+        target = self.loaded.flow.steps.get(command.goto or "")
+        agent = command.intent == "agent" or (target is not None and target.kind == "transfer")
+        self._outcome("agent" if agent else command.action or "global", f"globals.{name}")
         self.keys = ""
         if command.goto:
             self.waiting = None
@@ -894,6 +933,7 @@ class DialogEngine:
         assert step.menu is not None
         self.waiting = None
         choice = step.menu.options[option]
+        self._outcome("matched", choice.intent or f"{self.step_id}.{option}")
         if choice.intent is not None:
             score = self.turn["confidence"] if confidence is None else confidence
             self.turn.update(intent=choice.intent, intent_confidence=score)
@@ -905,6 +945,7 @@ class DialogEngine:
         step = self.step
         assert step.ask is not None
         self.slots[step.ask.slot.name] = value
+        self._outcome("matched")
         confirm = step.ask.confirm
         if confirm is not None and templates.evaluate(confirm.when, self.names()):
             self.waiting = "confirm"
@@ -920,12 +961,136 @@ class DialogEngine:
         step = self.step
         assert step.ask is not None
         if yes:
+            self._outcome("matched")
             self.waiting = None
             self._route(step, "matched", out)
             return
         self.slots.pop(step.ask.slot.name, None)
         self.waiting = "input"
         self._no_match(out)
+
+    # -- escalation ------------------------------------------------------------------------------
+    def _outcome(self, kind: str, intent: str | None = None) -> None:
+        """What the caller's turn came to (the first thing decided counts)."""
+        if self.outcome is None:
+            self.outcome = (kind, intent)
+
+    def _turn_snapshot(self, event: Event) -> _Snapshot | None:
+        """The state a caller turn starts from, or None when `event` is not one."""
+        self.outcome = None
+        if not isinstance(event, Utterance | Dtmf | TimerFired) or self.step_id is None:
+            return None
+        if self.waiting not in ("input", "confirm"):
+            return None
+        trace = self.trace
+        return _Snapshot(list(self.stack), self.step_id, len(trace.steps), len(trace.transitions))
+
+    def _after_turn(self, event: Event, before: _Snapshot, out: list[Action]) -> None:
+        kind, intent = self.outcome or ("matched", None)
+        utterance = event if isinstance(event, Utterance) else None
+        turn = CallerTurn(
+            text=utterance.text if utterance else "",
+            language=self.language,
+            outcome=kind,
+            intent=intent,
+            step=before.step_id,
+            barged_in=bool(utterance and utterance.barged_in),
+            prosody=utterance.prosody if utterance else None,
+        )
+        estimate = self.frustration.observe(turn)
+        self.estimates.append((before.step_id, estimate))
+        self.turn["sentiment"] = estimate.sentiment
+        self.call.update(frustration=estimate.level, frustration_reasons=list(estimate.reasons))
+        found = self._escalation_rule(before)
+        if found is None or self.trace.escalations or self.ended:
+            return
+        depth, rule = found
+        entered = {s for _, s in self.trace.steps[before.steps :]}
+        if estimate.level <= rule.above or rule.goto in entered or self.waiting == "transfer":
+            return
+        self.log.info("escalation: frustration %.2f (%s)", estimate.level, estimate.reasons)
+        self.trace.escalations.append(
+            f"{before.step_id} -> {rule.goto} ({estimate.level:.2f}: {'; '.join(estimate.reasons)})"
+        )
+        del out[:]  # what the turn would have done: the caller hears the apology instead
+        del self.trace.steps[before.steps :], self.trace.transitions[before.transitions :]
+        out += [CancelTimer("no_input"), CancelTimer("interdigit")]
+        self.stack = before.stack[:depth]
+        self.waiting, self.clarifying = None, None
+        left = before.stack[depth:]  # subflows the caller leaves: from the step that called them
+        self.step_id = left[0].call_step if left else before.step_id
+        if rule.prompt is not None:
+            target = self.loaded.flow.steps[rule.goto]
+            out.extend(replace(s, step=self.step_id) for s in self._says(rule.prompt, target))
+        self._goto(rule.goto, out)
+
+    def _escalation_rule(self, before: _Snapshot) -> tuple[int, Frustrated] | None:
+        """The rule for a turn in `before.step_id`: the step's own `escalation`, else the
+        innermost flow's; with the depth of the flow that holds it."""
+        frame = before.stack[-1]
+        step = frame.loaded.flow.steps.get(before.step_id)
+        if step is not None and step.escalation is not None:
+            rule = step.escalation.frustrated
+            return (len(before.stack), rule) if rule is not None else None
+        for depth in range(len(before.stack), 0, -1):
+            escalation = before.stack[depth - 1].loaded.flow.escalation
+            if escalation is not None:
+                rule = escalation.frustrated
+                return (depth, rule) if rule is not None else None
+        return None
+
+    # -- callback ------------------------------------------------------------------------------
+    def _callback(self, step: Step, out: list[Action]) -> str | None:
+        spec = step.callback
+        assert spec is not None
+        names = self.names()
+        number = templates.render(spec.number, names).strip()
+        at: datetime | None = None
+        if spec.at is not None:
+            when = templates.render(spec.at, names).strip()
+            try:
+                at = _when(when, self.now)
+            except ValueError:
+                self.trace.errors.append(f"{self.step_id}: callback time {when!r} does not parse")
+                return self._callback_failed(step, out)
+        context = {
+            "call_id": str(self.call.get("id", "")),
+            "language": self.language,
+            "flow": self.stack[0].loaded.flow.name,
+            "frustration": f"{float(self.call.get('frustration', 0.0)):.2f}",
+            "reasons": "; ".join(self.call.get("frustration_reasons") or []),
+        }
+        for key, value in spec.context.items():  # best effort, as a transfer's context
+            try:
+                context[key] = _CONTROL.sub(" ", templates.render(value, names))
+            except TemplateError as exc:
+                self.log.info("callback context %s left out: %s", key, exc.reason)
+        action = ScheduleCallback(number, spec.campaign, at, context)
+        self.trace.callbacks.append(action)
+        out.append(action)
+        self.waiting = "callback"
+        return None
+
+    def _callback_result(self, result: CallbackResult, out: list[Action]) -> None:
+        self.waiting = None
+        step = self.step
+        assert step.callback is not None
+        if not result.ok:
+            self.log.warning("callback not scheduled: %s", result.detail)
+            self.trace.errors.append(f"{self.step_id}: callback: {result.detail}")
+            self._goto(self._callback_failed(step, out), out)
+            return
+        if step.callback.prompt is not None:
+            out.extend(self._says(step.callback.prompt, step))
+        self._route(step, "done", out)
+
+    def _callback_failed(self, step: Step, out: list[Action]) -> str | None:
+        """`on.failed`, else the error handling: never the `next` that promises a call back."""
+        target = step.on.get("failed") or self._error_target(step)
+        if target is None or target == self.step_id:
+            self._apologise(out)
+            return None
+        return target
 
     # -- keys ------------------------------------------------------------------------------------
     def _key(self, key: str, out: list[Action]) -> None:
@@ -1007,7 +1172,29 @@ def _turn(text: str, confidence: float, dtmf: str) -> dict[str, Any]:
         "intent": None,
         "intent_confidence": 0.0,
         "answered": None,
+        "sentiment": 0.0,
     }
+
+
+@dataclass(frozen=True)
+class _Snapshot:
+    """Where a caller turn started: the frames, the step, and how long the trace was."""
+
+    stack: list[_Frame]
+    step_id: str
+    steps: int
+    transitions: int
+
+
+def _when(text: str, now: datetime | None) -> datetime | None:
+    """A callback time: empty (at once), an ISO date (that day) or date-time, in `now`'s zone
+    when it has none. ValueError when it is none of these."""
+    if not text or text.lower() in ("none", "now"):
+        return None
+    at = datetime.fromisoformat(text)
+    if at.tzinfo is None and now is not None and now.tzinfo is not None:
+        at = at.replace(tzinfo=now.tzinfo)
+    return at
 
 
 def _lookup(data: Any, path: str) -> tuple[bool, Any]:

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from voicebot.dialog.frustration import Prosody
+
 
 @dataclass(frozen=True)
 class CallStarted:
@@ -30,6 +32,8 @@ class Utterance:
 
     text: str
     confidence: float = 1.0
+    prosody: Prosody | None = None  # the turn's loudness and pitch (speech/prosody.py)
+    barged_in: bool = False  # the caller spoke over the prompt
 
 
 @dataclass(frozen=True)
@@ -64,6 +68,14 @@ class HttpResult:
 @dataclass(frozen=True)
 class TransferResult:
     outcome: str  # "ok" | "failed" | "busy" | "no_answer"
+
+
+@dataclass(frozen=True)
+class CallbackResult:
+    """The runtime's answer to `ScheduleCallback`: the contact exists (`ok`), or why not."""
+
+    ok: bool
+    detail: str = ""
 
 
 @dataclass(frozen=True)
@@ -125,6 +137,7 @@ Event = (
     | PlaybackDone
     | HttpResult
     | TransferResult
+    | CallbackResult
     | RecordingDone
     | Failure
     | CompletionText

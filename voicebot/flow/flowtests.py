@@ -14,6 +14,11 @@ language model of `llm` steps, one reply per request in order (file level or per
 value: a `fill_slots` call), `arguments` (the raw JSON text of `tool`'s arguments), `delay`
 (before the first word: over settings' budget, the filler plays), or `error: true` (HTTP 500),
 `timeout: true`, `malformed: true` (a broken event). Flow tests never reach a real model.
+`timeout: true` or `error: true` instead of a status, and `method`.
+Escalation (docs/flow-format.md "Escalation and hand-off"): `expect: {escalated: true}` (the
+flow's escalation rule handed the caller over), `expect: {frustration: {above: 0.7}}` or
+`{below: 0.3}` (`call.frustration` now), `expect: {callback: "+15555550100"}` (a `callback`
+step scheduled that number); `callback_result: failed` makes the callback campaign refuse.
 
 `run_files(paths)` runs them with mocked HTTP and a fixed clock and returns results and coverage.
 """
@@ -76,6 +81,11 @@ class ModelReply(Model):
         )
 
 
+class Level(Model):
+    above: float | None = Field(None, ge=0.0, le=1.0)
+    below: float | None = Field(None, ge=0.0, le=1.0)
+
+
 class Expect(Model):
     step: str | None = None
     slots: dict[str, Any] = {}
@@ -87,6 +97,9 @@ class Expect(Model):
     language: str | None = None  # the call's current language (`set: {call.language: ..}`)
     intent: str | None = None  # what the last input was understood as (`turn.intent`)
     answered: str | None = None  # the knowledge entry that answered it (`turn.answered`)
+    escalated: bool | None = None  # the escalation rule handed the caller over
+    frustration: Level | None = None  # `call.frustration` now
+    callback: Text | None = None  # a `callback` step scheduled this number
 
 
 class Turn(Model):
@@ -116,6 +129,7 @@ class Options(Model):
     transfer_result: Literal["ok", "failed", "busy", "no_answer"] | None = None
     record_seconds: float | None = None
     model: list[ModelReply] = []
+    callback_result: Literal["ok", "failed"] | None = None
 
 
 class Case(Options):
@@ -239,6 +253,7 @@ def run_case(
         record_seconds=_pick(case, file, "record_seconds", 3.0),
         transfer_allow=transfer_allow,
         model=ScriptedModel([r.scripted() for r in _pick(case, file, "model", [])]),
+        callback_ok=_pick(case, file, "callback_result", "ok") == "ok",
     )
     call.start()
     for t, turn in enumerate(case.turns):
@@ -295,6 +310,7 @@ def _check(call: TextCall, expect: Expect) -> str:
         wanted, actual = getattr(expect, name), engine.turn.get(name)
         if wanted is not None and wanted != actual:
             problems.append(f"turn.{name} is {actual!r}, expected {wanted!r}")
+    problems += _check_escalation(call, expect)
     if expect.hangup is not None and call.hung_up != expect.hangup:
         problems.append("expected the bot to have hung up" if expect.hangup else "the bot hung up")
     return "; ".join(problems)
@@ -314,6 +330,34 @@ def _check_warm(call: TextCall, expect: Expect) -> list[str]:
         said = " ".join(s.text for s in last.warm.whisper) if last.warm else ""
         if expect.whisper.lower() not in said.lower():
             problems.append(f"the whisper says {said!r}, expected it to say {expect.whisper!r}")
+    return problems
+
+
+def _check_escalation(call: TextCall, expect: Expect) -> list[str]:
+    engine, problems = call.engine, []
+    escalations = engine.trace.escalations
+    if expect.escalated is not None and bool(escalations) != expect.escalated:
+        level = engine.call["frustration"]
+        reasons = "; ".join(engine.call["frustration_reasons"]) or "none"
+        problems.append(
+            f"escalated: {'; '.join(escalations)}"
+            if escalations
+            else f"no escalation (frustration {level:.2f}, last reasons: {reasons})"
+        )
+    level = float(engine.call["frustration"])
+    if expect.frustration is not None:
+        above, below = expect.frustration.above, expect.frustration.below
+        if (above is not None and level <= above) or (below is not None and level >= below):
+            wanted = " and ".join(
+                f"{word} {value}"
+                for word, value in (("above", above), ("below", below))
+                if value is not None
+            )
+            reasons = "; ".join(engine.call["frustration_reasons"]) or "none"
+            problems.append(f"frustration is {level:.2f}, expected {wanted} (reasons: {reasons})")
+    if expect.callback is not None and expect.callback not in [c.number for c in call.callbacks]:
+        got = ", ".join(c.number for c in call.callbacks) or "none"
+        problems.append(f"expected a callback to {expect.callback}; callbacks: {got}")
     return problems
 
 

@@ -1,7 +1,8 @@
 """A flow as a graph: every route between steps, for coverage, lint and drawing.
 
 `edges(flow)` lists each way control can pass from one step to another, labelled with why
-(`next`, `on: 404`, an option name, `when: slots.more`, `global operator`, `exhausted`, `error`).
+(`next`, `on: 404`, an option name, `when: slots.more`, `global operator`, `exhausted`, `error`,
+`frustrated`: the escalation rule).
 `mermaid(flow)` and `dot(flow)` draw it.
 """
 
@@ -48,6 +49,9 @@ def edges(flow: Flow) -> list[Edge]:
                 for name, command in flow.globals.items():
                     if command.goto:
                         out.append(Edge(step_id, command.goto, f"global {name}"))
+        rule = step.escalation or flow.escalation  # checked after each caller turn
+        if step.kind in ("ask", "menu", "answer") and rule and rule.frustrated:
+            out.append(Edge(step_id, rule.frustrated.goto, "frustrated"))
         if flow.defaults.on_error and "error" not in step.on and step.kind in ("http", "transfer"):
             out.append(Edge(step_id, flow.defaults.on_error, "error"))
     seen: set[tuple[str, str, str]] = set()

@@ -70,8 +70,18 @@ from voicebot.flow.schema import (
 from voicebot.flow.source import PathKey, dotted
 from voicebot.policy.transfers import TRUSTED, inputs
 
-CALL_FIELDS = ("caller", "callee", "id", "direction", "started_at", "language", "summary")
-TURN_FIELDS = ("text", "confidence", "dtmf", "intent", "intent_confidence", "answered")
+CALL_FIELDS = (
+    "caller",
+    "callee",
+    "id",
+    "direction",
+    "started_at",
+    "language",
+    "summary",
+    "frustration",
+    "frustration_reasons",
+)
+TURN_FIELDS = ("text", "confidence", "dtmf", "intent", "intent_confidence", "answered", "sentiment")
 _ENDS = ("hangup", "transfer", "record", "return")
 _PROMPT_ID = re.compile(r"^[A-Za-z][A-Za-z0-9]*(_[A-Za-z0-9]+)+$")  # ask_account, nm_account_2
 _WORD = re.compile(r"^[a-z][a-z0-9]*$")
@@ -82,6 +92,7 @@ _NO_ROUTE = {
     "call": "nothing follows this step: the engine hangs up when the subflow returns",
     "http": "no route for a successful reply: the engine hangs up after it",
     "hours": "no route for `open`: the engine hangs up during opening hours",
+    "callback": "nothing follows this step: the engine hangs up once the callback is booked",
 }
 
 
@@ -269,11 +280,23 @@ def _step_values(step_id: str, step: Step) -> Iterator[tuple[PathKey, Any]]:
             yield (*base, "transfer", "hold"), AudioPrompt(audio=hold.audio, text=hold.text or "")
         elif hold is not None:
             yield (*base, "transfer", "hold", "text"), hold.text
+    if step.escalation is not None and step.escalation.frustrated is not None:
+        yield (*base, "escalation", "frustrated", "prompt"), step.escalation.frustrated.prompt
+    if step.callback is not None:
+        yield (*base, "callback", "prompt"), step.callback.prompt
 
 
-def _step_prompts(step_id: str, step: Step) -> Iterator[tuple[PathKey, Any]]:
-    for path, value in _step_values(step_id, step):
-        yield from _pieces(path, value)
+def _flow_values(flow: Flow) -> Iterator[tuple[PathKey, Any]]:
+    """The prompt values outside steps and the catalogue: the escalation rule's."""
+    if flow.escalation is not None and flow.escalation.frustrated is not None:
+        yield ("escalation", "frustrated", "prompt"), flow.escalation.frustrated.prompt
+
+
+def _prompt_values(flow: Flow) -> Iterator[tuple[PathKey, Any]]:
+    """Every prompt value the flow's steps and rules say (not the catalogue)."""
+    yield from _flow_values(flow)
+    for step_id, step in flow.steps.items():
+        yield from _step_values(step_id, step)
 
 
 def _is_audio(value: dict[str, Any]) -> bool:
@@ -313,6 +336,13 @@ def _step_templates(step_id: str, step: Step) -> Iterator[tuple[PathKey, str, bo
     if step.transfer is not None:
         yield (*base, "transfer", "to"), step.transfer.to, False
         for path, text in _strings((*base, "transfer", "context"), step.transfer.context):
+            yield path, text, False
+    if step.callback is not None:
+        spec = step.callback
+        yield (*base, "callback", "number"), spec.number, False
+        if spec.at is not None:
+            yield (*base, "callback", "at"), spec.at, False
+        for path, text in _strings((*base, "callback", "context"), spec.context):
             yield path, text, False
 
 
@@ -410,8 +440,8 @@ class _Linter:
     def prompts(self) -> None:
         catalogue = self.flow.prompts
         used = {"help"} if any(g.action == "help" for g in self.flow.globals.values()) else set()
-        for step_id, step in self.flow.steps.items():
-            for path, piece in _step_prompts(step_id, step):
+        for value_path, value in _prompt_values(self.flow):
+            for path, piece in _pieces(value_path, value):
                 if isinstance(piece, str) and piece in catalogue:
                     used.add(piece)
                 elif isinstance(piece, str) and self.looks_like_id(piece):
@@ -451,9 +481,8 @@ class _Linter:
         maps: list[tuple[PathKey, dict[str, Any]]] = []
         for pid, value in flow.prompts.items():
             maps += _language_maps(("prompts", pid), value)
-        for step_id, step in flow.steps.items():
-            for path, value in _step_values(step_id, step):
-                maps += _language_maps(path, value)
+        for path, value in _prompt_values(flow):
+            maps += _language_maps(path, value)
         if isinstance(flow.voice, dict):
             maps.append((("voice",), flow.voice))
         tags: list[tuple[PathKey, str]] = [

@@ -20,7 +20,7 @@ from pydantic import BaseModel, ValidationError
 from voicebot.dialog.knowledge import KnowledgeBase
 from voicebot.errors import FlowError, FlowValidationError, Location, Problem
 from voicebot.flow import source
-from voicebot.flow.schema import ACTION_KEYS, Flow, Step
+from voicebot.flow.schema import ACTION_KEYS, Escalation, Flow, Step
 
 # outcomes each step kind can route with `on:`; `error` is accepted on every step
 OUTCOMES: dict[str, tuple[str, ...]] = {
@@ -37,6 +37,7 @@ OUTCOMES: dict[str, tuple[str, ...]] = {
     "set": (),
     "return": (),
     "hangup": (),
+    "callback": ("done", "failed"),
 }
 M = TypeVar("M", bound=BaseModel)
 _STATUS = re.compile(r"^[1-5](\d\d|xx)$")
@@ -119,7 +120,7 @@ def _model_fields(loc_path: tuple[Any, ...]) -> list[str]:
     if len(loc_path) == 0:
         return list(Flow.model_fields)
     if loc_path[0] == "steps" and len(loc_path) == 2:
-        return [*ACTION_KEYS, "next", "on", "barge_in", "globals", "reprompt", "help"]
+        return [*ACTION_KEYS, "next", "on", "barge_in", "globals", "reprompt", "help", "escalation"]
     return []
 
 
@@ -242,6 +243,18 @@ def flow_targets(flow: Flow) -> Iterator[tuple[tuple[str | int, ...], str]]:
     for step_id, step in flow.steps.items():
         for path, target in step_targets(step):
             yield ("steps", step_id, *path), target
+    for path, rule in escalations(flow):
+        if rule.frustrated is not None:
+            yield (*path, "frustrated", "goto"), rule.frustrated.goto
+
+
+def escalations(flow: Flow) -> Iterator[tuple[tuple[str, ...], Escalation]]:
+    """The flow's `escalation` rule and the steps' own, with their document paths."""
+    if flow.escalation is not None:
+        yield ("escalation",), flow.escalation
+    for step_id, step in flow.steps.items():
+        if step.escalation is not None:
+            yield ("steps", step_id, "escalation"), step.escalation
 
 
 def _reference_problems(loaded: LoadedFlow) -> list[Problem]:

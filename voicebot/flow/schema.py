@@ -60,6 +60,7 @@ ACTION_KEYS = (
     "hangup",
     "answer",
     "llm",
+    "callback",
 )
 SLOT_TYPES = ("yes_no", "digits", "number", "choice", "date", "money", "text")
 
@@ -406,6 +407,32 @@ class TransferTo(Model):
         return self
 
 
+class Frustrated(Model):
+    above: float = Field(
+        ge=0.0, le=1.0, description="hand over when call.frustration is above this"
+    )
+    prompt: PromptValue | None = Field(None, description="said before going (an apology)")
+    goto: str = Field(description="step to go to (in this flow): usually the transfer to a person")
+
+
+class Escalation(Model):
+    """Checked after every caller turn (docs/flow-format.md "Escalation and hand-off")."""
+
+    frustrated: Frustrated | None = None
+
+
+class Callback(Model):
+    """An outbound contact in a callback campaign (voicebot/campaign/callbacks.py)."""
+
+    number: str = Field("{{ call.caller }}", description="whom to call back (a template)")
+    campaign: str = Field("callbacks", description="the callback campaign")
+    at: str | None = Field(
+        None, description="when (a template: a date or an ISO date-time); default: at once"
+    )
+    prompt: PromptValue | None = None
+    context: dict[str, str] = Field({}, description="`contact.*` of the call back (templates)")
+
+
 class RecordSpec(Model):
     max: Duration = 120.0
     silence: Duration = 5.0
@@ -444,6 +471,7 @@ class Step(Model):
     hangup: Annotated[Hangup | None, BeforeValidator(_empty)] = None
     answer: Answer | None = None
     llm: Llm | None = None
+    callback: Callback | None = None
 
     next: str | list[Branch] | None = None
     on: dict[Text, str] = {}
@@ -451,6 +479,7 @@ class Step(Model):
     globals: bool = True
     reprompt: bool = True
     help: PromptValue | None = None
+    escalation: Escalation | None = Field(None, description="replaces the flow's on this step")
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -501,6 +530,7 @@ class Flow(Model):
     start: str
     steps: dict[str, Step] = Field(min_length=1)
     on_answer: OnAnswer | None = None
+    escalation: Escalation | None = None
 
     @model_validator(mode="after")
     def _default_is_declared(self) -> Flow:

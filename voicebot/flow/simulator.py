@@ -27,6 +27,7 @@ from voicebot.dialog.actions import (
     Listen,
     Record,
     Say,
+    ScheduleCallback,
     StartTimer,
     Transfer,
 )
@@ -34,6 +35,7 @@ from voicebot.dialog.assistant import FILLER_TIMER, LlmOptions
 from voicebot.dialog.engine import DialogEngine
 from voicebot.dialog.events import (
     AnswerDetected,
+    CallbackResult,
     CallStarted,
     CompletionEnded,
     Dtmf,
@@ -73,6 +75,7 @@ class TextCall:
     answered_by: str = "human"
     transfer_outcome: str = "ok"
     record_seconds: float = 3.0
+    callback_ok: bool = True  # what the callback campaign answers a `callback` step
     currency: str = "USD"
     locale: str = "en_US"
     on_line: Callable[[Line], None] | None = None
@@ -99,6 +102,7 @@ class TextCall:
         self.timers: dict[str, float] = {}
         self.transfers: list[str] = []
         self.transfer_actions: list[Transfer] = []  # with their mode, whisper and hold
+        self.callbacks: list[ScheduleCallback] = []
         self.hung_up = False
         self.listening: Listen | None = None
         self.recordings = 0
@@ -216,6 +220,14 @@ class TextCall:
                 self._line("event", f"the caller hears, looped: {hold}")
             self._line("event", f"transfer to {action.to} -> {self.transfer_outcome}")
             return TransferResult(self.transfer_outcome)
+        elif isinstance(action, ScheduleCallback):
+            self.callbacks.append(action)
+            when = action.at.isoformat() if action.at else "as soon as possible"
+            verdict = "ok" if self.callback_ok else "failed"
+            self._line(
+                "event", f"callback {action.number} ({action.campaign}, {when}) -> {verdict}"
+            )
+            return CallbackResult(self.callback_ok, "" if self.callback_ok else "refused (test)")
         elif isinstance(action, Record):
             self.recordings += 1
             self._line("event", f"recording ({self.record_seconds:g} s)")

@@ -34,6 +34,7 @@ from voicebot.call.session import CallSession, Deadlines, KeyIn, PlaybackFinishe
 from voicebot.call.warm_leg import AgentLeg, NoFreeSlot
 from voicebot.dialog import engine as eng
 from voicebot.dialog import events as dev
+from voicebot.dialog import frustration
 from voicebot.dialog.assistant import LlmOptions
 from voicebot.dialog.embeddings import VectorCache
 from voicebot.dialog.engine import DialogEngine
@@ -89,6 +90,7 @@ class ServiceConfig:
     outbound_allow: tuple[str, ...] = ()  # settings outbound.allow
     outbound_refuse: tuple[str, ...] = DEFAULT_REFUSED  # settings outbound.refuse
     region: str = "US"  # of numbers written without + (settings campaign.region)
+    campaign_database: Path | None = None  # `callback` steps book here (else database_url)
     limits: Limits = Limits()  # flow file limits (settings limits.*)
     llm: Endpoint = Endpoint()  # the model of `llm` steps (settings llm.*)
     llm_options: LlmOptions = LlmOptions()  # its filler and first-sentence budget
@@ -222,6 +224,7 @@ class VoicebotService:
             from voicebot.dialog import zh_matching
 
             zh_matching.warm_up()  # jieba's dictionary: seconds, not on a caller's first answer
+        frustration.warm(sorted(languages))  # the sentiment models, likewise (snownlp: seconds)
         voice = self.voice
         cache = PromptCache(cfg.data_dir / "prompts", EspeakSynthesizer(voice), cfg.sip.audio_rate)
         rendered = sum(
@@ -245,6 +248,7 @@ class VoicebotService:
             context_url=cfg.transfer_context_url,
             quality=flow_rules(cfg.flow),
             turns=TurnPredictor(turn_model) if turn_model is not None else None,
+            callbacks=self._callbacks(),
         )
         if not cfg.llm.configured and any(
             s.llm for f in self.loaded.call_tree() for s in f.steps.values()
@@ -259,6 +263,19 @@ class VoicebotService:
             rendered,
             time.perf_counter() - began,
         )
+
+    def _callbacks(self) -> Any:
+        """Where the flows' `callback` steps book: the campaign database (None without one)."""
+        cfg = self.config
+        steps = (s for f in self.loaded.call_tree() for s in f.steps.values())
+        target = cfg.campaign_database or cfg.database_url  # a separate file, or the database
+        if target is None or not any(s.callback for s in steps):
+            return None
+        # campaign/ builds on this module (its dialer drives a worker); the book needs only
+        # the ledger, loaded here when a flow books call-backs
+        from voicebot.campaign.callbacks import CallbackBook
+
+        return CallbackBook(target, cfg.region, cfg.numbers)
 
     @property
     def voice(self) -> Voice:
