@@ -105,21 +105,25 @@ _INVITE = """\
   <recv response="183" optional="true"/>
 """
 
-_ACK = """\
-  <send>
+
+def _in_dialog(method: str, cseq: int, retrans: str = "") -> str:
+    """A request inside the call (ACK of the 200, BYE), along the 200's Record-Route set."""
+    return f"""\
+  <send{retrans}>
     <![CDATA[
-      ACK [next_url] SIP/2.0
+      {method} [next_url] SIP/2.0
       Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
       [routes]
       From: soak <sip:soak@[local_ip]:[local_port]>;tag=[pid]SoakTag[call_number]
       To: <sip:soak-[call_number]@[remote_ip]:[remote_port]>[peer_tag_param]
       Call-ID: [call_id]
-      CSeq: 1 ACK
+      CSeq: {cseq} {method}
       Max-Forwards: 70
       Content-Length: 0
     ]]>
   </send>
 """
+
 
 _REFUSED = """\
   <label id="refused"/>
@@ -156,20 +160,7 @@ _BYE = """\
   <nop next="end"/>
   <label id="nobye"/>
   <nop><action><log message="[call_id] no BYE from the bot"/></action></nop>
-  <send retrans="500">
-    <![CDATA[
-      BYE [next_url] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      [routes]
-      From: soak <sip:soak@[local_ip]:[local_port]>;tag=[pid]SoakTag[call_number]
-      To: <sip:soak-[call_number]@[remote_ip]:[remote_port]>[peer_tag_param]
-      Call-ID: [call_id]
-      CSeq: 2 BYE
-      Max-Forwards: 70
-      Content-Length: 0
-    ]]>
-  </send>
-  <recv response="200"/>
+{bye}  <recv response="200"/>
   <label id="end"/>
 """
 
@@ -185,7 +176,7 @@ def scenario(pcaps: list[Path], bye_timeout_ms: int) -> str:
     ]
     for code in (486, 480, 408, 500, 503):
         parts.append(f'  <recv response="{code}" optional="true" next="refused"/>')
-    parts += ['  <recv response="200" rrs="true" rtd="true"/>', _ACK]
+    parts += ['  <recv response="200" rrs="true" rtd="true"/>', _in_dialog("ACK", 1)]
     n = len(pcaps)
     tests = "".join(
         f'<test assign_to="t{i}" variable="pick" compare="less_than" value="{i + 1}"/>'
@@ -202,5 +193,10 @@ def scenario(pcaps: list[Path], bye_timeout_ms: int) -> str:
             f'  <label id="p{i}"/><nop><action><exec play_pcap_audio="{pcap}"/>'
             f'<log message="[call_id] plays {pcap.stem}"/></action></nop><nop next="played"/>'
         )
-    parts += [_REFUSED, _BYE.format(timeout=bye_timeout_ms), "</scenario>", ""]
+    parts += [
+        _REFUSED,
+        _BYE.format(timeout=bye_timeout_ms, bye=_in_dialog("BYE", 2, ' retrans="500"')),
+        "</scenario>",
+        "",
+    ]
     return "\n".join(parts)

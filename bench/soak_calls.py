@@ -5,7 +5,7 @@
         # the caller's leg (sipp <-> Kamailio) of each call, and which worker answered or refused
     hear(call, rtp) -> None                           # sets the call's media figures (Call.media)
     failure(call) -> str                              # "" for a whole conversation, else why not
-    up_at(calls, t), in_progress_at(calls, t)         # calls answered and not ended / begun
+    up_at(calls, t), in_progress_at(calls, t)         # answered, not ended / holding a slot
     worker_slots(log_lines, names) -> dict[worker, [(t, calls)]]
         # each worker's own count of its calls, from its INFO log ("incoming call", "ended by")
     asr_ms(log_text) -> list[float]                    # each recognition's compute time
@@ -92,6 +92,7 @@ class Call:
     final_at: float | None = None
     bot_port: int = 0  # the bot's RTP port, from the 200's SDP
     ended_at: float | None = None  # the BYE (either side) seen on the caller's leg
+    released_at: float | None = None  # the 200 to that BYE on the worker's leg: slot free
     bye_by: str = ""  # "bot" or "caller"
     worker: int = 0  # SIP port of the worker that answered
     refusals: list[tuple[float, int, int]] = field(default_factory=list)  # (t, worker, code)
@@ -128,6 +129,8 @@ def calls(messages: list[SipMessage], caller: int, workers: set[int]) -> dict[st
                 c.worker = m.src
             elif m.code != 200:
                 c.refusals.append((m.t, m.src, m.code))
+        elif m.code == 200 and m.cseq == "BYE" and (m.src in workers or m.dst in workers):
+            c.released_at = c.released_at or m.t
         elif m.method == "BYE" and c.ended_at is None and caller in (m.src, m.dst):
             c.ended_at = m.t
             c.bye_by = "bot" if m.dst == caller else "caller"
@@ -202,14 +205,16 @@ def up_at(all_calls: list[Call], t: float) -> int:
 
 
 def in_progress_at(all_calls: list[Call], t: float) -> int:
-    """Calls whose INVITE went out by `t` and that had not ended (or been refused) by then."""
+    """Calls holding or taking a worker's slot at `t`: the INVITE went out by then, and neither
+    a refusal reached the caller nor the worker's BYE transaction was over (its 200)."""
     n = 0
     for c in all_calls:
         if c.invite_at > t:
             continue
         if c.final_code and c.final_code != 200 and c.final_at is not None and c.final_at <= t:
             continue
-        if c.ended_at is not None and c.ended_at <= t:
+        end = c.released_at or c.ended_at
+        if end is not None and end <= t:
             continue
         n += 1
     return n

@@ -86,7 +86,7 @@ def figures(result: dict[str, Any]) -> dict[str, Any]:
         for c in refused
     ]  # fmt: skip
     f["busy_below_capacity"] = sum(
-        c["final_code"] == 486 and (c["up_then"] or 0) < slots for c in refused
+        c["final_code"] == 486 and (c["in_progress_then"] or 0) < slots for c in refused
     )
     tries = [r for c in calls for r in c["refusals"]]
     f["worker_refusals"] = len(tries)
@@ -162,7 +162,8 @@ def _targets(result: dict[str, Any], f: dict[str, Any]) -> list[str]:
         f"(achieved {f['achieved_rate']:.2f} calls/s): "
         f"{verdict(full)}.",
         f"- 0 failed calls: {verdict(f['failed'] == 0)} ({f['failed']} failed).",
-        f"- No 486 while fewer calls are up than the workers' {result['slots']} slots: "
+        f"- No 486 while fewer calls hold a slot (capture) than the workers' "
+        f"{result['slots']}: "
         f"{verdict(f['busy_below_capacity'] == 0)} ({f['busy_below_capacity']} such; "
         f"{len(f['refused'])} refusals in all).",
         f"- Worker RSS growth ≤ {RSS_GROWTH_TARGET:.0f}% between the first and the last "
@@ -228,7 +229,8 @@ def section(result: dict[str, Any]) -> list[str]:
         'fixed rate. Each call is one short conversation: the bot asks "Say a digit." '
         "(prerendered), the caller answers with a recorded FSDD digit "
         f"(one of {result['recordings']} recordings in tests/data/fsdd, picked at random; "
-        'G.711 RTP replayed by sipp after 1 s of silence), the bot replies "N. Goodbye." '
+        f"G.711 RTP replayed by sipp after {result['lead']:g} s of silence), the bot replies "
+        '"N, bye." '
         "(TTS during the call) and hangs up.",
         "",
         "How it is judged: `dumpcap` captures SIP and RTP on `lo`. A call counts as a whole "
@@ -269,10 +271,11 @@ def section(result: dict[str, Any]) -> list[str]:
         shown = f["refused"][:20]
         lines += [
             "",
-            "Each refusal the caller got, with the calls up (capture), in progress (INVITE sent, "
-            "not ended) and held by the workers by their own count at that moment: "
+            "Each refusal the caller got, with the calls at that moment: up (answered, not "
+            "ended), holding a slot (capture: INVITE sent, the worker's BYE transaction not "
+            "over) and held by the workers' own count: "
             + "; ".join(
-                f"{r['code']} at {r['up']} up / {r['in_progress']} in progress / "
+                f"{r['code']} at {r['up']} up / {r['in_progress']} holding / "
                 f"{r['workers_held']} held"
                 for r in shown
             )
@@ -317,7 +320,9 @@ def section(result: dict[str, Any]) -> list[str]:
         + ", ".join(f"{k} {v:.0f}" for k, v in cpu.items())
         + f"); everything else on the machine {f['machine_cpu'] - ours:.0f}. Kamailio's count "
         f"of calls, max {f['kamailio_max']}; answers overlapping the prompt (barge-in): "
-        f"{f['overlapped']}.",
+        f"{f['overlapped']}. sipp's 500 ms timer overran {result.get('sipp_overruns', 0)} "
+        f"times (its watchdog: the machine kept it waiting); calls sipp aborted on an "
+        f"unexpected message: {result.get('sipp_aborted', 0)}.",
     ]
     if result.get("worker_exits") or result.get("log_errors"):
         lines += [
