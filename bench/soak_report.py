@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import os
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+ROOT = Path(__file__).resolve().parents[1]
 HEADING = "## Soak"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 RSS_GROWTH_TARGET = 5.0  # % between the first and the last hundred calls
@@ -211,6 +213,12 @@ def _over_time(result: dict[str, Any], f: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _short(line: str) -> str:
+    """A log line without its timestamp, this checkout's path and runs of spaces."""
+    text = line.replace(str(ROOT), ".").split(" ", 2)[-1]
+    return " ".join(text.split())[:160].replace("`", "'")
+
+
 def section(result: dict[str, Any]) -> list[str]:
     f = figures(result)
     la, lb = result["load_start"], result["load_end"]
@@ -324,11 +332,13 @@ def section(result: dict[str, Any]) -> list[str]:
         f"times (its watchdog: the machine kept it waiting); calls sipp aborted on an "
         f"unexpected message: {result.get('sipp_aborted', 0)}.",
     ]
-    if result.get("worker_exits") or result.get("log_errors"):
+    exits, errors = result.get("worker_exits", []), result.get("log_errors", [])
+    if exits or errors:
+        shown = "; ".join(f"`{_short(x)}`" for x in errors[:3])
         lines += [
             "",
-            f"Worker exits during the run: {len(result.get('worker_exits', []))}; "
-            f"errors in the workers' log: {len(result.get('log_errors', []))}.",
+            f"Worker exits during the run: {len(exits)}; errors in the workers' log: "
+            f"{len(errors)}{f' ({shown})' if shown else ''}.",
         ]
     over = _over_time(result, f)
     if over:
