@@ -142,6 +142,10 @@ def figures(result: dict[str, Any]) -> dict[str, Any]:
     else:
         f["machine_cpu"] = float("nan")
     f["asr"] = [x / 1000 for x in result["asr_ms"]]
+    seconds = run[-1]["t"] - run[0]["t"] if len(run) >= 2 else nan
+    workers_cpu = sum(p["cpu"] for p in per.values())
+    f["worker_cpu_per_call"] = workers_cpu / 100 * seconds / max(1, f["answered"])
+    f["asr_per_call"] = sum(f["asr"]) / max(1, f["answered"])
     f["bot_latency"] = result["bot_latency"]
     f["kamailio_max"] = max((sum(s.get("kamailio_load", {}).values()) for s in run), default=0)
     return f
@@ -326,7 +330,10 @@ def section(result: dict[str, Any]) -> list[str]:
         f"{100 * (result['cores'] or 1)}%): the machine {f['machine_cpu']:.0f}, of it this "
         f"soak {ours:.0f} (workers {sum(p['cpu'] for p in per.values()):.0f}, "
         + ", ".join(f"{k} {v:.0f}" for k, v in cpu.items())
-        + f"); everything else on the machine {f['machine_cpu'] - ours:.0f}. Kamailio's count "
+        + f"); everything else on the machine {f['machine_cpu'] - ours:.0f}. Per answered "
+        f"call the workers spent {f['worker_cpu_per_call'] * 1000:.0f} ms of CPU, of it "
+        f"{f['asr_per_call'] * 1000:.0f} ms recognising (the rest: RTP and the session every "
+        "20 ms, the dialog, TTS, SIP). Kamailio's count "
         f"of calls, max {f['kamailio_max']}; answers overlapping the prompt (barge-in): "
         f"{f['overlapped']}. sipp's 500 ms timer overran {result.get('sipp_overruns', 0)} "
         f"times (its watchdog: the machine kept it waiting); calls sipp aborted on an "
