@@ -196,7 +196,7 @@ def main() -> int:
     p.add_argument("--rate", type=float, default=4.0, help="calls started per second")
     p.add_argument("--workers", type=int, default=4, help="worker processes (4 calls each)")
     p.add_argument("--lead", type=float, default=0.85, help="caller's silence, then answer (s)")
-    p.add_argument("--tail", type=float, default=1.6, help="caller's RTP after its answer (s)")
+    p.add_argument("--tail", type=float, default=1.3, help="caller's RTP after its answer (s)")
     p.add_argument("--bye-timeout", type=float, default=10.0, help="wait for the bot's BYE (s)")
     p.add_argument("--rtp-port", type=int, default=BOT_RTP, help="the workers' first RTP port")
     p.add_argument("--log-level", default="DEBUG", help="workers' log level (DEBUG: ASR times)")

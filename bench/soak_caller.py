@@ -7,7 +7,9 @@ Each caller answer is an RTP stream in a pcap file that sipp replays (`play_pcap
 its own timing) right after its ACK: `lead` seconds of digital silence while the bot says its
 prompt, the recording (a spoken FSDD digit, 8 kHz, G.711 u-law, 20 ms packets), then `tail`
 seconds of silence while the bot listens, recognises and replies, as a phone sends RTP all
-through a call. sipp rewrites the addresses to the call's media (from the 200's SDP).
+through a call. sipp rewrites the addresses to the call's media (from the 200's SDP). Its
+replay does not stop at a BYE: a tail that outlasts the call sends RTP to a closed port (the
+soak's default ends about when the bot hangs up).
 
 The scenario: INVITE offering PCMU only; a 486/480/408/5xx is ACKed and the call ends there;
 after the 200 and ACK, one of the pcaps, picked at random per call (`<sample>`, uniform), is
