@@ -147,6 +147,13 @@ def figures(result: dict[str, Any]) -> dict[str, Any]:
     f["worker_cpu_per_call"] = workers_cpu / 100 * seconds / max(1, f["answered"])
     f["asr_per_call"] = sum(f["asr"]) / max(1, f["answered"])
     f["bot_latency"] = result["bot_latency"]
+    uris = result.get("dispatcher_uris", {})
+    diffs = [
+        abs(load - s["workers_held"].get(uris.get(uri, ""), 0))
+        for s in run
+        for uri, load in s.get("kamailio_load", {}).items()
+    ]
+    f["kamailio_equal"] = (sum(d == 0 for d in diffs), len(diffs), max(diffs, default=0))
     f["kamailio_max"] = max((sum(s.get("kamailio_load", {}).values()) for s in run), default=0)
     return f
 
@@ -333,8 +340,10 @@ def section(result: dict[str, Any]) -> list[str]:
         + f"); everything else on the machine {f['machine_cpu'] - ours:.0f}. Per answered "
         f"call the workers spent {f['worker_cpu_per_call'] * 1000:.0f} ms of CPU, of it "
         f"{f['asr_per_call'] * 1000:.0f} ms recognising (the rest: RTP and the session every "
-        "20 ms, the dialog, TTS, SIP). Kamailio's count "
-        f"of calls, max {f['kamailio_max']}; answers overlapping the prompt (barge-in): "
+        "20 ms, the dialog, TTS, SIP). Kamailio's count of each worker's calls equalled the "
+        f"worker's own in {f['kamailio_equal'][0]} of {f['kamailio_equal'][1]} per-second "
+        f"readings (largest difference {f['kamailio_equal'][2]}); answers overlapping the "
+        "prompt (barge-in): "
         f"{f['overlapped']}. sipp's 500 ms timer overran {result.get('sipp_overruns', 0)} "
         f"times (its watchdog: the machine kept it waiting); calls sipp aborted on an "
         f"unexpected message: {result.get('sipp_aborted', 0)}.",
