@@ -224,6 +224,14 @@ def _over_time(result: dict[str, Any], f: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _stray(firsts: list[str]) -> str:
+    """'N' or 'N (2 × SIP/2.0 180 Ringing, ...)' for the messages sipp did not expect."""
+    if not firsts:
+        return "0"
+    kinds = Counter(firsts).most_common(3)
+    return f"{len(firsts)} ({', '.join(f'{n} × {k}' for k, n in kinds)})"
+
+
 def _short(line: str) -> str:
     """A log line without its timestamp, this checkout's path and runs of spaces."""
     text = line.replace(str(ROOT), ".").split(" ", 2)[-1]
@@ -346,7 +354,8 @@ def section(result: dict[str, Any]) -> list[str]:
         "prompt (barge-in): "
         f"{f['overlapped']}. sipp's 500 ms timer overran {result.get('sipp_overruns', 0)} "
         f"times (its watchdog: the machine kept it waiting); calls sipp aborted on an "
-        f"unexpected message: {result.get('sipp_aborted', 0)}.",
+        f"unexpected message: {result.get('sipp_aborted', 0)}; stray messages it ignored: "
+        f"{_stray(result.get('sipp_unexpected', []))}.",
     ]
     exits, errors = result.get("worker_exits", []), result.get("log_errors", [])
     if exits or errors:
