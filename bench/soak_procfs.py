@@ -79,7 +79,8 @@ class SoakSampler:
                 None if s is None else {"rss_kb": s[0], "fds": s[1], "ticks": s[2]}
             )
         for name, pids_of in self.groups.items():
-            row["ticks"][name] = sum(s[2] for s in map(process, pids_of()) if s is not None)
+            alive = [s[2] for s in map(process, pids_of()) if s is not None]
+            row["ticks"][name] = sum(alive) if alive else None  # None: the group is gone
         row["machine"] = machine_jiffies()
         row["load"] = os.getloadavg()[0]
         if self.kamcmd:
