@@ -166,7 +166,12 @@ class Service:
 
 
 def start_service(
-    procs: Processes, out: Path, workers: int, log_level: str, extra_env: dict[str, str]
+    procs: Processes,
+    out: Path,
+    workers: int,
+    log_level: str,
+    extra_env: dict[str, str],
+    flow: Path = FLOW,
 ) -> Service:
     port = free_ports(workers, 35060)
     db = out / f"calls-{workers}w.db"
@@ -181,7 +186,7 @@ def start_service(
         **extra_env,
     }
     args = [sys.executable, "-m", "voicebot", "--log-level", log_level, "serve"]
-    args += ["--flow", str(FLOW), "--port", str(port), "--workers", str(workers)]
+    args += ["--flow", str(flow), "--port", str(port), "--workers", str(workers)]
     began = time.monotonic()
     proc = procs.start(args, log, env)
     deadline = began + 180
