@@ -7,7 +7,7 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-APT_PACKAGES := espeak-ng sox kamailio sip-tester sipvicious
+APT_PACKAGES := espeak-ng sox kamailio sip-tester sipvicious chromium
 STAMP := $(VENV)/.installed
 
 .PHONY: setup demo demo-zh demo-text test lint apt bench-deps clean
