@@ -19,7 +19,13 @@ class ConsoleServer:
     def __init__(self, app: Any, host: str, port: int):
         self.host, self.port = host, port
         config = uvicorn.Config(
-            app, host=host, port=port, log_level="warning", lifespan="off", access_log=False
+            app,
+            host=host,
+            port=port,
+            log_level="warning",
+            lifespan="off",
+            access_log=False,
+            timeout_graceful_shutdown=2,  # open live streams must not hold up the drain
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self._run, name="console-http", daemon=True)
