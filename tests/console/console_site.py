@@ -27,6 +27,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 FLOW = Path(__file__).parent / "data" / "leave_message.yaml"
+RULES = FLOW.with_suffix(".qa.yaml")
 
 
 def free_port() -> int:
@@ -74,6 +75,7 @@ def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
     tmp = tmp_path_factory.mktemp("console")
     (tmp / "flows").mkdir()
     shutil.copy(FLOW, tmp / "flows" / FLOW.name)
+    shutil.copy(RULES, tmp / "flows" / RULES.name)  # every call is scored when it ends
     env = {k: v for k, v in os.environ.items() if not k.startswith("VOICEBOT_")}
     env["PYTHONPATH"] = str(ROOT)
     log = tmp / "callees.jsonl"

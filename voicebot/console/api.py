@@ -22,6 +22,7 @@ change (`audit.py`), answer. OpenAPI at /api/v1/openapi.json, its pages at /api/
     GET  /api/v1/dnc  POST /api/v1/dnc  DELETE /api/v1/dnc/{number}   viewer / operator
     GET  /api/v1/workers                        viewer    workers' health
     GET  /api/v1/audit                          admin     who changed what, when
+    GET  /api/v1/whoami                         viewer    the token's holder and role
     GET  /metrics                               (open)    Prometheus text
 """
 
@@ -354,6 +355,10 @@ def create_app(parts: ConsoleParts) -> FastAPI:
         who: Identity = admin,
     ) -> list[dict[str, Any]]:
         return [asdict(e) for e in parts.audit.entries(limit, offset)]
+
+    @app.get("/api/v1/whoami", tags=["audit"])
+    def whoami(who: Identity = viewer) -> dict[str, Any]:
+        return {"token_id": who.token_id, "name": who.name, "role": who.role.name}
 
     @app.get("/api/v1/health", tags=["workers"])
     def health() -> dict[str, Any]:

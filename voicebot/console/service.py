@@ -120,7 +120,7 @@ class Console:
     def flows(self) -> list[dict[str, Any]]:
         out = []
         for path in sorted(self.config.flows_dir.glob("*.yaml")):
-            if path.name.endswith((".test.yaml", ".faq.yaml")):
+            if path.name.endswith((".test.yaml", ".faq.yaml", ".qa.yaml")):  # beside flows
                 continue
             versions = self._versions_dir(path.name)
             out.append(

@@ -6,8 +6,14 @@
 
 const API = "/api/v1";
 const PAGE = 25;
-const COLORS = ["#3a8ee6", "#1e7b34", "#e6a23a", "#b3261e", "#7b4ae6", "#2bb3a3", "#9fb3c8",
-  "#e65fa8", "#6b8e23", "#8b5a2b", "#555"];
+// the campaign dispositions (voicebot/campaign/results.py) keep their colour on every chart:
+// reached in greens, still to do in blues, not reached in ambers, refused in reds, greys
+const FIXED = { completed: "#1e7b34", confirmed: "#2e9e4a", promise_to_pay: "#2e9e4a",
+  already_paid: "#6b8e23", pending: "#9cc3f0", in_flight: "#3a8ee6", callback: "#2bb3a3",
+  machine: "#7b4ae6", machine_message: "#7b4ae6", busy: "#e6a23a", no_answer: "#d9b45f",
+  unknown: "#c08a3e", max_attempts: "#8b5a2b", failed: "#b3261e", invalid: "#e65f5f",
+  opt_out: "#e65fa8", dnc: "#555", no_window: "#9fb3c8", cancelled: "#777", rejected: "#bbb" };
+const COLORS = ["#5fa8ff", "#4caf7a", "#f0c35f", "#a77be6", "#66c2b8", "#f08ac0"];
 let timer = null;
 let liveAbort = null;
 let callsOffset = 0;
@@ -15,19 +21,38 @@ const colorOf = {};
 
 function token() { return localStorage.getItem("voicebot-token") || ""; }
 
+class Refused extends Error {}
+
 async function api(path, options = {}) {
   const headers = Object.assign({}, options.headers || {}, { Authorization: `Bearer ${token()}` });
   const res = await fetch(API + path, Object.assign({}, options, { headers }));
-  if (res.status === 401) { showLogin("That token is not valid."); throw new Error("401"); }
+  if (res.status === 401) {
+    localStorage.removeItem("voicebot-token");
+    showLogin("That token is not valid.");
+    throw new Refused("401");
+  }
   return res;
 }
 
 async function json(path, options) {
   const res = await api(path, options);
   const body = await res.json();
-  if (!res.ok) { throw new Error(body.detail ? JSON.stringify(body.detail) : res.statusText); }
+  if (!res.ok) {
+    const detail = typeof body.detail === "string" ? body.detail : JSON.stringify(body.detail);
+    throw new Error(detail || res.statusText);
+  }
   return body;
 }
+
+// what went wrong (a 403, a refused transition), shown until the next page
+function say(message) {
+  const holder = document.getElementById("message");
+  holder.textContent = message || "";
+  holder.hidden = !message;
+}
+window.addEventListener("unhandledrejection", (e) => {
+  if (!(e.reason instanceof Refused)) say(e.reason && e.reason.message ? e.reason.message : String(e.reason));
+});
 
 function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
@@ -49,20 +74,32 @@ function svg(tag, attrs = {}) {
 }
 
 function color(name) {
+  if (name in FIXED) return FIXED[name];
   if (!(name in colorOf)) colorOf[name] = COLORS[Object.keys(colorOf).length % COLORS.length];
   return colorOf[name];
 }
 
 // -- pages --------------------------------------------------------------------------------
 function showLogin(message) {
+  clearInterval(timer);
   document.querySelectorAll("main > section").forEach((s) => (s.hidden = s.id !== "login"));
   document.getElementById("login-error").textContent = message || "";
+  document.getElementById("who").textContent = "";
+  document.getElementById("sign-out").hidden = true;
+}
+
+async function showWho() {
+  const me = await json("/whoami");
+  document.getElementById("who").textContent = `${me.name} (${me.role})`;
+  document.getElementById("sign-out").hidden = false;
 }
 
 function route() {
   clearInterval(timer);
+  say("");
   if (liveAbort) { liveAbort.abort(); liveAbort = null; }
   if (!token()) { showLogin(); return; }
+  if (!document.getElementById("who").textContent) showWho();
   const [page, arg] = (location.hash.slice(1) || "campaigns").split("/");
   document.querySelectorAll("main > section").forEach(
     (s) => (s.hidden = s.id !== `page-${page}`));
@@ -185,7 +222,7 @@ function turnItem(t) {
   const what = t.text || (t.dtmf ? `[keys ${t.dtmf}]` : "");
   const meta = [t.who, t.step, t.latency_ms != null ? `${Math.round(t.latency_ms)} ms` : "",
     t.confidence != null ? `conf ${Number(t.confidence).toFixed(2)}` : ""].filter(Boolean);
-  return el("li", { class: t.who }, el("div", {}, what), el("div", { class: "meta" }, meta.join(" · ")));
+  return el("li", { class: t.who }, el("div", { class: "said" }, what), el("div", { class: "meta" }, meta.join(" · ")));
 }
 
 async function call(id) {
@@ -200,6 +237,15 @@ async function call(id) {
     ...Object.entries(facts).flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, v)]));
   document.getElementById("call-turns").replaceChildren(...c.turns.map(turnItem));
   document.getElementById("call-slots").textContent = JSON.stringify(c.slots, null, 2);
+  const q = c.quality;
+  const quality = document.getElementById("call-quality");
+  quality.textContent = !q ? "not inspected" : `score ${q.score == null ? "-" : Math.round(q.score)}` +
+    `/100 by ${q.rules.split("/").pop()} (${q.scored_at.slice(0, 19).replace("T", " ")})`;
+  quality.title = q ? q.rules : "";
+  document.getElementById("call-findings").replaceChildren(...(q ? q.findings : []).map((f) =>
+    el("tr", { "data-rule": f.rule, class: f.status === "broken" ? "bad" : "" },
+      el("td", {}, f.rule), el("td", {}, f.status), el("td", {}, f.turn ?? "-"),
+      el("td", {}, f.weight), el("td", {}, f.detail || ""))));
   const holder = document.getElementById("call-audio");
   holder.replaceChildren();
   if (c.has_recording) {
@@ -284,8 +330,15 @@ async function workers() {
 // -- start --------------------------------------------------------------------------------
 document.getElementById("login-form").addEventListener("submit", async (e) => {
   e.preventDefault();
-  localStorage.setItem("voicebot-token", document.getElementById("token").value.trim());
+  const field = document.getElementById("token");
+  localStorage.setItem("voicebot-token", field.value.trim());
+  field.value = "";
+  try { await showWho(); } catch (err) { return; }  // a wrong token: the sign-in says so
   route();
+});
+document.getElementById("sign-out").addEventListener("click", () => {
+  localStorage.removeItem("voicebot-token");
+  showLogin("Signed out.");
 });
 window.addEventListener("hashchange", route);
 route();
