@@ -5,6 +5,7 @@ CSV, calls, recordings, the do-not-call list, the audit trail, /metrics."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import wave
 from collections.abc import Iterator
@@ -36,6 +37,15 @@ CSV = (
     "+12125550101,Pat again,Elm Clinic,2026-12-01,2:30 PM\n"
 )
 
+# a call in progress as a worker tells it: begun, a bot turn, a recognition, AMD, a SIP answer
+A_CALL = (
+    telemetry.CallBegan("a", "w1", "inbound", "sip:1@x", "sip:bot@y", "support_line", 1.0),
+    telemetry.TurnTaken("a", "w1", "bot", "Hello", latency_ms=640.0),
+    telemetry.Recognised("a", "w1", 0.31),
+    telemetry.SipResponse("w1", 486),
+    telemetry.AmdDecided("a", "w1", "machine"),
+)
+
 
 class Site:
     def __init__(self, tmp: Path):
@@ -64,6 +74,11 @@ class Site:
     def header(self, role: Role) -> dict[str, str]:
         _, token = self.tokens.create(role, f"test-{role.name}")
         return {"Authorization": f"Bearer {token}"}
+
+    def happened(self, *events: telemetry.Event) -> None:
+        for event in events:
+            self.live.apply(event)
+            self.metrics.apply(event)
 
     def get(self, path: str, role: Role = Role.viewer, **kw: Any) -> httpx.Response:
         return self.client.get(path, headers=self.auth[role], **kw)
@@ -234,20 +249,11 @@ def test_dnc_list_and_metrics_follow_the_events(site: Site) -> None:
     assert c.post("/api/v1/dnc", json={"number": "banana"}, headers=op).status_code == 422
     assert [e["number"] for e in site.get("/api/v1/dnc").json()] == ["+12125550123"]
     assert c.delete("/api/v1/dnc/+12125550123", headers=op).json()["removed"] is True
-    for event in (
-        telemetry.CallBegan("a", "w1", "inbound", "sip:1@x", "sip:bot@y", "support_line", 1.0),
-        telemetry.TurnTaken("a", "w1", "bot", "Hello", latency_ms=640.0),
-        telemetry.Recognised("a", "w1", 0.31),
-        telemetry.SipResponse("w1", 486),
-        telemetry.AmdDecided("a", "w1", "machine"),
-    ):
-        site.live.apply(event)
-        site.metrics.apply(event)
+    site.happened(*A_CALL)
     families = {f.name: f for f in text_string_to_metric_families(c.get("/metrics").text)}
     active = {s.labels["direction"]: s.value for s in families["voicebot_calls_active"].samples}
     assert active == {"inbound": 1, "outbound": 0}
-    site.live.apply(ended := telemetry.CallFinished("a", "w1", "completed"))
-    site.metrics.apply(ended)
+    site.happened(telemetry.CallFinished("a", "w1", "completed"))
     families = {f.name: f for f in text_string_to_metric_families(c.get("/metrics").text)}
     samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
                for f in families.values() for s in f.samples}  # fmt: skip
@@ -262,3 +268,29 @@ def test_dnc_list_and_metrics_follow_the_events(site: Site) -> None:
     assert live[0]["call_id"] == "a" and live[0]["outcome"] == "completed"
     assert live[0]["turns"][0]["text"] == "Hello"
     assert json.loads(json.dumps(live))  # plain JSON
+
+
+def test_the_grafana_dashboard_reads_only_series_metrics_exports(site: Site) -> None:
+    """deploy/grafana-dashboard.json: every metric an expression names is one /metrics serves
+    once each kind of event has happened (a campaign, a call, a turn, AMD, SIP, a restart)."""
+    files = {"contacts": ("c.csv", CSV.encode())}
+    form = {"name": "g", "flow": "appointment_reminder.yaml"}
+    op = site.auth[Role.operator]
+    assert site.client.post("/api/v1/campaigns", data=form, files=files, headers=op).is_success
+    site.happened(*A_CALL, telemetry.CallFinished("a", "w1", "completed"))
+    site.metrics.worker_restarted("w1")
+    text = site.client.get("/metrics").text
+    served = {s.name for f in text_string_to_metric_families(text) for s in f.samples}
+    dashboard = json.loads((ROOT / "deploy" / "grafana-dashboard.json").read_text())
+    exprs = [t["expr"] for p in dashboard["panels"] for t in p["targets"]]
+    named = {m for e in exprs for m in re.findall(r"\bvoicebot_[a-z_]+\b", e)}
+    assert named and named <= served, sorted(named - served)
+    # and every series /metrics serves has a panel (a new metric is added to the dashboard too)
+    families = {f.name for f in text_string_to_metric_families(text)} - {
+        n
+        for n in served
+        if n.endswith("_created")  # prometheus_client's start times
+    }
+    shown = {n.removesuffix(x) for n in named for x in ("_total", "_bucket", "_sum", "_count")
+             if n.endswith(x)} | named  # fmt: skip
+    assert families <= shown, sorted(families - shown)
