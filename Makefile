@@ -8,7 +8,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 APT_PACKAGES := espeak-ng sox kamailio sip-tester sipvicious kamailio-tls-modules rtpengine-daemon \
-	baresip-core openssl postgresql tshark
+	baresip-core openssl postgresql tshark chromium
 STAMP := $(VENV)/.installed
 # the smart-turn ONNX (voicebot/speech/turn_model.py) ships in pipecat-ai's wheel (BSD-2-Clause);
 # only the file is used, so the framework's own dependencies are not installed

@@ -1,14 +1,19 @@
-"""Shared fixtures: a real PostgreSQL server for the database tests (one per test session)."""
+"""Shared fixtures: a real PostgreSQL server for the database tests (one per test session).
+
+Tests start `voicebot serve` without the console unless they ask for it with --http-port:
+its default port (8080) would be shared by every test and every developer on the machine."""
 
 from __future__ import annotations
 
 import itertools
+import os
 from collections.abc import Iterator
 
 import pytest
 
 from voicebot.testing.postgres import TemporaryPostgres
 
+os.environ.setdefault("VOICEBOT_HTTP__PORT", "0")
 _names = itertools.count(1)
 
 

@@ -65,6 +65,9 @@ class HttpSettings(BaseModel):
         2.0, gt=0, description="seconds to connect to a flow's backend (capped by the step's)"
     )
     max_reply_bytes: int = Field(1_000_000, ge=1, description="longest backend reply accepted")
+    # the operators' console (`voicebot serve`): HTTP API, dashboard, /metrics
+    host: str = Field("127.0.0.1", description="address the console listens on")
+    port: int = Field(8080, ge=0, le=65535, description="console port; 0: no console")
 
     def limits(self) -> HttpLimits:
         return HttpLimits(self.connect_timeout, self.max_reply_bytes)

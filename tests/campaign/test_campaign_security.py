@@ -174,6 +174,7 @@ def test_campaign_export_masks_a_sensitive_slot(tmp_path: Path) -> None:
     service.calls, service.pending, service.results = {}, {}, queue.Queue()
     service._half_done, service._half_lock = {}, threading.Lock()
     service.resources = SimpleNamespace(records=None)
+    service.config = SimpleNamespace(worker="w1")  # names the worker in its telemetry
     service.outbound = {"c1": Outbound(attempt.id, "sip:+12125550100", attempt.contact, 0, 30)}
     live = SimpleNamespace(
         call_id="c1",

@@ -35,6 +35,7 @@ def bare_service() -> VoicebotService:
     service.results = queue.Queue()
     service._half_done, service._half_lock = {}, threading.Lock()
     service.resources = SimpleNamespace(records=None)
+    service.config = SimpleNamespace(worker="w1")  # names the worker in its telemetry
     return service
 
 

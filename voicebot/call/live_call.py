@@ -44,6 +44,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from voicebot import telemetry
 from voicebot.audio.wav import write_wav
 from voicebot.call.records import CallStore, TurnRecord
 from voicebot.call.scoring import score_ended_call
@@ -307,7 +308,15 @@ class LiveCall:
         job = RecognitionJob(
             self.call_id, req.turn, req.pcm, req.rate, req.expect, req.final, req.audio_end
         )
-        self.res.recognition.submit(job, self._recognized)
+        asked = time.monotonic()
+
+        def done(job: RecognitionJob, rec: Recognition) -> None:
+            if job.final:
+                waited = time.monotonic() - asked
+                telemetry.publish(telemetry.Recognised(self.call_id, self.res.worker, waited))
+            self._recognized(job, rec)
+
+        self.res.recognition.submit(job, done)
 
     def _recognized(self, job: RecognitionJob, rec: Recognition) -> None:
         """On the decode thread: hand the result to the call's thread."""
@@ -434,21 +443,20 @@ class LiveCall:
         while self._recorded_turns < len(turns) and turns[self._recorded_turns].recognized_at:
             t = turns[self._recorded_turns]
             text, keys = _masked(t.text, t.sensitive), _masked(t.dtmf, t.sensitive)
-            store.add_turn(
-                self.call_id,
-                TurnRecord(
-                    "caller",
-                    text,
-                    keys,
-                    t.confidence if not t.dtmf else None,
-                    barge_in=t.barged_in,
-                    end_of_turn=t.end_of_turn,
-                    turn_score=t.turn_score,
-                    frustration=t.frustration,
-                    reasons=t.reasons,
-                    sentiment=t.sentiment,
-                ),
+            turn = TurnRecord(
+                "caller",
+                text,
+                keys,
+                t.confidence if not t.dtmf else None,
+                barge_in=t.barged_in,
+                end_of_turn=t.end_of_turn,
+                turn_score=t.turn_score,
+                frustration=t.frustration,
+                reasons=t.reasons,
+                sentiment=t.sentiment,
             )
+            store.add_turn(self.call_id, turn)
+            self._published(turn)
             self._recorded_turns += 1
         for text, step in self._said_since:
             latency = None
@@ -457,8 +465,26 @@ class LiveCall:
                 latency = last.latency * 1000.0  # on the bot's first reply to that turn
                 self._timed = last
             text = engine.redactor.text(text, engine.slots)  # "your PIN 1 2 3 4": masked
-            store.add_turn(self.call_id, TurnRecord("bot", text, step=step, latency_ms=latency))
+            turn = TurnRecord("bot", text, step=step, latency_ms=latency)
+            store.add_turn(self.call_id, turn)
+            self._published(turn)
         self._said_since.clear()
+
+    def _published(self, t: TurnRecord) -> None:
+        """The turn, as recorded (masked), to the supervisor's live view (`telemetry`)."""
+        telemetry.publish(
+            telemetry.TurnTaken(
+                self.call_id,
+                self.res.worker,
+                t.who,
+                t.text,
+                t.dtmf,
+                t.confidence,
+                t.latency_ms,
+                t.step,
+                time.time(),
+            )
+        )
 
     def _finish_record(self) -> None:
         store = self.res.records
@@ -490,6 +516,8 @@ class LiveCall:
             at=datetime.now(UTC),
             incidents=[*self.session.incidents, *engine.trace.errors],
         )
+        finished = telemetry.CallFinished(self.call_id, self.res.worker, self.outcome, time.time())
+        telemetry.publish(finished)
 
 
 def _masked(text: str, sensitive: bool) -> str:

@@ -106,6 +106,20 @@ class CallRecord:
         return (datetime.fromisoformat(self.ended_at) - start).total_seconds()
 
 
+@dataclass(frozen=True)
+class CallQuery:
+    """A search of the records: `number` within the caller's or callee's URI, started in
+    [since, until), with that outcome and flow; one page of `limit` from `offset`."""
+
+    number: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    outcome: str | None = None
+    flow: str | None = None
+    limit: int = 50
+    offset: int = 0
+
+
 class CallStore:
     def __init__(self, path: str | Path):
         """`path`: a SQLite file, or a database URL (`sqlite:///...`, `postgresql://...`)."""
@@ -352,6 +366,33 @@ class CallStore:
             args = (outcome,)
         query += " ORDER BY started_at DESC LIMIT ?"
         return [self._record(r) for r in self._db.execute(query, (*args, limit))]
+
+    def search(self, q: CallQuery) -> tuple[int, tuple[CallRecord, ...]]:
+        """Calls matching `q`, newest first: how many match, and the page `q` asks for."""
+        where: list[str] = []
+        args: list[Any] = []
+        if q.number:
+            where.append("(from_uri LIKE ? OR to_uri LIKE ?)")
+            args += [f"%{q.number}%"] * 2
+        if q.since:
+            where.append("started_at >= ?")
+            args.append(_iso(q.since.astimezone(UTC)))
+        if q.until:
+            where.append("started_at < ?")
+            args.append(_iso(q.until.astimezone(UTC)))
+        if q.outcome:
+            where.append("outcome = ?")
+            args.append(q.outcome)
+        if q.flow:
+            where.append("flow = ?")
+            args.append(q.flow)
+        clause = f" WHERE {' AND '.join(where)}" if where else ""
+        total = self._db.execute(f"SELECT COUNT(*) FROM calls{clause}", args).fetchone()[0]
+        rows = self._db.execute(
+            f"SELECT * FROM calls{clause} ORDER BY started_at DESC LIMIT ? OFFSET ?",
+            (*args, q.limit, q.offset),
+        )
+        return total, tuple(self._record(r) for r in rows)
 
     def get(self, call_id: str) -> CallRecord | None:
         row = self._db.execute("SELECT * FROM calls WHERE id = ?", (call_id,)).fetchone()

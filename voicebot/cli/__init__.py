@@ -59,6 +59,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     campaign.add_arguments(sub)
 
+    from voicebot.cli import token
+
+    token.add_arguments(sub)
+
     try:
         from voicebot.cli import transcribe
     except ImportError:  # the speech extras are not installed

@@ -23,6 +23,10 @@ def add_arguments(sub: Any) -> None:
         "--env", action="append", default=[], metavar="NAME=VALUE", help="env.NAME for the flow"
     )
     p.add_argument("--clock", help="demos/tests: the ISO time the flow sees as each call starts")
+    p.add_argument(
+        "--http-port", type=int, help="console port (default: settings http.port); 0: no console"
+    )
+    p.add_argument("--http-host", help="console address (default: settings http.host)")
     p.set_defaults(func=cmd_serve, service=True)
 
 
@@ -93,7 +97,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from voicebot.settings import load_settings
 
     config = service_config(args)
-    workers = args.workers or load_settings().sip.workers
+    settings = load_settings()
+    workers = args.workers or settings.sip.workers
     if workers > 1 and config.sip.port == 0:
         raise VoicebotError(
             f"--workers {workers} listen on port, port+1, ...: give a fixed --port (e.g. 5071)"
@@ -109,7 +114,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
             every=config.retention_every,
         )
         timer.start()  # its own thread and connection, in this process only (not the workers')
+    http_port = args.http_port if args.http_port is not None else settings.http.port
     try:
+        if http_port:  # the console runs in the supervisor: even one worker is a child process
+            from voicebot.console.serving import serve_with_console
+
+            host = args.http_host or settings.http.host
+            return serve_with_console(config, workers, settings, host, http_port)
         if workers == 1:
             serve_forever(config)
             return 0

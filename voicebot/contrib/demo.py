@@ -3,7 +3,10 @@
 Starts a tiny accounts API and `voicebot serve` (the support-line flow, its clock fixed to a
 weekday morning so the line is open), calls it with `voicebot call` speaking and keying as a
 caller would, prints what each side said with the bot's turn latency, shows the call record,
-and stops the server with SIGTERM (it drains).
+and stops the server with SIGTERM (it drains). The server's operators' console (dashboard, API,
+/metrics) listens on 127.0.0.1:8080, or a free port when 8080 is taken; its address and a
+viewer token are printed first, and from a terminal the demo waits for Enter before it stops,
+so the call can be looked at in a browser.
 
 `make demo-zh` (`python -m voicebot.contrib.demo zh`) does the same in Mandarin: the
 星河通信 support line (dialog_flows/zh_support_line.yaml) at a Beijing morning, a caller who
@@ -17,6 +20,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -44,6 +48,19 @@ DEMOS = {  # name: (flow, clock, the caller's language, script)
     "en": ("support_line.yaml", "2026-11-24T10:00:00-05:00", "en", ENGLISH),
     "zh": ("zh_support_line.yaml", "2026-11-24T10:00:00+08:00", "zh-CN", MANDARIN),
 }
+
+
+CONSOLE_PORT = 8080  # settings http.port
+
+
+def console_port() -> int:
+    """8080 if it is free, else any free port (another console or service has 8080)."""
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", CONSOLE_PORT))
+        except OSError:
+            s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 class _Accounts(BaseHTTPRequestHandler):
@@ -74,8 +91,14 @@ def main(argv: list[str] | None = None) -> int:
         **os.environ,
         "VOICEBOT_DATA_DIR": str(work),
         "VOICEBOT_CALL_RECORDS": str(work / "calls.db"),
+        "VOICEBOT_CAMPAIGN__DATABASE": str(work / "campaigns.db"),  # the console's tokens too
     }
     vb = [sys.executable, "-m", "voicebot"]
+    made = subprocess.run(
+        [*vb, "token", "create", "--role", "viewer", "--name", "demo"],
+        env=env, cwd=ROOT, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    token = made.stdout.strip().splitlines()[-1]
     print(f"starting voicebot serve ({flow}) ...", flush=True)
     server = subprocess.Popen(
         [
@@ -89,6 +112,8 @@ def main(argv: list[str] | None = None) -> int:
             clock,
             "--env",
             f"ACCOUNTS_API=http://127.0.0.1:{api.server_address[1]}",
+            "--http-port",
+            str(console_port()),
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
@@ -100,6 +125,9 @@ def main(argv: list[str] | None = None) -> int:
         uri = None
         assert server.stdout is not None
         for line in server.stdout:
+            console = re.search(r"console at (http://\S+)", line)
+            if console:
+                print(f"the console: {console.group(1)}  (sign in with {token})", flush=True)
             m = re.search(r"answering at (sip:\S+)", line)
             if m:
                 uri = m.group(1)
@@ -112,6 +140,8 @@ def main(argv: list[str] | None = None) -> int:
         code = subprocess.call(caller, env=env, cwd=ROOT)
         print("\nthe call record:", flush=True)
         subprocess.call([*vb, "calls", "list"], env=env, cwd=ROOT)
+        if sys.stdin.isatty():
+            input("\nthe console shows the call (Calls): press Enter to stop the server ")
         return code
     finally:
         server.send_signal(signal.SIGTERM)

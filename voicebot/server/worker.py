@@ -14,11 +14,12 @@ from __future__ import annotations
 import dataclasses
 import functools
 import logging
+import os
 import queue
 import signal
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -27,6 +28,7 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
+from voicebot import telemetry
 from voicebot.call.live_call import LiveCall, Resources
 from voicebot.call.records import CallStore
 from voicebot.call.scoring import flow_rules
@@ -202,6 +204,7 @@ class VoicebotService:
         self._legs_lock = threading.Lock()
         self.draining = threading.Event()
         self._stopped = threading.Event()
+        self._heartbeat_at = 0.0
 
     # -- start-up: everything heavy happens once, here --------------------------------------
     def start(self) -> None:
@@ -315,6 +318,7 @@ class VoicebotService:
         self._stopped.set()
 
     def poll(self, events: Any, timeout: float) -> None:
+        self._heartbeat()
         try:
             event = events.get(timeout=timeout)
         except queue.Empty:
@@ -324,6 +328,19 @@ class VoicebotService:
         except Exception:  # one bad event must not stop the worker
             log.exception("dispatching %s failed", type(event).__name__)
 
+    def _heartbeat(self) -> None:
+        """Every 2 s, tell the supervisor (its console's workers' health) this worker lives."""
+        now = time.monotonic()
+        if telemetry.installed() and now - self._heartbeat_at >= 2.0:
+            self._heartbeat_at = now
+            beat = telemetry.Heartbeat(self.config.worker, os.getpid(), len(self.calls))
+            telemetry.publish(dataclasses.replace(beat, at=time.time()))
+
+    def _began(self, call_id: str, direction: str, from_uri: str, to_uri: str) -> None:
+        flow, worker = self.loaded.flow.name, self.config.worker
+        began = telemetry.CallBegan(call_id, worker, direction, from_uri, to_uri, flow, time.time())
+        telemetry.publish(began)
+
     def dispatch(self, event: sev.SipEvent) -> None:
         store = self.resources.records
         if self._agent_leg(event):
@@ -331,8 +348,10 @@ class VoicebotService:
         if isinstance(event, sev.IncomingCall):
             if self.draining.is_set():
                 self.endpoint.hangup(event.call_id, 503)
+                telemetry.publish(telemetry.SipResponse(self.config.worker, 503))
                 return
             self.pending[event.call_id] = event
+            self._began(event.call_id, "inbound", event.remote_uri, event.local_uri)
             if store is not None:
                 store.call_started(
                     event.call_id,
@@ -397,6 +416,7 @@ class VoicebotService:
         """Call `uri`; the flow runs when answered. The result comes on `results`."""
         call_id = self.endpoint.make_call(uri)
         self.outbound[call_id] = Outbound(tag, uri, dict(contact), time.monotonic(), ring_seconds)
+        self._began(call_id, "outbound", self.endpoint.uri, uri)
         store = self.resources.records
         if store is not None:
             store.call_started(
@@ -431,6 +451,8 @@ class VoicebotService:
             engine.redactor.slots(engine.slots),
             engine.redactor.values(engine.vars, engine.slots),
         )
+        answered = telemetry.AmdDecided(live.call_id, self.config.worker, result.answered_by or "")
+        telemetry.publish(answered)
         self._answered_part_done(live.call_id, result)
 
     def _answered_part_done(self, call_id: str, result: OutboundResult | None) -> None:
@@ -534,6 +556,9 @@ class VoicebotService:
             out = self.outbound.pop(ended.call_id, None)
             if out is not None:  # never answered: the SIP status says why
                 self.results.put(OutboundResult(out.tag, ended.call_id, ended.status_code))
+                telemetry.publish(telemetry.SipResponse(self.config.worker, ended.status_code))
+                gone = telemetry.CallFinished(ended.call_id, self.config.worker, "not_answered")
+                telemetry.publish(gone)
                 store = self.resources.records
                 if store is not None:
                     store.call_ended(
@@ -605,8 +630,10 @@ def serve_forever(config: ServiceConfig) -> None:
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
-def worker_main(config: str, spec: WorkerSpec) -> None:
-    """Body of a supervised worker process: `config` is `encode(ServiceConfig)`."""
+def worker_main(config: str, spec: WorkerSpec, channel: Any = None) -> None:
+    """Body of a supervised worker process: `config` is `encode(ServiceConfig)`; `channel`,
+    the supervisor's telemetry queue (its console), if it has one."""
+    telemetry.install(channel)
     base = decode(config)
     sip = dataclasses.replace(
         base.sip, port=spec.sip_port, rtp_port=base.sip.rtp_port + 200 * spec.index
@@ -618,26 +645,42 @@ def worker_main(config: str, spec: WorkerSpec) -> None:
     serve_forever(dataclasses.replace(base, sip=sip, worker=spec.name))
 
 
-def serve_workers(config: ServiceConfig, count: int) -> int:
-    """`voicebot serve --workers N`: N supervised workers on ports port..port+N-1."""
+def serve_workers(
+    config: ServiceConfig,
+    count: int,
+    *,
+    channel: Any = None,
+    on_worker_exit: Callable[[Supervisor, WorkerSpec, list[str]], None] | None = None,
+    watch: Callable[[Supervisor], None] | None = None,
+) -> int:
+    """`voicebot serve --workers N`: N supervised workers on ports port..port+N-1.
+
+    For the console: `channel` is the telemetry queue every worker publishes to,
+    `on_worker_exit(supervisor, spec, failed call ids)` runs after a worker exited, and
+    `watch(supervisor)` once before the supervision starts."""
     drop_secrets_from_environment()  # read into `config`; children must not inherit them
     target = config.call_records or config.database_url
     store = CallStore(target) if target else None
 
     def on_exit(spec: WorkerSpec, code: int | None) -> None:
+        failed: list[str] = []
         if store is not None:
             failed = store.fail_unfinished(worker=spec.name, reason=f"worker exited ({code})")
             if failed:
                 log.warning(
                     "worker %s died with %d call(s): recorded as failed", spec.name, len(failed)
                 )
+        if on_worker_exit is not None:
+            on_worker_exit(sup, spec, failed)
 
     sup = Supervisor(
         specs(count, config.sip.port),
-        functools.partial(worker_main, encode(config)),
+        functools.partial(worker_main, encode(config), channel=channel),
         on_exit=on_exit,
         drain_deadline=config.drain_seconds + 10,
     )
+    if watch is not None:
+        watch(sup)
     print(
         f"voicebot: {count} workers on ports {config.sip.port}-{config.sip.port + count - 1}",
         flush=True,
