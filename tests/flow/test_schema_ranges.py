@@ -214,6 +214,25 @@ def place_llm_max_turns(tmp: Path, v: float) -> None:
     assert call.said_since_input == ["Sure.", "Goodbye."] and call.ended
 
 
+def place_frustrated_above(tmp: Path, v: float) -> None:
+    """An angry first answer hands over when its estimate is above `v` (never at 1)."""
+    flow = {
+        "escalation": {"frustrated": {"above": v, "goto": "agent"}},
+        "start": "m",
+        "steps": {
+            "m": {
+                "menu": {"prompt": "Balance or billing?", "options": {"b": {"say": ["balance"]}}},
+                "next": "end",
+            },
+            "agent": {"say": "An agent.", "next": "end"},
+            "end": {"hangup": {}},
+        },
+    }
+    call = run(tmp, flow, lambda c: c.say("this is useless, damn it"))
+    escalated = bool(call.engine.trace.escalations)
+    assert escalated == (call.engine.call["frustration"] > v) and escalated == (v < 1)
+
+
 PLACEMENTS: dict[tuple[str, str], Callable[[Path, float], None]] = {
     ("Voice", "rate"): place_voice_rate,
     ("Retries", "no_input"): place_retries("no_input"),
@@ -229,6 +248,7 @@ PLACEMENTS: dict[tuple[str, str], Callable[[Path, float], None]] = {
     ("RecordSpec", "max"): place_record("max"),
     ("RecordSpec", "silence"): place_record("silence"),
     ("Llm", "max_turns"): place_llm_max_turns,
+    ("Frustrated", "above"): place_frustrated_above,
 }
 
 

@@ -19,8 +19,9 @@ lets it fall back (`carry_calm`), a failed one keeps most of it (`carry_failed`)
 
     level = 1 - (1 - carry * previous level) * (1 - evidence of this turn)
 
-The weights were set on the dev conversations of bench/escalation_data.py (never on the
-held-out ones the benchmark scores): BENCHMARKS.md, "Escalation".
+The weights were set on the flows' own escalation tests (dialog_flows/*_escalation.test.yaml);
+bench/escalation_data.py's conversations, written afterwards and never used to set anything,
+score them: BENCHMARKS.md, "Escalation".
 """
 
 from __future__ import annotations
