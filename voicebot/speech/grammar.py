@@ -54,7 +54,23 @@ whole-utterance score pick one, with the lower of the two confidences
 Mandarin (a model view `WhisperModel.for_language("zh")`): the same grammars with Chinese
 candidates: phrases as written (no leading space), yes/no from `ZH_YES_NO`, digits as 零..九
 with 〇 幺 两 and the Arabic numeral as spellings of the same digit, and digit strings forced
-digit by digit ("4", "0", "8": "408" alone would be one token).
+digit by digit ("4", "0", "8": "408" alone would be one token). Two things differ from English,
+both found on takes 1-2 of one speaker's real numbers (8 kHz G.711; BENCHMARKS.md "Mandarin"):
+* The encoder window is Whisper's full 30 s (`window_unspaced`), not one fitted to the word:
+  Whisper base hears an isolated Mandarin syllable far worse in a short window (menu words and
+  single digits: 31-33/42 right at 1.5-5 s, 36 at 15-20 s, 37-38 at 30 s). The errors of the
+  fitted window were systematic (二 -> 八, 零 -> 六, 六 -> 九, 三 -> 四) and did not come from the
+  scoring: the numeral and alias spellings add little mass (the characters carry it), scoring
+  without them, with each option's score on silence or hiss subtracted (calibration), with
+  every homophone of the digit's pinyin pooled, with the audio's peak normalised, in float32
+  instead of int8, or with other prompts left the same errors; at 16 kHz without the telephone
+  line they were nearly the same (二 -> 八 stays), so the 8 kHz path is not the cause either.
+* A digit string is read by the whole utterance (`_zh_digits`): digits-only beam decoding in
+  one 30 s window proposes, the islands (short windows, as in English) propose their reading
+  and runner-ups, and the whole utterance's teacher-forced score plus the islands' score picks.
+  Islands alone kept the errors of the short window in every digit (4 digits: 6/10 strings
+  right, 8 digits: 1/10); the whole utterance hears each digit in context (9-10/10, 7/10).
+  Its weak case is a digit said twice in a row (77 -> 7 and a digit padded at the end).
 """
 
 from __future__ import annotations
@@ -108,6 +124,12 @@ class GrammarSettings:
     unsure_below: float = 0.8  # digit posteriors under this get a second opinion
     whole_weight: float = 0.5  # weight of the whole-utterance score in the second opinion
     max_phrases_unspaced: int = 14  # Mandarin: candidates scored per answer (`_fewest_phrases`)
+    # Mandarin: Whisper base hears an isolated syllable far better in the 30 s window it was
+    # trained on than in a window fitted to the word (`_window`; takes 1-2 of the real numbers,
+    # 8 kHz: 31-33/42 words right at 1.5-5 s, 36 at 15-20 s, 37-38 at 30 s)
+    window_unspaced: float = 30.0
+    runner_ups_unspaced: int = 4  # Mandarin strings: unsure island digits swapped (`_zh_digits`)
+    island_weight_unspaced: float = 1.0  # Mandarin strings: weight of the islands' score
 
 
 @dataclass(frozen=True)
@@ -217,6 +239,11 @@ def _prompt_text(model: WhisperModel, options: Sequence[tuple[str, Sequence[str]
     return _joined(model, kept)
 
 
+def _window(model: WhisperModel, seconds: float, settings: GrammarSettings) -> float:
+    """The encoder window for `seconds` of audio: fitted to it, or in Mandarin the full 30 s."""
+    return min(max(seconds, settings.window_unspaced if not model.spaced else 0.0), 30.0)
+
+
 def _lead(audio: np.ndarray, lead: float, longest: float = 29.0) -> np.ndarray:
     """`lead` seconds of silence, then at most `longest` - `lead` seconds of `audio`."""
     kept = audio[: int((longest - lead) * SAMPLE_RATE)]
@@ -252,7 +279,9 @@ def recognize_phrases(
     if not model.spaced:
         options = _fewest_phrases(options, settings.max_phrases_unspaced)
     audio = _lead(audio, settings.lead)
-    encoded = model.encode([model.features(audio, min(window + settings.lead, 30.0))])
+    encoded = model.encode(
+        [model.features(audio, _window(model, window + settings.lead, settings))]
+    )
     start = model.start_with_prompt(_prompt_text(model, options))
     scores, mass = _score_phrases(model, encoded, start, options)[0]
     return _pick(scores, mass, options, settings, "phrases")
@@ -332,6 +361,8 @@ def recognize_digits(
         if not islands and max_digits == 1:  # all speech, no floor to stand out from
             islands = [(0, len(audio))]
         if min_digits <= len(islands) <= max_digits:
+            if not model.spaced and len(islands) > 1:
+                return _zh_digits(model, audio, islands, min_digits, max_digits, settings)
             return _score_islands(model, audio, islands, settings)
     voiced = sum(e - s for s, e in islands) / SAMPLE_RATE
     if not islands or voiced < settings.min_digit_seconds * min_digits:
@@ -426,12 +457,16 @@ def _split_to(
     return out
 
 
-def _whole_scores(model, audio, strings: list[str], settings) -> list[float]:
-    """Log-probability of each digit string, teacher-forced as " 4 0 8 ..." on the whole
-    utterance (end of transcript included)."""
+def _whole_encoded(model, audio, settings):
+    """The encoder output of the whole utterance (with its lead) in its window."""
     whole = _lead(audio, settings.lead)
-    encoded = model.encode([model.features(whole, min(len(whole) / SAMPLE_RATE + 0.5, 30.0))])
-    seqs = [_digit_tokens(model, s) for s in strings]
+    window = _window(model, len(whole) / SAMPLE_RATE + 0.5, settings)
+    return model.encode([model.features(whole, window)])
+
+
+def _sequence_scores(model, encoded, seqs: list[list[int]]) -> list[float]:
+    """Log-probability of each token sequence teacher-forced on one encoded utterance (end of
+    transcript included)."""
     rows = max(len(q) for q in seqs) + 1
     lps = model.position_logprobs(
         model.repeat_each(encoded, len(seqs)), [model.start + q for q in seqs], rows
@@ -444,17 +479,95 @@ def _whole_scores(model, audio, strings: list[str], settings) -> list[float]:
     ]
 
 
+def _zh_spelled(model, digits: str) -> list[int]:
+    """A digit string in characters, 五八三九: what Whisper writes for digits said alone."""
+    return [t for d in digits for t in model.encode_text(ZH_DIGIT_WORDS[int(d)])]
+
+
+def _whole_scores(model, audio, strings: list[str], settings) -> list[float]:
+    """Log-probability of each digit string, teacher-forced as " 4 0 8 ..." on the whole
+    utterance (end of transcript included)."""
+    seqs = [_digit_tokens(model, s) for s in strings]
+    return _sequence_scores(model, _whole_encoded(model, audio, settings), seqs)
+
+
+def _zh_digits(model, audio, islands, min_digits, max_digits, settings) -> GrammarResult:
+    """Mandarin digit strings. An island alone in a short window is a syllable without
+    context, and Whisper base misreads this speaker's 二 as 八 and 零 as 六 there whatever the
+    scoring (takes 1-2 of the real numbers); the whole utterance in its 30 s window reads
+    them. So the whole utterance decodes (digits only, `len(islands)` of them, beam
+    `digits_beam`, every hypothesis kept), the islands propose their reading and its
+    runner-ups at the least sure digits, and the whole utterance's teacher-forced score
+    (+ `island_weight_unspaced` x the islands' score) picks among them."""
+    n = len(islands)
+    encoded = _whole_encoded(model, audio, settings)
+    cands = _decoded_digits(model, encoded, n, settings)
+    scored = _island_table(model, audio, islands, settings)
+    table = None if isinstance(scored, GrammarResult) else scored[0]
+    if table is not None:
+        best = tuple(int(d) for d in table.argmax(axis=1))
+        order = np.argsort(table.max(axis=1))[: settings.runner_ups_unspaced]
+        runner_up = np.argsort(-table, axis=1)[:, 1]
+        for r in range(len(order) + 1):
+            for combo in itertools.combinations(order, r):
+                c = tuple(int(runner_up[k]) if k in combo else d for k, d in enumerate(best))
+                cands.append("".join(map(str, c)))
+    cands = sorted({c for c in cands if min_digits <= len(c) <= max_digits})
+    if not cands:
+        return NO_MATCH
+    # each string spelled in numerals (as decoded) and in characters (as Whisper writes digits
+    # said one by one): the two spellings' probabilities add up
+    numerals = _sequence_scores(model, encoded, [_digit_tokens(model, c) for c in cands])
+    characters = _sequence_scores(model, encoded, [_zh_spelled(model, c) for c in cands])
+    said = np.logaddexp(numerals, characters)
+    scores = said.copy()
+    if table is not None:
+        scores += settings.island_weight_unspaced * np.array(
+            [sum(table[k, int(d)] for k, d in enumerate(c)) if len(c) == n else 0.0 for c in cands]
+        )
+    best_k = int(np.argmax(scores))
+    posterior = np.exp(scores - np.logaddexp.reduce(scores))
+    mass = float(np.exp(said[best_k]))
+    if log.isEnabledFor(logging.DEBUG):
+        log.debug("zh digits %s", sorted(zip(scores.round(2), cands, strict=True))[-4:])
+    return GrammarResult(cands[best_k], None, float(posterior[best_k]), mass, "whole")
+
+
+def _decoded_digits(model, encoded, n: int, settings) -> list[str]:
+    """Digits-only beam decoding of `n` digits on an encoded utterance: every hypothesis."""
+    digit_tokens = _digit_tokens(model, "0123456789")
+    value = {t: str(d) for d, t in enumerate(digit_tokens)}
+    suppress = [t for t in range(model.vocab_size) if t not in value]
+    start = model.start
+    results = model.ct2.generate(
+        encoded,
+        [start],
+        beam_size=settings.digits_beam,
+        num_hypotheses=settings.digits_beam,
+        max_length=max_length_for(len(start), n),
+        suppress_blank=False,
+        suppress_tokens=suppress,
+    )[0]
+    return ["".join(value[t] for t in seq if t in value) for seq in results.sequences_ids]
+
+
 def _island_table(model, audio, islands, settings):
     """Per-island digit log posteriors and the least in-grammar mass, or the no-match."""
     reach = int(settings.island_reach * SAMPLE_RATE)
     cut = int((settings.island_window - settings.lead) * SAMPLE_RATE)
+    # a Mandarin digit alone has its 30 s window; in a string, the whole utterance decides
+    # (`_zh_digits`) and the islands only propose
+    alone = len(islands) == 1 and not model.spaced
+    island_window = (
+        _window(model, settings.island_window, settings) if alone else settings.island_window
+    )
     bounds = [0, *(b for isl in islands for b in isl), len(audio)]
     mels = []
     for k, (s, e) in enumerate(islands):
         before, after = bounds[2 * k], bounds[2 * k + 3]  # end of previous, start of next
         lo, hi = s - min(reach, (s - before) // 2), e + min(reach, (after - e) // 2)
         piece = audio[max(0, lo) : min(len(audio), hi)][:cut]
-        mels.append(model.features(_lead(piece, settings.lead), settings.island_window))
+        mels.append(model.features(_lead(piece, settings.lead), island_window))
     encoded = model.encode(mels)
     options = _digit_options(model)
     start = model.start_with_prompt(_joined(model, DIGIT_WORDS if model.spaced else ZH_DIGIT_WORDS))
@@ -493,19 +606,11 @@ def _second_opinion(model, audio, table, best, settings) -> tuple[int, ...]:
     for r in range(1, len(unsure) + 1):
         for combo in itertools.combinations(unsure, r):
             cands.append(tuple(int(runner_up[k]) if k in combo else d for k, d in enumerate(best)))
-    whole = _lead(audio, settings.lead)
-    encoded = model.encode([model.features(whole, min(len(whole) / SAMPLE_RATE + 0.5, 30.0))])
-    seqs = [_digit_tokens(model, "".join(map(str, c))) for c in cands]
-    rows = max(len(q) for q in seqs) + 1
-    lps = model.position_logprobs(
-        model.repeat_each(encoded, len(seqs)), [model.start + q for q in seqs], rows
-    )
-    scores = []
-    for c, q, lp in zip(cands, seqs, lps, strict=True):
-        said = sum(lp[k, t] for k, t in enumerate(q)) + np.logaddexp.reduce(
-            lp[len(q), model.endings]
-        )
-        scores.append(sum(table[k, d] for k, d in enumerate(c)) + settings.whole_weight * said)
+    said = _whole_scores(model, audio, ["".join(map(str, c)) for c in cands], settings)
+    scores = [
+        sum(table[k, d] for k, d in enumerate(c)) + settings.whole_weight * w
+        for c, w in zip(cands, said, strict=True)
+    ]
     return cands[int(np.argmax(scores))]
 
 
@@ -515,7 +620,7 @@ def _constrained_digits(model, audio, min_digits, max_digits, settings) -> Gramm
     allowed = set(value) | ({model.eot} if min_digits < max_digits else set())
     suppress = [t for t in range(model.vocab_size) if t not in allowed]
     audio = _lead(audio, settings.lead)
-    window = min(len(audio) / SAMPLE_RATE + 0.5, 30.0)
+    window = _window(model, len(audio) / SAMPLE_RATE + 0.5, settings)
     encoded = model.encode([model.features(audio, window)])
     start = model.start
     result = model.ct2.generate(
