@@ -33,10 +33,32 @@ a pause (120 ms after the last voiced frame), the moment to decode a partial so 
 arrive within the complete window.
 
 Barge-in: while a prompt started with ``barge_in=True`` plays and the listener is listening,
-speech that lasts `barge_in_min_speech` (0.2 s) yields `SpeechStarted` then `BargeIn` (the
-runtime stops the prompt); shorter bursts (coughs, line clicks) are dropped silently. While a
-prompt without barge-in plays, speech is ignored and detection restarts when it finishes.
-The no-input timer runs from the end of the prompts (or from `start_listening` without one).
+speech that lasts `barge_in_min_speech` (0.2 s) yields `SpeechStarted` then `BargeIn`: the
+runtime PAUSES the prompt (so a real interruption silences the bot ~0.25 s after the caller
+began), and the listener decides what the caller is doing:
+
+* an `Interruption` ("long") at once when the speech passes `backchannel_max_speech` (0.8 s):
+  no backchannel is that long. The runtime stops the prompt; the utterance is the answer;
+* at the first partial transcript that covers all the speech (asked for at `SpeechPaused`,
+  120 ms after the caller falls silent): a `Backchannel` when the text is only backchannel
+  words of the expectation's language (speech/backchannel.py: "uh-huh", "right", 嗯, 对) and
+  not an answer the expectation accepts ("yeah" to a yes/no question is an answer), or empty
+  (a cough, a breath: the recogniser heard no words). The utterance is dropped (no answer, no
+  turn) and the runtime resumes the prompt where it paused. Any other text: an `Interruption`
+  ("words");
+* an `Interruption` ("undecided") just before the utterance ends if no covering partial came.
+
+Shorter bursts (clicks) are dropped silently. While a prompt without barge-in plays, speech is
+ignored and detection restarts when it finishes. The no-input timer runs from the end of the
+prompts (or from `start_listening` without one).
+
+Echo: the bot's own voice coming back on the line (a hybrid's echo, a speakerphone) must not
+barge in. `feed` takes `played`, the peak (PCM16 units) of the bot audio sent at that frame's
+tick; a Geigel double-talk test counts a caller frame as speech only when its peak is above
+`echo_ratio` (0.6, -4.4 dB) of the loudest bot output of the last `echo_window` (0.5 s: the
+echo path's delay, jitter buffers included). Echo comes back at least 6 dB down (G.168's
+echo-return-loss assumption), so it never proves a barge-in; a caller as loud as the bot
+does. The test applies only until a barge-in is proven (the prompt is paused then).
 
 API::
 
@@ -52,6 +74,9 @@ API::
         pre_roll: float = 0.3              # audio kept from before speech started
         tail: float = 0.2                  # silence kept after the last voiced frame
         barge_in_min_speech: float = 0.2
+        backchannel_max_speech: float = 0.8  # a barge longer than this is an interruption
+        echo_ratio: float = 0.6            # Geigel: caller peak / the bot's recent output peak
+        echo_window: float = 0.5           # seconds of bot output peaks the test looks at
         vad: VadSettings = VadSettings()
 
     events (frozen dataclasses; SpeechEvent is their union):
@@ -60,20 +85,24 @@ API::
         EndOfUtterance(at: float, audio: bytes, rate: int, speech_start: float,
                        speech_end: float, complete: bool, text: str,
                        reason: str = "timeout", turn_score: float | None = None)
-        BargeIn(at: float)
+        BargeIn(at: float, speech_start: float = 0.0)     # pause the prompt
+        Interruption(at: float, reason: str)   # stop it: "long", "words" or "undecided"
+        Backchannel(at: float, text: str, speech_start: float = 0.0)   # resume it
         NoInput(at: float)
         MaxSpeech(at: float, audio: bytes, rate: int, speech_start: float)
 
     class Listener:
         __init__(rate: int = 8000, settings: ListenerSettings = ListenerSettings(),
                  satisfies: Satisfies | None = None,     # default: voicebot.dialog.understanding
-                 classifier: FrameClassifier | None = None)
+                 classifier: FrameClassifier | None = None,
+                 is_backchannel: Satisfies | None = None)  # default: speech.backchannel
         listening -> bool;  in_utterance -> bool
-        feed(frame_pcm: bytes, now: float) -> list[SpeechEvent]
+        feed(frame_pcm: bytes, now: float, played: int = 0) -> list[SpeechEvent]
         tick(now: float) -> list[SpeechEvent]            # timers, when no frame arrives
         partial(text: str, now: float, audio_end: float | None = None) -> list[SpeechEvent]
         turn_score(score: float, now: float, audio_end: float) -> list[SpeechEvent]
         wants_turn_score -> bool     # in an open answer: ask the turn model at SpeechPaused
+        deciding_barge -> bool       # a paused prompt waits for a transcript: ask a partial
         start_listening(expect: Expectation, now: float, timeout: float = 5.0)
             -> list[SpeechEvent]
         stop_listening() -> None
@@ -88,6 +117,8 @@ import logging
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+
+import numpy as np
 
 from voicebot.dialog.expectation import Expectation
 from voicebot.speech.vad import FrameClassifier, Vad, VadChange, VadSettings
@@ -107,6 +138,9 @@ class ListenerSettings:
     pre_roll: float = 0.3
     tail: float = 0.2
     barge_in_min_speech: float = 0.2
+    backchannel_max_speech: float = 0.8
+    echo_ratio: float = 0.6
+    echo_window: float = 0.5
     vad: VadSettings = field(default_factory=VadSettings)
 
 
@@ -137,7 +171,27 @@ class EndOfUtterance:
 
 @dataclass(frozen=True)
 class BargeIn:
+    """The caller talks over a barge-in prompt: pause it (an interruption or a backchannel)."""
+
     at: float
+    speech_start: float = 0.0
+
+
+@dataclass(frozen=True)
+class Interruption:
+    """The barge-in is an interruption: stop the prompt; the utterance is the answer."""
+
+    at: float
+    reason: str  # "long" (past backchannel_max_speech), "words", "undecided"
+
+
+@dataclass(frozen=True)
+class Backchannel:
+    """The barge-in was a backchannel ("uh-huh"): resume the prompt; nothing was answered."""
+
+    at: float
+    text: str
+    speech_start: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -153,13 +207,28 @@ class MaxSpeech:
     speech_start: float
 
 
-SpeechEvent = SpeechStarted | SpeechPaused | EndOfUtterance | BargeIn | NoInput | MaxSpeech
+SpeechEvent = (
+    SpeechStarted
+    | SpeechPaused
+    | EndOfUtterance
+    | BargeIn
+    | Interruption
+    | Backchannel
+    | NoInput
+    | MaxSpeech
+)
 
 
 def _understanding_satisfies(expect: Expectation, text: str) -> bool:
     from voicebot.dialog.understanding import satisfies
 
     return satisfies(expect, text)
+
+
+def _table_backchannel(expect: Expectation, text: str) -> bool:
+    from voicebot.speech.backchannel import is_backchannel
+
+    return is_backchannel(expect, text)
 
 
 class Listener:
@@ -171,10 +240,14 @@ class Listener:
         settings: ListenerSettings = ListenerSettings(),
         satisfies: Satisfies | None = None,
         classifier: FrameClassifier | None = None,
+        is_backchannel: Satisfies | None = None,
     ) -> None:
         self.rate = rate
         self.settings = settings
         self._satisfies = satisfies if satisfies is not None else _understanding_satisfies
+        self._is_backchannel = is_backchannel or _table_backchannel
+        self._played: deque[int] = deque(maxlen=max(1, round(settings.echo_window / 0.02)))
+        self._played_peak = 0  # max of _played, kept as frames come
         self._vad = Vad(settings.vad, classifier)
         frames = round((settings.pre_roll + 0.02 * settings.vad.start_window) / 0.02) + 1
         self._history: deque[tuple[bytes, float]] = deque(maxlen=frames)
@@ -190,6 +263,7 @@ class Listener:
         self._utt_start = 0.0  # time of the first sample kept
         self._speech_start = 0.0
         self._confirmed = False  # SpeechStarted emitted (pending while a barge-in is unproven)
+        self._barge = False  # a proven barge-in whose prompt is paused, not yet decided
         self._text = ""
         self._satisfied_to: float | None = None  # audio_end of the latest satisfying partial
         self._score: float | None = None  # the turn model's latest score ...
@@ -207,6 +281,11 @@ class Listener:
     def wants_turn_score(self) -> bool:
         """An open answer is being spoken: the turn model's score can end it early."""
         return bool(self._utt) and self._expect is not None and not self._expect.is_closed
+
+    @property
+    def deciding_barge(self) -> bool:
+        """A paused prompt waits for the transcript of the speech over it."""
+        return self._barge
 
     def utterance_audio(self) -> bytes:
         return b"".join(self._utt)
@@ -261,7 +340,30 @@ class Listener:
         if log.isEnabledFor(logging.DEBUG):
             shown = "[masked]" if self._expect.sensitive else text  # a PIN is never logged
             log.debug("partial %r satisfied=%s", shown, self._satisfied_to is not None)
+        last_voiced = self._vad.last_voiced_end or self._speech_start
+        if self._barge and covered >= last_voiced - 1e-6:
+            return self._decide_barge(text, now)
         return self._check(now)
+
+    def _decide_barge(self, text: str, now: float) -> list[SpeechEvent]:
+        """A transcript of all the speech over a paused prompt: backchannel or interruption."""
+        assert self._expect is not None
+        said = text.strip()
+        answer = bool(said) and self._satisfied_to is not None
+        if not answer and (not said or self._is_backchannel(self._expect, said)):
+            start = self._speech_start
+            self._reset_utterance()
+            if not self._prompt:  # it ended before the pause took hold: listen from now
+                self._deadline = now + self._timeout
+            log.debug("backchannel %r over the prompt", "[masked]" if self._expect.sensitive else said)
+            return [Backchannel(now, said, start)]
+        return [self._interrupted(now, "words"), *self._check(now)]
+
+    def _interrupted(self, now: float, reason: str) -> Interruption:
+        self._barge = False
+        self._prompt = False
+        log.debug("barge-in is an interruption (%s)", reason)
+        return Interruption(now, reason)
 
     def turn_score(self, score: float, now: float, audio_end: float) -> list[SpeechEvent]:
         """Record the turn model's probability that the utterance up to `audio_end` is a
@@ -274,9 +376,11 @@ class Listener:
 
     # -- media ---------------------------------------------------------------------------
 
-    def feed(self, frame_pcm: bytes, now: float) -> list[SpeechEvent]:
-        """Take one frame whose last sample was captured at `now`; return what happened."""
-        change = self._vad.process(frame_pcm, self.rate, now)
+    def feed(self, frame_pcm: bytes, now: float, played: int = 0) -> list[SpeechEvent]:
+        """Take one frame whose last sample was captured at `now` (`played`: the peak of the
+        bot audio sent at its tick, for the echo test); return what happened."""
+        echo = self._echo(frame_pcm, played) if played or self._played_peak else False
+        change = self._vad.process(frame_pcm, self.rate, now, masked=echo)
         if self._utt:
             self._utt.append(frame_pcm)
             return self._in_speech(change, now)
@@ -292,6 +396,21 @@ class Listener:
         return self._check(now) if self._expect is not None else []
 
     # -- internals -----------------------------------------------------------------------
+
+    def _echo(self, frame_pcm: bytes, played: int) -> bool:
+        """Geigel's double-talk test: is this frame no louder than the bot's echo would be?"""
+        history = self._played
+        dropped = history[0] if len(history) == history.maxlen else 0
+        history.append(played)
+        if played >= self._played_peak:
+            self._played_peak = played
+        elif dropped == self._played_peak:
+            self._played_peak = max(history)
+        if not self._played_peak or (self._utt and self._confirmed):
+            return False  # the bot is silent, or a barge-in is proven (its prompt paused)
+        samples = np.frombuffer(frame_pcm, "<i2")
+        peak = max(int(samples.max()), -int(samples.min())) if samples.size else 0
+        return peak < self.settings.echo_ratio * self._played_peak
 
     def _begin(self, speech_start: float, now: float) -> list[SpeechEvent]:
         keep_from = speech_start - self.settings.pre_roll
@@ -335,12 +454,18 @@ class Listener:
                 return [NoInput(now)]
             return []
         s = self.settings
+        voiced_to = self._vad.last_voiced_end or self._speech_start
         if not self._confirmed:
-            voiced_to = self._vad.last_voiced_end or self._speech_start
             if self._vad.speaking and voiced_to - self._speech_start >= s.barge_in_min_speech:
-                self._prompt = False
-                return [self._confirm(), BargeIn(now)]
+                self._barge = True  # the prompt pauses; backchannel or interruption?
+                return [self._confirm(), BargeIn(now, self._speech_start)]
             return []
+        if self._barge and voiced_to - self._speech_start > s.backchannel_max_speech:
+            return [self._interrupted(now, "long"), *self._endpoint(now)]
+        return self._endpoint(now)
+
+    def _endpoint(self, now: float) -> list[SpeechEvent]:
+        s = self.settings
         if now - self._speech_start >= s.max_speech:
             cut = MaxSpeech(now, self.utterance_audio(), self.rate, self._speech_start)
             self._finish()
@@ -364,6 +489,8 @@ class Listener:
             reason, window = "timeout", s.incomplete_timeout
         if now - last_voiced < window - 1e-9:
             return []
+        if self._barge:  # no transcript in time: whatever was said, it is the answer
+            return [self._interrupted(now, "undecided"), self._end(now, last_voiced, complete, reason)]
         return [self._end(now, last_voiced, complete, reason)]
 
     def _end(self, now: float, last_voiced: float, complete: bool, reason: str) -> EndOfUtterance:
