@@ -47,6 +47,7 @@ steps:
 class Frame:
     pcm: bytes
     timestamp: float
+    played: int = 0
 
 
 class FakeMedia:

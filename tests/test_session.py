@@ -12,10 +12,10 @@ from voicebot.call.session import (
     Beep,
     CallSession,
     KeyIn,
+    PausePlayback,
     Perform,
     Play,
     PlaybackFinished,
-    PausePlayback,
     PlaybackStarted,
     Recognize,
     Recognized,
@@ -306,10 +306,12 @@ def test_a_turn_that_barged_in_is_marked_for_the_call_record():
     s.handle(PlaybackFinished(), 0.0)
     s.handle(Recognized(s.turn, "billing", 0.9, True), 0.0)  # billing subflow prompt plays
     out = feed(s, clock, np.concatenate([silence(0.3), voice_tone(0.6), silence(1.2)]))
-    assert StopPlayback() in out
+    assert PausePlayback() in out and StopPlayback() not in out  # no partial came: undecided
     request = next(o for o in out if isinstance(o, Recognize) and o.final)
-    s.handle(Recognized(request.turn, "my bill", 0.9, True), clock.now)
+    out = s.handle(Recognized(request.turn, "my bill", 0.9, True), clock.now)
+    assert StopPlayback() in out  # the final transcript is no backchannel: an interruption
     assert s.turns[-1].barged_in
+    s.handle(PlaybackFinished(), clock.now)  # the stopped prompt's end, reported late
     s.handle(PlaybackFinished(), clock.now)  # the next prompt played out: the caller waited
     out = feed(s, clock, np.concatenate([silence(0.3), voice_tone(0.6), silence(1.2)]))
     assert StopPlayback() not in out

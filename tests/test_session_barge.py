@@ -33,7 +33,7 @@ def over_the_menu(text: str, partials: bool = True):
 def test_a_backchannel_resumes_the_menu_and_the_call_goes_on_as_if_nothing_was_said():
     s, clock, out = over_the_menu("Uh-huh.")
     (resume,) = out
-    assert isinstance(resume, ResumePlayback) and 0.15 <= resume.rewind <= 0.35
+    assert isinstance(resume, ResumePlayback) and 0.45 <= resume.rewind <= 0.65
     assert s.engine.step_id == "main_menu" and s.engine.no_match == 0
     assert s.turns[-1].end_of_turn == "backchannel" and s.turns[-1].barged_in
     later = feed(s, clock, silence(1.5))
@@ -58,3 +58,29 @@ def test_an_interruption_stops_the_menu_and_is_the_answer():
 def test_a_barge_is_transcribed_even_with_partials_off():
     s, _, out = over_the_menu("mm", partials=False)
     assert isinstance(out[0], ResumePlayback)
+
+
+def _partial_too_late(final_text: str):
+    """Speech over the menu whose partial never comes in time: the final transcript judges."""
+    s, clock = session()
+    s.start(ev.CallStarted("c1"), 0.0)
+    out = feed(s, clock, np.concatenate([silence(0.5), voice_tone(0.45), silence(1.2)]))
+    assert PausePlayback() in out and StopPlayback() not in out
+    final = next(o for o in out if isinstance(o, Recognize) and o.final)
+    out = s.handle(Recognized(final.turn, final_text, 0.8, True), clock.now)
+    return s, clock, out
+
+
+def test_a_slow_transcript_of_a_backchannel_still_resumes_and_listens_again():
+    s, clock, out = _partial_too_late("Mm-hmm.")
+    assert isinstance(out[0], ResumePlayback)
+    assert s.turns[-1].end_of_turn == "backchannel" and s.engine.no_match == 0
+    assert s.listener.listening and s.engine.step_id == "main_menu"
+
+
+def test_a_slow_transcript_of_an_answer_stops_the_prompt_and_is_the_answer():
+    s, clock, out = _partial_too_late("billing")
+    assert out[0] == StopPlayback() and s.engine.step_id == "billing_menu"
+    assert s.turns[-1].barged_in
+    assert s.handle(PlaybackFinished(), clock.now + 0.1) == []  # the stopped menu's late end
+    assert s.playing  # the billing menu still plays

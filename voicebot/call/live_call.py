@@ -52,8 +52,8 @@ from voicebot.call.session import (
     AskModel,
     AudioIn,
     Beep,
-    PausePlayback,
     CallSession,
+    PausePlayback,
     Perform,
     Play,
     PlaybackFinished,
@@ -185,9 +185,7 @@ class LiveCall:
             while not self.session.ended:
                 frames = self.media.read_frames(timeout=0.02)
                 for frame in frames:
-                    self._do(
-                        self.session.handle(AudioIn(frame.pcm, frame.played), frame.timestamp)
-                    )
+                    self._do(self.session.handle(AudioIn(frame.pcm, frame.played), frame.timestamp))
                 while not self.session.ended:
                     try:
                         item = self.inbox.get_nowait()
@@ -257,7 +255,8 @@ class LiveCall:
             elif isinstance(out, StopPlayback):
                 self.media.stop_playback()
             elif isinstance(out, PausePlayback):
-                self.media.pause_playback()
+                if not self.media.pause_playback():
+                    self.log.debug("barge-in: nothing playing to pause")
             elif isinstance(out, ResumePlayback):
                 self.media.resume_playback(out.rewind)
             elif isinstance(out, Recognize):

@@ -184,6 +184,7 @@ class ResumePlayback:
 
 
 BACKCHANNEL_REWIND_MAX = 1.0  # seconds of a prompt replayed at most after a backchannel
+BACKCHANNEL_REWIND_LEAD = 0.3  # replayed from this long before the caller began: the word
 
 
 @dataclass(frozen=True)
@@ -367,6 +368,7 @@ class CallSession:
         self.turns: list[Turn] = []
         self.barged_in = False  # a barge-in stopped a prompt; the next caller turn is marked
         self.paused_over = 0.0  # seconds of prompt the caller had talked over when it paused
+        self.barge_pending = False  # the final transcript judges the speech over a paused prompt
         self.recording: _Recording | None = None
         self.ended = False
         self.now = 0.0
@@ -765,6 +767,7 @@ class CallSession:
                 self.barged_in = False
                 if isinstance(e, lis.EndOfUtterance):
                     turn.end_of_turn, turn.turn_score = e.reason, e.turn_score
+                    self.barge_pending = e.barge
                 else:
                     turn.end_of_turn = "max_speech"
                 self.turns.append(turn)
@@ -776,11 +779,16 @@ class CallSession:
 
     def _backchannel(self, e: lis.Backchannel) -> list[SessionOutput]:
         secret = self.expect is not None and self.expect.sensitive
-        turn = Turn(self.turn, e.speech_start, e.at, e.text, sensitive=secret)
-        turn.barged_in, turn.end_of_turn, turn.recognized_at = True, "backchannel", e.at
+        turn = Turn(self.turn, e.speech_start, e.at, e.text, sensitive=secret, barged_in=True)
+        turn.recognized_at = e.at
         self.turns.append(turn)
         self.partial_pending = False
-        rewind = min(max(self.paused_over, 0.0), BACKCHANNEL_REWIND_MAX)
+        return self._resume(turn)
+
+    def _resume(self, turn: Turn) -> list[SessionOutput]:
+        """`turn` was a backchannel: the paused prompt goes on, a little before its pause."""
+        turn.end_of_turn = "backchannel"
+        rewind = min(max(self.paused_over, 0.0) + BACKCHANNEL_REWIND_LEAD, BACKCHANNEL_REWIND_MAX)
         return [ResumePlayback(rewind)] if self.playing else []
 
     def _recognized(self, result: Recognized, now: float) -> list[SessionOutput]:
@@ -798,13 +806,23 @@ class CallSession:
         turn = self.turns[-1] if self.turns else None
         if turn is not None:
             turn.text, turn.confidence, turn.recognized_at = (result.text, result.confidence, now)
+        stop: list[SessionOutput] = []  # the speech over a paused prompt, judged by its words
+        if self.barge_pending and turn is not None and self.expect is not None:
+            self.barge_pending, turn.barged_in = False, True
+            if self.listener.backchannel(self.expect, result.text):
+                events = self.listener.start_listening(self.expect, now, self.listen_timeout)
+                return self._resume(turn) + self._listener_events(events, now)
+            self.deferred = [a for a in self.deferred if not isinstance(a, act.Say)]
+            if self.playing:  # an interruption: stop the prompt, take the answer; as for keys,
+                stop = [StopPlayback(), *self._drained(now)]  # stopped is finished at once
+                self.stale_finishes += 1
         if not result.text.strip() or self.expect is None:
             if self.expect is not None:  # noise: listen again, no attempt counted
                 return self._listener_events(
                     self.listener.start_listening(self.expect, now, self.listen_timeout), now
                 )
             return []
-        return self._engine(ev.Utterance(result.text, result.confidence), now)
+        return stop + self._engine(ev.Utterance(result.text, result.confidence), now)
 
     def _keys(self, digits: str, now: float) -> list[SessionOutput]:
         rec = self.recording

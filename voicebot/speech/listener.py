@@ -46,7 +46,9 @@ began), and the listener decides what the caller is doing:
   (a cough, a breath: the recogniser heard no words). The utterance is dropped (no answer, no
   turn) and the runtime resumes the prompt where it paused. Any other text: an `Interruption`
   ("words");
-* an `Interruption` ("undecided") just before the utterance ends if no covering partial came.
+* if no covering partial came before the utterance ends (a slow recogniser), its
+  `EndOfUtterance` has `barge=True`: the prompt stays paused and the runtime judges the final
+  transcript the same way (`backchannel(expect, text)`).
 
 Shorter bursts (clicks) are dropped silently. While a prompt without barge-in plays, speech is
 ignored and detection restarts when it finishes. The no-input timer runs from the end of the
@@ -54,11 +56,16 @@ prompts (or from `start_listening` without one).
 
 Echo: the bot's own voice coming back on the line (a hybrid's echo, a speakerphone) must not
 barge in. `feed` takes `played`, the peak (PCM16 units) of the bot audio sent at that frame's
-tick; a Geigel double-talk test counts a caller frame as speech only when its peak is above
-`echo_ratio` (0.6, -4.4 dB) of the loudest bot output of the last `echo_window` (0.5 s: the
-echo path's delay, jitter buffers included). Echo comes back at least 6 dB down (G.168's
-echo-return-loss assumption), so it never proves a barge-in; a caller as loud as the bot
-does. The test applies only until a barge-in is proven (the prompt is paused then).
+tick; a Geigel double-talk test counts a caller frame as speech only when its peak is above a
+ratio of the loudest bot output of the last `echo_window` (0.5 s: the echo path's delay, jitter
+buffers included). Plain Geigel uses a fixed ratio (0.5: echo comes back at least 6 dB down,
+G.168's echo-return-loss assumption), which deafens the bot to a caller quieter than half its
+own peaks (a full-scale prompt, a quiet line). So the ratio is measured on the call: 1.3 times
+the 90th percentile of caller peak / bot window peak over the last `echo_history` (2 s) of
+bot output, between `echo_floor` (0.05) and `echo_ratio` (0.6, -4.4 dB; also the ratio for the
+first 0.5 s, before there is a measure). On a line with no echo the caller counts at any level;
+echo at -6..-10 dB never proves a barge-in. The test applies only until a barge-in is proven
+(the prompt is paused then).
 
 API::
 
@@ -77,6 +84,8 @@ API::
         backchannel_max_speech: float = 0.8  # a barge longer than this is an interruption
         echo_ratio: float = 0.6            # Geigel: caller peak / the bot's recent output peak
         echo_window: float = 0.5           # seconds of bot output peaks the test looks at
+        echo_history: float = 2.0          # seconds of those ratios the echo level comes from
+        echo_floor: float = 0.05
         vad: VadSettings = VadSettings()
 
     events (frozen dataclasses; SpeechEvent is their union):
@@ -84,9 +93,10 @@ API::
         SpeechPaused(at: float)
         EndOfUtterance(at: float, audio: bytes, rate: int, speech_start: float,
                        speech_end: float, complete: bool, text: str,
-                       reason: str = "timeout", turn_score: float | None = None)
+                       reason: str = "timeout", turn_score: float | None = None,
+                       barge: bool = False)   # over a paused prompt, not yet judged
         BargeIn(at: float, speech_start: float = 0.0)     # pause the prompt
-        Interruption(at: float, reason: str)   # stop it: "long", "words" or "undecided"
+        Interruption(at: float, reason: str)   # stop it: "long" or "words"
         Backchannel(at: float, text: str, speech_start: float = 0.0)   # resume it
         NoInput(at: float)
         MaxSpeech(at: float, audio: bytes, rate: int, speech_start: float)
@@ -109,6 +119,7 @@ API::
         prompt_started(now: float, barge_in: bool = True) -> list[SpeechEvent]
         prompt_finished(now: float) -> list[SpeechEvent]
         utterance_audio() -> bytes                       # the current utterance so far
+        backchannel(expect: Expectation, text: str) -> bool   # no answer, only "uh-huh"s
 """
 
 from __future__ import annotations
@@ -141,6 +152,8 @@ class ListenerSettings:
     backchannel_max_speech: float = 0.8
     echo_ratio: float = 0.6
     echo_window: float = 0.5
+    echo_history: float = 2.0
+    echo_floor: float = 0.05
     vad: VadSettings = field(default_factory=VadSettings)
 
 
@@ -167,6 +180,7 @@ class EndOfUtterance:
     text: str  # latest partial transcript ("" if none)
     reason: str = "timeout"  # "complete" (the text), "turn" (the turn model), "timeout"
     turn_score: float | None = None  # the turn model's latest score for this utterance
+    barge: bool = False  # said over a paused prompt and not judged yet: the final decides
 
 
 @dataclass(frozen=True)
@@ -182,7 +196,7 @@ class Interruption:
     """The barge-in is an interruption: stop the prompt; the utterance is the answer."""
 
     at: float
-    reason: str  # "long" (past backchannel_max_speech), "words", "undecided"
+    reason: str  # "long" (past backchannel_max_speech) or "words"
 
 
 @dataclass(frozen=True)
@@ -248,6 +262,7 @@ class Listener:
         self._is_backchannel = is_backchannel or _table_backchannel
         self._played: deque[int] = deque(maxlen=max(1, round(settings.echo_window / 0.02)))
         self._played_peak = 0  # max of _played, kept as frames come
+        self._echo_levels: deque[float] = deque(maxlen=max(1, round(settings.echo_history / 0.02)))
         self._vad = Vad(settings.vad, classifier)
         frames = round((settings.pre_roll + 0.02 * settings.vad.start_window) / 0.02) + 1
         self._history: deque[tuple[bytes, float]] = deque(maxlen=frames)
@@ -349,15 +364,24 @@ class Listener:
         """A transcript of all the speech over a paused prompt: backchannel or interruption."""
         assert self._expect is not None
         said = text.strip()
-        answer = bool(said) and self._satisfied_to is not None
-        if not answer and (not said or self._is_backchannel(self._expect, said)):
+        if self.backchannel(self._expect, said):
             start = self._speech_start
             self._reset_utterance()
             if not self._prompt:  # it ended before the pause took hold: listen from now
                 self._deadline = now + self._timeout
-            log.debug("backchannel %r over the prompt", "[masked]" if self._expect.sensitive else said)
+            log.debug(
+                "backchannel %r over the prompt", "[masked]" if self._expect.sensitive else said
+            )
             return [Backchannel(now, said, start)]
         return [self._interrupted(now, "words"), *self._check(now)]
+
+    def backchannel(self, expect: Expectation, text: str) -> bool:
+        """`text`, said over a prompt, is no answer to `expect`, only backchannel words (or
+        none: a cough)."""
+        said = text.strip()
+        if said and self._satisfies(expect, said):
+            return False  # "yeah" to a yes/no question
+        return not said or self._is_backchannel(expect, said)
 
     def _interrupted(self, now: float, reason: str) -> Interruption:
         self._barge = False
@@ -410,7 +434,13 @@ class Listener:
             return False  # the bot is silent, or a barge-in is proven (its prompt paused)
         samples = np.frombuffer(frame_pcm, "<i2")
         peak = max(int(samples.max()), -int(samples.min())) if samples.size else 0
-        return peak < self.settings.echo_ratio * self._played_peak
+        s, levels = self.settings, self._echo_levels
+        levels.append(peak / self._played_peak)
+        ratio = s.echo_ratio
+        if len(levels) >= 25:  # 0.5 s of the bot talking: the line's own echo level
+            measured = 1.3 * sorted(levels)[int(0.9 * (len(levels) - 1))]
+            ratio = min(s.echo_ratio, max(s.echo_floor, measured))
+        return peak < ratio * self._played_peak
 
     def _begin(self, speech_start: float, now: float) -> list[SpeechEvent]:
         keep_from = speech_start - self.settings.pre_roll
@@ -458,6 +488,7 @@ class Listener:
         if not self._confirmed:
             if self._vad.speaking and voiced_to - self._speech_start >= s.barge_in_min_speech:
                 self._barge = True  # the prompt pauses; backchannel or interruption?
+                log.debug("barge-in at %.3f: the prompt pauses", now)
                 return [self._confirm(), BargeIn(now, self._speech_start)]
             return []
         if self._barge and voiced_to - self._speech_start > s.backchannel_max_speech:
@@ -489,8 +520,6 @@ class Listener:
             reason, window = "timeout", s.incomplete_timeout
         if now - last_voiced < window - 1e-9:
             return []
-        if self._barge:  # no transcript in time: whatever was said, it is the answer
-            return [self._interrupted(now, "undecided"), self._end(now, last_voiced, complete, reason)]
         return [self._end(now, last_voiced, complete, reason)]
 
     def _end(self, now: float, last_voiced: float, complete: bool, reason: str) -> EndOfUtterance:
@@ -506,6 +535,7 @@ class Listener:
             self._text,
             reason,
             self._score,
+            self._barge,  # no transcript in time: the final one decides
         )
         if log.isEnabledFor(logging.DEBUG):
             log.debug("end of utterance at %.3f, %s (turn score %s)", now, reason, self._score)
