@@ -52,7 +52,8 @@ NOT_STOPPED = re.compile(
 
 
 def start_bot(flow: Path, clock: str, data: Path) -> tuple[subprocess.Popen[str], str]:
-    env = {**os.environ, "VOICEBOT_DATA_DIR": str(data), "VOICEBOT_CALL_RECORDS": ""}
+    records = data / f"calls-{flow.stem}.db"
+    env = {**os.environ, "VOICEBOT_DATA_DIR": str(data), "VOICEBOT_CALL_RECORDS": str(records)}
     proc = subprocess.Popen(
         [sys.executable, "-m", "voicebot", "serve", "--flow", str(flow), "--port", "0",
          "--clock", clock],
@@ -74,6 +75,17 @@ def call(uri: str, data: Path, *args: str) -> str:
         capture_output=True, text=True, timeout=300, cwd=ROOT, env=env,
     )  # fmt: skip
     return out.stdout
+
+
+def heard_by_bot(data: Path, flow: Path) -> list[tuple[str, str]]:
+    """The caller turns of the latest call, as the bot's record has them (text, end of turn)."""
+    from voicebot.call.records import CallStore
+
+    store = CallStore(data / f"calls-{flow.stem}.db")
+    calls = store.list()
+    full = store.get(calls[0].id) if calls else None
+    turns = full.turns if full is not None else []
+    return [(t["text"] or t["dtmf"], t["end_of_turn"]) for t in turns if t["who"] == "caller"]
 
 
 def verdict(out: str) -> tuple[bool | None, float | None]:
@@ -135,7 +147,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                                 "--barge", said, "--dtmf", "0",
                             )  # fmt: skip
                             results.setdefault(kind, []).append(verdict(out))
-                            print(kind, voice, word, results[kind][-1], flush=True)
+                            said_to = heard_by_bot(tmp, flow)
+                            print(kind, voice, word, results[kind][-1], said_to, flush=True)
             finally:
                 proc.terminate()
                 proc.wait(30)

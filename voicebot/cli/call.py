@@ -55,8 +55,9 @@ class BotTurn:
 STOP_SILENCE = 0.4  # a bot this long silent after a barge began has stopped talking (s)
 STOP_GRACE = 0.3  # ... if that silence began before the caller finished, or this soon after
 RESUME_WITHIN = 4.0  # a bot that went on with its prompt did so this soon after falling silent
-REPLAYED = (0.06, 0.2)  # the bot's audio after the silence (from, length: s) looked for in what
-# came before; from 60 ms on, as a stateful codec (G.722's ADPCM) decodes the replay alike then
+REPLAYED = 0.1  # seconds of the bot's audio after the silence looked for in what came before,
+REPLAYED_FROM = (0.04, 0.1, 0.2)  # ... from these offsets (any one found will do): not at 0, as
+# a stateful codec (G.722's ADPCM) decodes the replay alike only after a few tens of ms
 SAME_AUDIO = 0.9  # normalised correlation at which that audio is the same
 
 
@@ -323,9 +324,10 @@ def _talk_over(
         if loud_again.size:
             at = silent + int(loud_again[0]) * listener.frame
             x = listener.audio()
-            skip, length = int(REPLAYED[0] * rate), int(REPLAYED[1] * rate)
-            piece = x[at + skip : at + skip + length]
-            if replayed(x[max(0, silent - rate) : silent + listener.frame], piece):
+            before = x[max(0, silent - rate) : silent + listener.frame]
+            length = int(REPLAYED * rate)
+            pieces = [x[at + int(t * rate) : at + int(t * rate) + length] for t in REPLAYED_FROM]
+            if any(replayed(before, piece) for piece in pieces):
                 went_on = (at - silent) / rate
     latency = (start - mark) / rate if out.turns or mark else None
     end = begin + stop * listener.frame if stopped and stop is not None else begin
