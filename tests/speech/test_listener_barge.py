@@ -207,6 +207,7 @@ def test_a_caller_as_loud_as_the_bot_barges_in_through_its_echo():
         ("Yeah, yeah. Right.", MENU, True),
         ("Okay.", MENU, True),
         ("I see", MENU, True),
+        ("Write.", MENU, True),  # "right" as the recogniser heard it once
         ("billing", MENU, False),
         ("yeah billing", MENU, False),
         ("right away please", MENU, False),

@@ -10,7 +10,8 @@ and not an answer the dialog's expectation accepts (a "yeah" over a yes/no quest
 
 A transcript is a backchannel when it is made only of the table's phrases of its language, in
 any number and order ("yeah yeah right", "对对对", "嗯，好的"). The recogniser writes the same
-sound several ways ("uh-huh", "uh huh", "Uh-huh.", "mm-hmm", "mhm"): all are listed.
+sound several ways ("uh-huh", "uh huh", "Uh-huh.", "mm-hmm", "mhm"), and a homophone now and
+then ("right" as "write"): all are listed.
 """
 
 from __future__ import annotations
@@ -24,6 +25,9 @@ BACKCHANNELS: dict[str, tuple[str, ...]] = {
         "uh huh", "uh-huh", "mm-hmm", "mm hmm", "mhm", "mm", "mmm", "hmm", "hm", "um", "uh",
         "yeah", "yep", "yup", "right", "okay", "ok", "sure", "i see", "got it", "aha", "ah",
         "oh", "alright", "all right", "cool",
+        # what the recogniser makes of them on a phone line (tiny.en on espeak-ng: "right" as
+        # "write"); an expectation that accepts the word still takes it as the answer
+        "write", "rite", "wright", "yea", "yah", "ya", "mm hm", "m hm", "mhmm", "uh uh",
     ),
     "zh": (
         "嗯", "嗯嗯", "恩", "唔", "对", "对的", "对对", "好", "好的", "是", "是的", "哦", "噢",
