@@ -42,11 +42,19 @@ def test_a_backchannel_over_the_menu_lets_it_go_on(bot: Bot, word: str) -> None:
     assert full is not None
     assert full.steps[:4] == ["welcome", "hours", "main_menu", "billing"]
     caller = [t for t in full.turns if t["who"] == "caller"]
-    if "barge   bot kept talking" not in out:  # it paused: the record says why it went on
-        backchannel = caller.pop(0)
-        assert backchannel["end_of_turn"] == "backchannel" and backchannel["barge_in"] == 1
-    # (kept talking: too short or too quiet to be speech over the bot at all, e.g. a brief "mm")
+    assert _backchannels(caller, out), caller
     assert "billing" in caller[0]["text"].lower() and not caller[0]["barge_in"], caller
+
+
+def _backchannels(caller: list[dict], out: str) -> bool:
+    """Drop the leading backchannel turns of the record; there is one if the caller heard a
+    pause. (None: "kept talking", too short to be speech over the bot, like a brief "mm"; or a
+    pause shorter than the caller's 0.4 s measure of one.)"""
+    dropped = 0
+    while caller and caller[0]["end_of_turn"] == "backchannel":
+        assert caller.pop(0)["barge_in"] == 1
+        dropped += 1
+    return dropped > 0 or "barge   bot kept talking" in out
 
 
 def test_the_bots_own_voice_echoed_back_does_not_stop_it(bot: Bot, tmp_path: Path) -> None:
@@ -77,9 +85,8 @@ def test_a_mandarin_backchannel_over_the_menu_lets_it_go_on(word: str, request) 
     full = store.get(store.list()[0].id)
     assert full is not None and full.steps[:3] == ["welcome", "main_menu", "number"], out
     caller = [t for t in full.turns if t["who"] == "caller"]
-    if "barge   bot kept talking" not in out:  # paused: went on because it was a backchannel
-        assert caller.pop(0)["end_of_turn"] == "backchannel", caller
-    assert caller[0]["dtmf"] == "1" and full.dtmf == "112345678#2"
+    assert _backchannels(caller, out), caller
+    assert caller[0]["dtmf"] == "1" and full.dtmf == "112345678#2", caller
 
 
 @pytest.fixture
