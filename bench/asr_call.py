@@ -117,6 +117,12 @@ class BenchMedia:
     def stop_playback(self) -> bool:
         return False
 
+    def pause_playback(self) -> bool:
+        return False
+
+    def resume_playback(self, rewind: float = 0.0) -> bool:
+        return False
+
     @property
     def playing(self) -> bool:
         return False

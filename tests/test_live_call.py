@@ -47,6 +47,7 @@ steps:
 class Frame:
     pcm: bytes
     timestamp: float
+    played: int = 0
 
 
 class FakeMedia:
@@ -69,6 +70,12 @@ class FakeMedia:
         threading.Timer(0.05, lambda: call.post(PlaybackFinished())).start()
 
     def stop_playback(self) -> bool:
+        return False
+
+    def pause_playback(self) -> bool:
+        return False
+
+    def resume_playback(self, rewind: float = 0.0) -> bool:
         return False
 
     @property

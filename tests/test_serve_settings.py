@@ -141,6 +141,12 @@ class _Media:
     def stop_playback(self) -> bool:
         return False
 
+    def pause_playback(self) -> bool:
+        return False
+
+    def resume_playback(self, rewind: float = 0.0) -> bool:
+        return False
+
 
 class _Sip:
     def hangup(self, call_id: str, status_code: int = 0) -> None:

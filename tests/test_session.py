@@ -12,6 +12,7 @@ from voicebot.call.session import (
     Beep,
     CallSession,
     KeyIn,
+    PausePlayback,
     Perform,
     Play,
     PlaybackFinished,
@@ -107,8 +108,11 @@ def test_barge_in_stops_the_prompt_and_keys_do_too():
     s.start(ev.CallStarted("c1"), 0.0)
     s.handle(PlaybackFinished(), 0.0)
     s.handle(Recognized(s.turn, "billing", 0.9, True), 0.0)  # billing subflow prompt plays
-    out = feed(s, clock, np.concatenate([silence(0.3), voice_tone(0.5), silence(0.1)]))
-    assert StopPlayback() in out
+    out = feed(s, clock, np.concatenate([silence(0.3), voice_tone(0.5), silence(0.2)]))
+    assert PausePlayback() in out and StopPlayback() not in out  # not yet known what it is
+    partial = next(o for o in out if isinstance(o, Recognize) and not o.final)
+    out = s.handle(Recognized(partial.turn, "a payment", 0.9, False, partial.audio_end), 1.1)
+    assert StopPlayback() in out  # words that are no backchannel: an interruption
     s2, _ = session()
     s2.start(ev.CallStarted("c2"), 0.0)
     s2.handle(PlaybackFinished(), 0.0)
@@ -302,10 +306,12 @@ def test_a_turn_that_barged_in_is_marked_for_the_call_record():
     s.handle(PlaybackFinished(), 0.0)
     s.handle(Recognized(s.turn, "billing", 0.9, True), 0.0)  # billing subflow prompt plays
     out = feed(s, clock, np.concatenate([silence(0.3), voice_tone(0.6), silence(1.2)]))
-    assert StopPlayback() in out
+    assert PausePlayback() in out and StopPlayback() not in out  # no partial came: undecided
     request = next(o for o in out if isinstance(o, Recognize) and o.final)
-    s.handle(Recognized(request.turn, "my bill", 0.9, True), clock.now)
+    out = s.handle(Recognized(request.turn, "my bill", 0.9, True), clock.now)
+    assert StopPlayback() in out  # the final transcript is no backchannel: an interruption
     assert s.turns[-1].barged_in
+    s.handle(PlaybackFinished(), clock.now)  # the stopped prompt's end, reported late
     s.handle(PlaybackFinished(), clock.now)  # the next prompt played out: the caller waited
     out = feed(s, clock, np.concatenate([silence(0.3), voice_tone(0.6), silence(1.2)]))
     assert StopPlayback() not in out

@@ -83,3 +83,45 @@ def test_read_frames_waits_and_close_wakes_the_reader():
     assert m.read_frames(timeout=1) == []  # stays closed, returns at once
     m.play(bytes(320))
     assert not m.playing  # nothing is queued on an ended call
+
+
+def _frame(value: int) -> bytes:
+    return value.to_bytes(2, "little", signed=True) * 160
+
+
+def test_pause_keeps_the_place_resume_goes_on_after_a_rewind_and_nothing_is_reported():
+    m, seen = media()
+    m.play(b"".join(_frame(i + 1) for i in range(10)))
+    sent = [vector_bytes(m._pull()) for _ in range(4)]
+    assert sent == [_frame(i + 1) for i in range(4)]
+    assert m.pause_playback() is True
+    assert m.playing and m._pull() is None and m._pull() is None  # silence while paused
+    m.play(_frame(99))  # a prompt queued meanwhile waits behind the paused one
+    assert seen == [] and m.playing
+    assert m.resume_playback(rewind=0.04) is True  # the last two frames sent are heard again
+    out = [vector_bytes(m._pull()) for _ in range(9)]
+    assert out == [_frame(3), _frame(4)] + [_frame(i + 1) for i in range(4, 10)] + [_frame(99)]
+    m._pull()
+    assert [type(e) for e in seen] == [PlaybackDone] and not seen[0].interrupted
+
+
+def test_a_paused_prompt_can_be_stopped_and_resume_of_nothing_is_refused():
+    m, seen = media()
+    assert m.pause_playback() is False and m.resume_playback() is False
+    m.play(bytes(320 * 5))
+    m.pause_playback()
+    assert m.stop_playback() is True and not m.playing
+    assert [e.interrupted for e in seen] == [True]
+    assert m.resume_playback() is False and m._pull() is None
+
+
+def test_received_frames_carry_the_peak_of_the_bot_audio_sent_with_them():
+    m, _ = media()
+    m.play(_frame(1200) + _frame(-3000))
+    m._pull()
+    m._push(bytes(320))
+    m._pull()
+    m._push(bytes(320))
+    m._pull()  # ran dry
+    m._push(bytes(320))
+    assert [f.played for f in m.read_frames()] == [1200, 3000, 0]

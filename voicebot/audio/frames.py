@@ -16,6 +16,7 @@ API::
         pcm: bytes        # PCM16 LE mono
         rate: int         # 8000 or 16000
         timestamp: float  # seconds, first sample
+        played: int = 0   # live calls: peak of the bot audio sent at the same tick
         samples -> np.ndarray   # int16, read-only view of pcm
         duration -> float       # seconds
         end -> float            # timestamp + duration
@@ -57,6 +58,7 @@ class Frame:
     pcm: bytes
     rate: int
     timestamp: float = 0.0
+    played: int = 0  # live calls: peak of the bot audio sent at this frame's tick (echo test)
 
     def __post_init__(self) -> None:
         if self.rate not in SAMPLE_RATES:

@@ -8,7 +8,9 @@ service's dispatcher or by worker pools), hands everything to the session with
 
     Play       render (prompt cache: static prompts were rendered at start; dynamic text one
                sentence at a time, the first playing while the rest renders) -> media.play
-    StopPlayback  media.stop_playback() (barge-in)
+    StopPlayback  media.stop_playback() (an interruption)
+    PausePlayback / ResumePlayback  media.pause_playback() (barge-in) / resume_playback(rewind)
+               (it was a backchannel)
     Recognize  on the worker's recognition scheduler (finals first, one partial in flight per
                call; speech/scheduler.py) -> Recognized, with the audio end, into inbox
     AskModel   the completion streamed on the I/O pool (the worker's `CompletionClient`) ->
@@ -53,6 +55,7 @@ from voicebot.call.session import (
     AudioIn,
     Beep,
     CallSession,
+    PausePlayback,
     Perform,
     Play,
     PlaybackFinished,
@@ -62,6 +65,7 @@ from voicebot.call.session import (
     Recognized,
     Reply,
     RequestFailed,
+    ResumePlayback,
     Saved,
     SaveRecording,
     SessionInput,
@@ -98,6 +102,8 @@ class Media(Protocol):
     def read_frames(self, timeout: float | None = 0.0) -> list[Any]: ...
     def play(self, pcm: bytes) -> None: ...
     def stop_playback(self) -> bool: ...
+    def pause_playback(self) -> bool: ...
+    def resume_playback(self, rewind: float = 0.0) -> bool: ...
     @property
     def playing(self) -> bool: ...
 
@@ -189,7 +195,7 @@ class LiveCall:
             while not self.session.ended:
                 frames = self.media.read_frames(timeout=0.02)
                 for frame in frames:
-                    self._do(self.session.handle(AudioIn(frame.pcm), frame.timestamp))
+                    self._do(self.session.handle(AudioIn(frame.pcm, frame.played), frame.timestamp))
                 while not self.session.ended:
                     try:
                         item = self.inbox.get_nowait()
@@ -258,6 +264,11 @@ class LiveCall:
                 self._play(out.say)
             elif isinstance(out, StopPlayback):
                 self.media.stop_playback()
+            elif isinstance(out, PausePlayback):
+                if not self.media.pause_playback():
+                    self.log.debug("barge-in: nothing playing to pause")
+            elif isinstance(out, ResumePlayback):
+                self.media.resume_playback(out.rewind)
             elif isinstance(out, Recognize):
                 self._recognize(out)
             elif isinstance(out, PredictTurn):

@@ -14,7 +14,10 @@ no thread and reads no clock.
 Rules it keeps:
 - Prompts queue in order. `HangUp`, `Transfer` and `Record` wait for the queue to drain.
 - The listener knows when a prompt plays (barge-in) and starts the no-input timer when the
-  prompts finish; a barge-in stops playback and drops the prompts still queued.
+  prompts finish. A barge-in pauses playback (`PausePlayback`); an interruption then stops it
+  and drops the prompts still queued, a backchannel ("uh-huh") resumes it (`ResumePlayback`,
+  a little before where it paused) and is kept as a caller turn marked "backchannel" that the
+  engine never sees.
 - An utterance goes to the recogniser when the listener ends it; while the caller pauses, a
   partial is asked for so the listener can end a complete answer early, and, in an open answer
   (free text), the turn model's score (`PredictTurn` -> `TurnScored`; with `turn_model=True`)
@@ -69,6 +72,7 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class AudioIn:
     pcm: bytes  # one 20 ms frame of caller audio, PCM16 at the listener's rate
+    played: int = 0  # peak of the bot audio sent at the same tick (the listener's echo test)
 
 
 @dataclass(frozen=True)
@@ -175,6 +179,23 @@ class StopPlayback:
 
 
 @dataclass(frozen=True)
+class PausePlayback:
+    """The caller talks over the prompt: silence it, keeping its place."""
+
+
+@dataclass(frozen=True)
+class ResumePlayback:
+    """Go on with the paused prompt, `rewind` seconds before where it paused (the words the
+    caller talked over)."""
+
+    rewind: float = 0.0
+
+
+BACKCHANNEL_REWIND_MAX = 1.0  # seconds of a prompt replayed at most after a backchannel
+BACKCHANNEL_REWIND_LEAD = 0.3  # replayed from this long before the caller began: the word
+
+
+@dataclass(frozen=True)
 class Recognize:
     turn: int
     pcm: bytes
@@ -261,7 +282,16 @@ class _Pending:
 
 
 SessionOutput = (
-    Play | StopPlayback | Beep | Recognize | PredictTurn | SaveRecording | Perform | AskModel
+    Play
+    | StopPlayback
+    | PausePlayback
+    | ResumePlayback
+    | Beep
+    | Recognize
+    | PredictTurn
+    | SaveRecording
+    | Perform
+    | AskModel
 )
 
 
@@ -279,7 +309,8 @@ class Turn:
     replied_at: float | None = None
     sensitive: bool = False  # an answer to a `sensitive: true` slot: recorded masked
     barged_in: bool = False  # the caller started it while a prompt played (talked over the bot)
-    end_of_turn: str = ""  # what ended the speech: "complete", "turn", "timeout", "max_speech"
+    end_of_turn: str = ""  # what ended the speech: "complete", "turn", "timeout", "max_speech";
+    # "backchannel": said over a prompt, which went on (not an answer)
     turn_score: float | None = None  # the turn model's latest score, if it was asked
     prosody: Prosody | None = None  # the voice of the utterance
     frustration: float | None = None  # the engine's estimate after this turn
@@ -351,6 +382,8 @@ class CallSession:
         self.partial_pending = False
         self.turns: list[Turn] = []
         self.barged_in = False  # a barge-in stopped a prompt; the next caller turn is marked
+        self.paused_over = 0.0  # seconds of prompt the caller had talked over when it paused
+        self.barge_pending = False  # the final transcript judges the speech over a paused prompt
         self.recording: _Recording | None = None
         self.ended = False
         self.now = 0.0
@@ -410,7 +443,7 @@ class CallSession:
         if isinstance(item, AudioIn):
             if self.recording is not None:
                 return self._record_frame(item.pcm, now)
-            out += self._listener_events(self.listener.feed(item.pcm, now), now)
+            out += self._listener_events(self.listener.feed(item.pcm, now, item.played), now)
             out += self._timers(now)
         elif isinstance(item, Tick):
             out += self._listener_events(self.listener.tick(now), now)
@@ -428,7 +461,12 @@ class CallSession:
             out += self._keys(item.digits, now)
         elif isinstance(item, PlaybackStarted):
             last = self.turns[-1] if self.turns else None  # the bot's first sound replies to it
-            if last is not None and last.replied_at is None and last.recognized_at is not None:
+            if (
+                last is not None
+                and last.replied_at is None
+                and last.recognized_at is not None
+                and last.end_of_turn != "backchannel"
+            ):
                 last.replied_at = now
         elif isinstance(item, PlaybackFinished):
             if self.stale_finishes:
@@ -722,14 +760,20 @@ class CallSession:
         out: list[SessionOutput] = []
         for e in events:
             if isinstance(e, lis.BargeIn):
+                self.paused_over = e.at - e.speech_start  # of the prompt the caller talked over
+                out.append(PausePlayback())
+            elif isinstance(e, lis.Interruption):
                 self.barged_in = True
                 self.deferred = [a for a in self.deferred if not isinstance(a, act.Say)]
                 out.append(StopPlayback())
+            elif isinstance(e, lis.Backchannel):
+                out += self._backchannel(e)
             elif isinstance(e, lis.SpeechPaused) and self.expect is not None:
                 if self.turn_model and self.listener.wants_turn_score and not self.awaiting_final:
                     audio = self.listener.utterance_audio()
                     out.append(PredictTurn(self.turn, audio, self.rate, e.at))
-                if self.partials and not self.partial_pending and not self.awaiting_final:
+                wanted = self.partials or self.listener.deciding_barge
+                if wanted and not self.partial_pending and not self.awaiting_final:
                     self.partial_pending = True
                     out.append(
                         Recognize(
@@ -758,6 +802,7 @@ class CallSession:
                 self.barged_in = False
                 if isinstance(e, lis.EndOfUtterance):
                     turn.end_of_turn, turn.turn_score = e.reason, e.turn_score
+                    self.barge_pending = e.barge
                 else:
                     turn.end_of_turn = "max_speech"
                 self.turns.append(turn)
@@ -766,6 +811,20 @@ class CallSession:
             elif isinstance(e, lis.NoInput):
                 out += self._engine(ev.TimerFired("no_input"), now)
         return out
+
+    def _backchannel(self, e: lis.Backchannel) -> list[SessionOutput]:
+        secret = self.expect is not None and self.expect.sensitive
+        turn = Turn(self.turn, e.speech_start, e.at, e.text, sensitive=secret, barged_in=True)
+        turn.recognized_at = e.at
+        self.turns.append(turn)
+        self.partial_pending = False
+        return self._resume(turn)
+
+    def _resume(self, turn: Turn) -> list[SessionOutput]:
+        """`turn` was a backchannel: the paused prompt goes on, a little before its pause."""
+        turn.end_of_turn = "backchannel"
+        rewind = min(max(self.paused_over, 0.0) + BACKCHANNEL_REWIND_LEAD, BACKCHANNEL_REWIND_MAX)
+        return [ResumePlayback(rewind)] if self.playing else []
 
     def _recognized(self, result: Recognized, now: float) -> list[SessionOutput]:
         if result.turn != self.turn:
@@ -782,6 +841,16 @@ class CallSession:
         turn = self.turns[-1] if self.turns else None
         if turn is not None:
             turn.text, turn.confidence, turn.recognized_at = (result.text, result.confidence, now)
+        stop: list[SessionOutput] = []  # the speech over a paused prompt, judged by its words
+        if self.barge_pending and turn is not None and self.expect is not None:
+            self.barge_pending, turn.barged_in = False, True
+            if self.listener.backchannel(self.expect, result.text):
+                events = self.listener.start_listening(self.expect, now, self.listen_timeout)
+                return self._resume(turn) + self._listener_events(events, now)
+            self.deferred = [a for a in self.deferred if not isinstance(a, act.Say)]
+            if self.playing:  # an interruption: stop the prompt, take the answer; as for keys,
+                stop = [StopPlayback(), *self._drained(now)]  # stopped is finished at once
+                self.stale_finishes += 1
         if not result.text.strip() or self.expect is None:
             if self.expect is not None:  # noise: listen again, no attempt counted
                 return self._listener_events(
@@ -789,7 +858,7 @@ class CallSession:
                 )
             return []
         voice, barged = (turn.prosody, turn.barged_in) if turn is not None else (None, False)
-        return self._engine(ev.Utterance(result.text, result.confidence, voice, barged), now)
+        return stop + self._engine(ev.Utterance(result.text, result.confidence, voice, barged), now)
 
     def _keys(self, digits: str, now: float) -> list[SessionOutput]:
         rec = self.recording

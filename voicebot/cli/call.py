@@ -14,9 +14,12 @@ turn and hangs up (or sees the bot hang up).
 
 `--barge TEXT@SECONDS` talks over the bot: it waits for the bot's next turn to start, speaks TEXT
 that many seconds into it without waiting for the turn to end, and says whether the bot stopped
-(how long after the caller began: "stopped 240 ms after the caller began") or kept talking. What
-the bot said before the caller began is transcribed as that turn; if it kept talking, the rest is
-the next bot turn.
+(how long after the caller began: "stopped 240 ms after the caller began"), paused and went on
+with the same prompt ("paused 260 ms after the caller began, went on 900 ms later": the bot
+replays a little of what it had said before the pause, so the audio after the silence is found,
+sample for sample, in what was heard before it), or kept talking. What the bot said before the
+caller began is transcribed as that turn; if it went on, the rest is the next bot turn. TEXT may
+be a WAV file (`--barge echo.wav@1`): it is played as it is.
 """
 
 from __future__ import annotations
@@ -51,6 +54,21 @@ class BotTurn:
 
 STOP_SILENCE = 0.4  # a bot this long silent after a barge began has stopped talking (s)
 STOP_GRACE = 0.3  # ... if that silence began before the caller finished, or this soon after
+RESUME_WITHIN = 4.0  # a bot that went on with its prompt did so this soon after falling silent
+REPLAYED = 0.1  # seconds of the bot's audio after the silence looked for in what came before,
+REPLAYED_FROM = (0.04, 0.1, 0.2)  # ... from these offsets (any one found will do): not at 0, as
+# a stateful codec (G.722's ADPCM) decodes the replay alike only after a few tens of ms
+SAME_AUDIO = 0.9  # normalised correlation at which that audio is the same
+
+
+def replayed(before: np.ndarray, after: np.ndarray) -> bool:
+    """`after` (a short piece) occurs in `before`, as the same samples: a resumed prompt."""
+    if len(after) == 0 or len(before) < len(after) or not after.any():
+        return False
+    corr = np.correlate(before, after, "valid")
+    window = np.convolve(before**2, np.ones(len(after)), "valid")
+    best = corr / (np.sqrt(np.maximum(window, 1e-12)) * np.sqrt(float(np.dot(after, after))))
+    return bool(best.max() >= SAME_AUDIO)
 
 
 class _ScriptAction(argparse.Action):
@@ -282,7 +300,7 @@ def _talk_over(
         return mark
     begin = start + int(float(secs) * rate)  # the caller starts speaking here
     listener.wait_until(begin, turn_timeout)
-    pcm = synth(text, rate)
+    pcm = read_wav(text, rate)[0] if text.endswith(".wav") else synth(text, rate)
     tail = trailing_silence(pcm, rate)
     call.play_pcm(pcm, rate, wait=True)
     said = len(call.recording()) // 2
@@ -297,11 +315,30 @@ def _talk_over(
     # stopped: fell silent (for STOP_SILENCE) before the caller finished or just after
     stopped = stop is not None and begin + stop * listener.frame <= said + STOP_GRACE * rate
     stopped_after = stop * 0.02 if stopped and stop is not None else None
+    went_on = None  # seconds from falling silent to going on with the same prompt
+    if stopped and stop is not None:
+        silent = begin + stop * listener.frame  # the first sample of the silence
+        listener.wait_until(silent + int(RESUME_WITHIN * rate), RESUME_WITHIN + 1.0)
+        after = listener.loud(silent)
+        loud_again = np.flatnonzero(after)
+        if loud_again.size:
+            at = silent + int(loud_again[0]) * listener.frame
+            x = listener.audio()
+            before = x[max(0, silent - rate) : silent + listener.frame]
+            length = int(REPLAYED * rate)
+            pieces = [x[at + int(t * rate) : at + int(t * rate) + length] for t in REPLAYED_FROM]
+            if any(replayed(before, piece) for piece in pieces):
+                went_on = (at - silent) / rate
     latency = (start - mark) / rate if out.turns or mark else None
     end = begin + stop * listener.frame if stopped and stop is not None else begin
     out.bot(listener.audio()[start:end], start / rate, end / rate, latency, (True, stopped_after))
     out.say(f"caller  (over the bot, {float(secs):g} s into its turn) {text}")
-    if stopped_after is not None:
+    if stopped_after is not None and went_on is not None:
+        out.say(
+            f"barge   bot paused {stopped_after * 1000:.0f} ms after the caller began, "
+            f"went on {went_on * 1000:.0f} ms later"
+        )
+    elif stopped_after is not None:
         out.say(f"barge   bot stopped {stopped_after * 1000:.0f} ms after the caller began")
     else:
         out.say("barge   bot kept talking")

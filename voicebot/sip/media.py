@@ -11,13 +11,22 @@ pjsua2 `ByteVector` containers)::
             # seconds (None: forever) for the first one; [] on timeout or once the call ended
         play(pcm: bytes) -> None       # queue PCM16 at `rate`; goes out 20 ms at a time
         stop_playback() -> bool        # drop what is queued now (barge-in); True if any was
-        playing -> bool                # something queued or going out
+        pause_playback() -> bool       # silence it, keeping what is queued; True if it played
+        resume_playback(rewind: float = 0.0) -> bool   # go on, `rewind` s before the pause
+        playing -> bool                # something queued or going out (or paused)
         queued_seconds -> float
         closed -> bool                 # the call ended
         frames_received, frames_sent, frames_dropped -> int   # counters
 
 When the playback queue runs dry, a `PlaybackDone(call_id)` event goes to the endpoint's event
-queue; `stop_playback()` sends `PlaybackDone(call_id, interrupted=True)` instead.
+queue; `stop_playback()` sends `PlaybackDone(call_id, interrupted=True)` instead. A pause sends
+nothing: the queue is set aside whole (audio `play`ed meanwhile joins it) and put back by
+`resume_playback`, after the last `rewind` seconds sent before the pause (at most
+`REWIND_FRAMES`).
+
+Each received `Frame` carries `played`: the peak (PCM16 units) of the bot frame sent at the
+latest tick, for the listener's echo test; `play` measures the peaks (numpy, on the caller's
+thread), the clock thread only copies one int per frame.
 
 Received frames are timestamped on the media clock: the first frame's `time.monotonic()` plus
 20 ms per frame after it, so timestamps are exactly regular even when the clock thread is late.
@@ -52,10 +61,13 @@ import time
 from collections import deque
 from collections.abc import Callable
 
+import numpy as np
 import pjsua2 as pj
 
 from voicebot.audio.frames import FRAME_MS, Frame, bytes_per_frame
 from voicebot.sip.events import PlaybackDone, SipEvent
+
+REWIND_FRAMES = 50  # sent frames (1 s) kept for `resume_playback(rewind)`
 
 log = logging.getLogger(__name__)
 
@@ -156,10 +168,15 @@ class CallMedia:
         self.frame_bytes = bytes_per_frame(rate)
         self._notify = notify or (lambda event: None)
         self._max_frames = max_frames
-        self._received: queue.SimpleQueue[tuple[int, bytes] | None] = queue.SimpleQueue()
-        self._outgoing: deque[pj.ByteVector] = deque()
-        self._lock = threading.Lock()  # guards _playing transitions only
+        self._received: queue.SimpleQueue[tuple[int, bytes, int] | None] = queue.SimpleQueue()
+        # (frame, its peak, its PCM): the PCM is kept to replay it after a pause (rewind)
+        self._outgoing: deque[tuple[pj.ByteVector, int, bytes]] = deque()
+        self._held: deque[tuple[pj.ByteVector, int, bytes]] = deque()  # set aside by a pause
+        self._sent: deque[tuple[pj.ByteVector, int, bytes]] = deque(maxlen=REWIND_FRAMES)
+        self._lock = threading.Lock()  # guards _playing / _paused transitions only
         self._playing = False
+        self._paused = False
+        self._played_peak = 0  # peak of the frame sent at the latest tick
         self.silence = bytes(self.frame_bytes)
         self._silence = pj.ByteVector(self.silence)  # copied into frames when _spare is empty
         self._spare: deque[pj.ByteVector] = deque()  # silent frames, used up one per tick
@@ -186,8 +203,8 @@ class CallMedia:
         step = FRAME_MS / 1000.0
         t0 = self._t0 or 0.0
         while item is not None:
-            index, pcm = item
-            frames.append(Frame(pcm, self.rate, t0 + index * step))
+            index, pcm, played = item
+            frames.append(Frame(pcm, self.rate, t0 + index * step, played))
             try:
                 item = self._received.get_nowait()
             except queue.Empty:
@@ -201,34 +218,72 @@ class CallMedia:
         size = self.frame_bytes
         if len(pcm) % size:
             pcm = pcm + bytes(size - len(pcm) % size)
-        chunks = [pj.ByteVector(pcm[i : i + size]) for i in range(0, len(pcm), size)]
+        samples = np.frombuffer(pcm, "<i2").astype(np.int32).reshape(-1, size // 2)
+        peaks = np.abs(samples).max(axis=1).tolist()
+        chunks = [
+            (pj.ByteVector(pcm[i * size : (i + 1) * size]), peak, pcm[i * size : (i + 1) * size])
+            for i, peak in enumerate(peaks)
+        ]
         with self._lock:
+            if self._paused:
+                self._held.extend(chunks)
+                return
+            if not self._playing:
+                self._sent.clear()  # a new playback: nothing before it is replayed
             self._outgoing.extend(chunks)
             self._playing = True
 
+    def pause_playback(self) -> bool:
+        with self._lock:
+            if not self._playing:
+                return False
+            # the clock thread may still take one frame from the old queue: it is just sent
+            self._held, self._outgoing = self._outgoing, deque()
+            self._playing, self._paused = False, True
+        return True
+
+    def resume_playback(self, rewind: float = 0.0) -> bool:
+        frames = min(round(rewind * 1000 / FRAME_MS), len(self._sent))
+        sent = list(self._sent)[len(self._sent) - frames :]
+        again = [(pj.ByteVector(pcm), peak, pcm) for _, peak, pcm in sent]
+        with self._lock:
+            if not self._paused:
+                return False
+            held = deque(again)
+            held.extend(self._held)
+            held.extend(self._outgoing)
+            self._held = deque()
+            self._paused = False
+            if not held:
+                return False
+            self._outgoing = held
+            self._playing = True
+        return True
+
     def stop_playback(self) -> bool:
         with self._lock:
-            was_playing = self._playing
+            was_playing = self._playing or self._paused
             self._outgoing.clear()
-            self._playing = False
+            self._held.clear()
+            self._playing = self._paused = False
         if was_playing:
             self._notify(PlaybackDone(self.call_id, interrupted=True, at=time.monotonic()))
         return was_playing
 
     @property
     def playing(self) -> bool:
-        return self._playing
+        return self._playing or self._paused
 
     @property
     def queued_seconds(self) -> float:
-        return len(self._outgoing) * FRAME_MS / 1000.0
+        return (len(self._outgoing) + len(self._held)) * FRAME_MS / 1000.0
 
     # -- media clock thread (through MediaPort) ---------------------------------------------
 
     def _push(self, pcm: bytes) -> None:
         if self._t0 is None:
             self._t0 = time.monotonic()
-        self._received.put((self.frames_received, pcm))
+        self._received.put((self.frames_received, pcm, self._played_peak))
         self.frames_received += 1
         if self._received.qsize() > self._max_frames:
             try:
@@ -240,8 +295,9 @@ class CallMedia:
     def _pull(self) -> pj.ByteVector | None:
         """The next frame to send, used up by the caller; None: copy `_silence` instead."""
         try:
-            chunk = self._outgoing.popleft()
+            item = self._outgoing.popleft()
         except IndexError:
+            self._played_peak = 0
             if self._playing:
                 with self._lock:
                     done = self._playing and not self._outgoing
@@ -254,7 +310,9 @@ class CallMedia:
             except IndexError:
                 return None
         self.frames_sent += 1
-        return chunk
+        self._sent.append(item)
+        self._played_peak = item[1]
+        return item[0]
 
     # -- endpoint thread ---------------------------------------------------------------------
 
@@ -269,7 +327,8 @@ class CallMedia:
         self.closed = True
         with self._lock:
             self._outgoing.clear()
-            self._playing = False
+            self._held.clear()
+            self._playing = self._paused = False
         self._received.put(None)
 
 

@@ -33,10 +33,39 @@ a pause (120 ms after the last voiced frame), the moment to decode a partial so 
 arrive within the complete window.
 
 Barge-in: while a prompt started with ``barge_in=True`` plays and the listener is listening,
-speech that lasts `barge_in_min_speech` (0.2 s) yields `SpeechStarted` then `BargeIn` (the
-runtime stops the prompt); shorter bursts (coughs, line clicks) are dropped silently. While a
-prompt without barge-in plays, speech is ignored and detection restarts when it finishes.
-The no-input timer runs from the end of the prompts (or from `start_listening` without one).
+speech that lasts `barge_in_min_speech` (0.2 s) yields `SpeechStarted` then `BargeIn`: the
+runtime PAUSES the prompt (so a real interruption silences the bot ~0.25 s after the caller
+began), and the listener decides what the caller is doing:
+
+* an `Interruption` ("long") at once when the speech passes `backchannel_max_speech` (0.8 s):
+  no backchannel is that long. The runtime stops the prompt; the utterance is the answer;
+* at the first partial transcript that covers all the speech (asked for at `SpeechPaused`,
+  120 ms after the caller falls silent): a `Backchannel` when the text is only backchannel
+  words of the expectation's language (speech/backchannel.py: "uh-huh", "right", 嗯, 对) and
+  not an answer the expectation accepts ("yeah" to a yes/no question is an answer), or empty
+  (a cough, a breath: the recogniser heard no words). The utterance is dropped (no answer, no
+  turn) and the runtime resumes the prompt where it paused. Any other text: an `Interruption`
+  ("words");
+* if no covering partial came before the utterance ends (a slow recogniser), its
+  `EndOfUtterance` has `barge=True`: the prompt stays paused and the runtime judges the final
+  transcript the same way (`backchannel(expect, text)`).
+
+Shorter bursts (clicks) are dropped silently. While a prompt without barge-in plays, speech is
+ignored and detection restarts when it finishes. The no-input timer runs from the end of the
+prompts (or from `start_listening` without one).
+
+Echo: the bot's own voice coming back on the line (a hybrid's echo, a speakerphone) must not
+barge in. `feed` takes `played`, the peak (PCM16 units) of the bot audio sent at that frame's
+tick; a Geigel double-talk test counts a caller frame as speech only when its peak is above a
+ratio of the loudest bot output of the last `echo_window` (0.5 s: the echo path's delay, jitter
+buffers included). Plain Geigel uses a fixed ratio (0.5: echo comes back at least 6 dB down,
+G.168's echo-return-loss assumption), which deafens the bot to a caller quieter than half its
+own peaks (a full-scale prompt, a quiet line). So the ratio is measured on the call: 1.3 times
+the 90th percentile of caller peak / bot window peak over the last `echo_history` (2 s) of
+bot output, between `echo_floor` (0.05) and `echo_ratio` (0.6, -4.4 dB; also the ratio for the
+first 0.5 s, before there is a measure). On a line with no echo the caller counts at any level;
+echo at -6..-10 dB never proves a barge-in. The test applies only until a barge-in is proven
+(the prompt is paused then).
 
 API::
 
@@ -52,6 +81,11 @@ API::
         pre_roll: float = 0.3              # audio kept from before speech started
         tail: float = 0.2                  # silence kept after the last voiced frame
         barge_in_min_speech: float = 0.2
+        backchannel_max_speech: float = 0.8  # a barge longer than this is an interruption
+        echo_ratio: float = 0.6            # Geigel: caller peak / the bot's recent output peak
+        echo_window: float = 0.5           # seconds of bot output peaks the test looks at
+        echo_history: float = 2.0          # seconds of those ratios the echo level comes from
+        echo_floor: float = 0.05
         vad: VadSettings = VadSettings()
 
     events (frozen dataclasses; SpeechEvent is their union):
@@ -59,27 +93,33 @@ API::
         SpeechPaused(at: float)
         EndOfUtterance(at: float, audio: bytes, rate: int, speech_start: float,
                        speech_end: float, complete: bool, text: str,
-                       reason: str = "timeout", turn_score: float | None = None)
-        BargeIn(at: float)
+                       reason: str = "timeout", turn_score: float | None = None,
+                       barge: bool = False)   # over a paused prompt, not yet judged
+        BargeIn(at: float, speech_start: float = 0.0)     # pause the prompt
+        Interruption(at: float, reason: str)   # stop it: "long" or "words"
+        Backchannel(at: float, text: str, speech_start: float = 0.0)   # resume it
         NoInput(at: float)
         MaxSpeech(at: float, audio: bytes, rate: int, speech_start: float)
 
     class Listener:
         __init__(rate: int = 8000, settings: ListenerSettings = ListenerSettings(),
                  satisfies: Satisfies | None = None,     # default: voicebot.dialog.understanding
-                 classifier: FrameClassifier | None = None)
+                 classifier: FrameClassifier | None = None,
+                 is_backchannel: Satisfies | None = None)  # default: speech.backchannel
         listening -> bool;  in_utterance -> bool
-        feed(frame_pcm: bytes, now: float) -> list[SpeechEvent]
+        feed(frame_pcm: bytes, now: float, played: int = 0) -> list[SpeechEvent]
         tick(now: float) -> list[SpeechEvent]            # timers, when no frame arrives
         partial(text: str, now: float, audio_end: float | None = None) -> list[SpeechEvent]
         turn_score(score: float, now: float, audio_end: float) -> list[SpeechEvent]
         wants_turn_score -> bool     # in an open answer: ask the turn model at SpeechPaused
+        deciding_barge -> bool       # a paused prompt waits for a transcript: ask a partial
         start_listening(expect: Expectation, now: float, timeout: float = 5.0)
             -> list[SpeechEvent]
         stop_listening() -> None
         prompt_started(now: float, barge_in: bool = True) -> list[SpeechEvent]
         prompt_finished(now: float) -> list[SpeechEvent]
         utterance_audio() -> bytes                       # the current utterance so far
+        backchannel(expect: Expectation, text: str) -> bool   # no answer, only "uh-huh"s
 """
 
 from __future__ import annotations
@@ -88,6 +128,8 @@ import logging
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+
+import numpy as np
 
 from voicebot.dialog.expectation import Expectation
 from voicebot.policy.card_numbers import redact_cards
@@ -108,6 +150,11 @@ class ListenerSettings:
     pre_roll: float = 0.3
     tail: float = 0.2
     barge_in_min_speech: float = 0.2
+    backchannel_max_speech: float = 0.8
+    echo_ratio: float = 0.6
+    echo_window: float = 0.5
+    echo_history: float = 2.0
+    echo_floor: float = 0.05
     vad: VadSettings = field(default_factory=VadSettings)
 
 
@@ -134,11 +181,32 @@ class EndOfUtterance:
     text: str  # latest partial transcript ("" if none)
     reason: str = "timeout"  # "complete" (the text), "turn" (the turn model), "timeout"
     turn_score: float | None = None  # the turn model's latest score for this utterance
+    barge: bool = False  # said over a paused prompt and not judged yet: the final decides
 
 
 @dataclass(frozen=True)
 class BargeIn:
+    """The caller talks over a barge-in prompt: pause it (an interruption or a backchannel)."""
+
     at: float
+    speech_start: float = 0.0
+
+
+@dataclass(frozen=True)
+class Interruption:
+    """The barge-in is an interruption: stop the prompt; the utterance is the answer."""
+
+    at: float
+    reason: str  # "long" (past backchannel_max_speech) or "words"
+
+
+@dataclass(frozen=True)
+class Backchannel:
+    """The barge-in was a backchannel ("uh-huh"): resume the prompt; nothing was answered."""
+
+    at: float
+    text: str
+    speech_start: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -154,13 +222,28 @@ class MaxSpeech:
     speech_start: float
 
 
-SpeechEvent = SpeechStarted | SpeechPaused | EndOfUtterance | BargeIn | NoInput | MaxSpeech
+SpeechEvent = (
+    SpeechStarted
+    | SpeechPaused
+    | EndOfUtterance
+    | BargeIn
+    | Interruption
+    | Backchannel
+    | NoInput
+    | MaxSpeech
+)
 
 
 def _understanding_satisfies(expect: Expectation, text: str) -> bool:
     from voicebot.dialog.understanding import satisfies
 
     return satisfies(expect, text)
+
+
+def _table_backchannel(expect: Expectation, text: str) -> bool:
+    from voicebot.speech.backchannel import is_backchannel
+
+    return is_backchannel(expect, text)
 
 
 class Listener:
@@ -172,10 +255,15 @@ class Listener:
         settings: ListenerSettings = ListenerSettings(),
         satisfies: Satisfies | None = None,
         classifier: FrameClassifier | None = None,
+        is_backchannel: Satisfies | None = None,
     ) -> None:
         self.rate = rate
         self.settings = settings
         self._satisfies = satisfies if satisfies is not None else _understanding_satisfies
+        self._is_backchannel = is_backchannel or _table_backchannel
+        self._played: deque[int] = deque(maxlen=max(1, round(settings.echo_window / 0.02)))
+        self._played_peak = 0  # max of _played, kept as frames come
+        self._echo_levels: deque[float] = deque(maxlen=max(1, round(settings.echo_history / 0.02)))
         self._vad = Vad(settings.vad, classifier)
         frames = round((settings.pre_roll + 0.02 * settings.vad.start_window) / 0.02) + 1
         self._history: deque[tuple[bytes, float]] = deque(maxlen=frames)
@@ -191,6 +279,7 @@ class Listener:
         self._utt_start = 0.0  # time of the first sample kept
         self._speech_start = 0.0
         self._confirmed = False  # SpeechStarted emitted (pending while a barge-in is unproven)
+        self._barge = False  # a proven barge-in whose prompt is paused, not yet decided
         self._text = ""
         self._satisfied_to: float | None = None  # audio_end of the latest satisfying partial
         self._score: float | None = None  # the turn model's latest score ...
@@ -208,6 +297,11 @@ class Listener:
     def wants_turn_score(self) -> bool:
         """An open answer is being spoken: the turn model's score can end it early."""
         return bool(self._utt) and self._expect is not None and not self._expect.is_closed
+
+    @property
+    def deciding_barge(self) -> bool:
+        """A paused prompt waits for the transcript of the speech over it."""
+        return self._barge
 
     def utterance_audio(self) -> bytes:
         return b"".join(self._utt)
@@ -263,7 +357,39 @@ class Listener:
             # a PIN is never logged, nor a card number (voicebot/policy/card_numbers.py)
             shown = "[masked]" if self._expect.sensitive else redact_cards(text)
             log.debug("partial %r satisfied=%s", shown, self._satisfied_to is not None)
+        last_voiced = self._vad.last_voiced_end or self._speech_start
+        if self._barge and covered >= last_voiced - 1e-6:
+            return self._decide_barge(text, now)
         return self._check(now)
+
+    def _decide_barge(self, text: str, now: float) -> list[SpeechEvent]:
+        """A transcript of all the speech over a paused prompt: backchannel or interruption."""
+        assert self._expect is not None
+        said = text.strip()
+        if self.backchannel(self._expect, said):
+            start = self._speech_start
+            self._reset_utterance()
+            if not self._prompt:  # it ended before the pause took hold: listen from now
+                self._deadline = now + self._timeout
+            log.debug(
+                "backchannel %r over the prompt", "[masked]" if self._expect.sensitive else said
+            )
+            return [Backchannel(now, said, start)]
+        return [self._interrupted(now, "words"), *self._check(now)]
+
+    def backchannel(self, expect: Expectation, text: str) -> bool:
+        """`text`, said over a prompt, is no answer to `expect`, only backchannel words (or
+        none: a cough)."""
+        said = text.strip()
+        if said and self._satisfies(expect, said):
+            return False  # "yeah" to a yes/no question
+        return not said or self._is_backchannel(expect, said)
+
+    def _interrupted(self, now: float, reason: str) -> Interruption:
+        self._barge = False
+        self._prompt = False
+        log.debug("barge-in is an interruption (%s)", reason)
+        return Interruption(now, reason)
 
     def turn_score(self, score: float, now: float, audio_end: float) -> list[SpeechEvent]:
         """Record the turn model's probability that the utterance up to `audio_end` is a
@@ -276,9 +402,11 @@ class Listener:
 
     # -- media ---------------------------------------------------------------------------
 
-    def feed(self, frame_pcm: bytes, now: float) -> list[SpeechEvent]:
-        """Take one frame whose last sample was captured at `now`; return what happened."""
-        change = self._vad.process(frame_pcm, self.rate, now)
+    def feed(self, frame_pcm: bytes, now: float, played: int = 0) -> list[SpeechEvent]:
+        """Take one frame whose last sample was captured at `now` (`played`: the peak of the
+        bot audio sent at its tick, for the echo test); return what happened."""
+        echo = self._echo(frame_pcm, played) if played or self._played_peak else False
+        change = self._vad.process(frame_pcm, self.rate, now, masked=echo)
         if self._utt:
             self._utt.append(frame_pcm)
             return self._in_speech(change, now)
@@ -294,6 +422,27 @@ class Listener:
         return self._check(now) if self._expect is not None else []
 
     # -- internals -----------------------------------------------------------------------
+
+    def _echo(self, frame_pcm: bytes, played: int) -> bool:
+        """Geigel's double-talk test: is this frame no louder than the bot's echo would be?"""
+        history = self._played
+        dropped = history[0] if len(history) == history.maxlen else 0
+        history.append(played)
+        if played >= self._played_peak:
+            self._played_peak = played
+        elif dropped == self._played_peak:
+            self._played_peak = max(history)
+        if not self._played_peak or (self._utt and self._confirmed):
+            return False  # the bot is silent, or a barge-in is proven (its prompt paused)
+        samples = np.frombuffer(frame_pcm, "<i2")
+        peak = max(int(samples.max()), -int(samples.min())) if samples.size else 0
+        s, levels = self.settings, self._echo_levels
+        levels.append(peak / self._played_peak)
+        ratio = s.echo_ratio
+        if len(levels) >= 25:  # 0.5 s of the bot talking: the line's own echo level
+            measured = 1.3 * sorted(levels)[int(0.9 * (len(levels) - 1))]
+            ratio = min(s.echo_ratio, max(s.echo_floor, measured))
+        return peak < ratio * self._played_peak
 
     def _begin(self, speech_start: float, now: float) -> list[SpeechEvent]:
         keep_from = speech_start - self.settings.pre_roll
@@ -337,12 +486,19 @@ class Listener:
                 return [NoInput(now)]
             return []
         s = self.settings
+        voiced_to = self._vad.last_voiced_end or self._speech_start
         if not self._confirmed:
-            voiced_to = self._vad.last_voiced_end or self._speech_start
             if self._vad.speaking and voiced_to - self._speech_start >= s.barge_in_min_speech:
-                self._prompt = False
-                return [self._confirm(), BargeIn(now)]
+                self._barge = True  # the prompt pauses; backchannel or interruption?
+                log.debug("barge-in at %.3f: the prompt pauses", now)
+                return [self._confirm(), BargeIn(now, self._speech_start)]
             return []
+        if self._barge and voiced_to - self._speech_start > s.backchannel_max_speech:
+            return [self._interrupted(now, "long"), *self._endpoint(now)]
+        return self._endpoint(now)
+
+    def _endpoint(self, now: float) -> list[SpeechEvent]:
+        s = self.settings
         if now - self._speech_start >= s.max_speech:
             cut = MaxSpeech(now, self.utterance_audio(), self.rate, self._speech_start)
             self._finish()
@@ -381,6 +537,7 @@ class Listener:
             self._text,
             reason,
             self._score,
+            self._barge,  # no transcript in time: the final one decides
         )
         if log.isEnabledFor(logging.DEBUG):
             log.debug("end of utterance at %.3f, %s (turn score %s)", now, reason, self._score)

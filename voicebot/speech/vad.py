@@ -49,7 +49,8 @@ API::
         speaking -> bool
         segment_start -> float | None  # when the current (or last) speech segment started
         last_voiced_end -> float | None
-        process(pcm: bytes, rate: int, end: float) -> VadChange | None   # one frame ending at `end`
+        process(pcm: bytes, rate: int, end: float, masked: bool = False) -> VadChange | None
+            # one frame ending at `end`; `masked`: not speech whatever it sounds like (echo)
         reset() -> None
 """
 
@@ -176,9 +177,11 @@ class Vad:
         self.segment_start = None
         self.last_voiced_end = None
 
-    def process(self, pcm: bytes, rate: int, end: float) -> VadChange | None:
-        """Classify one frame that ends at time `end`; return a change of state, if any."""
-        voiced = self._classifier.is_speech(pcm, rate)
+    def process(self, pcm: bytes, rate: int, end: float, masked: bool = False) -> VadChange | None:
+        """Classify one frame that ends at time `end`; return a change of state, if any.
+        A `masked` frame (the bot's echo) is unvoiced; the classifier still sees it (its
+        noise floor)."""
+        voiced = self._classifier.is_speech(pcm, rate) and not masked
         start = end - len(pcm) / (2 * rate)
         if len(self._recent) == self._recent.maxlen and self._recent[0][0]:
             self._voiced_in_window -= 1
