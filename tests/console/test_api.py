@@ -222,6 +222,14 @@ def test_calls_searched_paged_and_one_with_turns_and_recording(site: Site) -> No
     assert r.content == wav.read_bytes()
     assert site.get("/api/v1/calls/c08/recording").status_code == 404
     assert site.get("/api/v1/calls/nope").status_code == 404
+    kept = site.get("/api/v1/retention").json()  # retention.days 0 here: nothing is deleted
+    assert kept["days"] == 0 and kept["before"] is None and kept["purged"] == 0
+    assert kept["oldest_kept"].startswith("2026-11-24T10:00") and "forever" in kept["line"]
+    store.purge_call("c00", start + timedelta(days=40))  # as `voicebot calls purge` does
+    store.purge_logged(start + timedelta(days=40), 30, 1, 0)
+    after = site.get("/api/v1/retention").json()
+    assert after["purged"] == 1 and after["last_purge"].startswith("2027-01-03")
+    assert after["oldest_kept"].startswith("2026-11-24T10:01")
 
 
 def test_a_call_with_its_quality_findings_and_the_agents_context(site: Site) -> None:

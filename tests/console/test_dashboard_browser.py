@@ -131,6 +131,7 @@ def test_an_operator_runs_a_campaign_and_watches_its_calls(
     expect(rows.first.locator(".outcome")).to_have_text("completed")
     expect(rows.first).to_contain_text("leave_message")
     expect(page.locator("#calls-page")).to_have_text("1-1 of 1")
+    expect(page.locator("#retention")).to_contain_text("retention: keep forever")
     rows.first.click()
     expect(page.locator("#page-call")).to_be_visible()
     expect(page.locator("#call-turns li.bot").first).to_contain_text(

@@ -34,7 +34,7 @@ import json
 import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any
@@ -270,6 +270,12 @@ def create_app(parts: ConsoleParts) -> FastAPI:
             row["duration"] = r.duration
             rows.append(row)
         return {"total": page.total, "offset": page.offset, "limit": page.limit, "calls": rows}
+
+    @app.get("/api/v1/retention", tags=["calls"])
+    def retention(who: Identity = viewer) -> dict[str, Any]:
+        """Recordings and words of calls older than `days` are deleted (settings
+        retention.days; 0 keeps them): the cut-off, the oldest call kept, the last purge."""
+        return console.retention(datetime.now(UTC))
 
     @app.get("/api/v1/calls/{call_id}", tags=["calls"])
     def call(call_id: str, who: Identity = viewer) -> dict[str, Any]:

@@ -44,6 +44,7 @@ class ConsoleConfig:
     csv_bytes: int = 50_000_000
     numbers: NumberPolicy = NumberPolicy()
     campaign: CampaignSettings = field(default_factory=CampaignSettings)
+    retention_days: int = 0  # settings retention.days (0: recordings and words kept)
 
 
 @dataclass(frozen=True)
@@ -286,6 +287,15 @@ class Console:
     def call(self, call_id: str) -> CallRecord | None:
         with self._lock:
             return self.records.get(call_id)
+
+    def retention(self, now: datetime) -> dict[str, Any]:
+        """What retention keeps (voicebot/call/retention.py): the setting, the cut-off, the
+        oldest call kept, the last purge and how many calls have been purged."""
+        from voicebot.call.retention import retention_status
+
+        with self._lock:
+            status = retention_status(self.records, self.config.retention_days, now)
+        return {**status.as_dict(), "line": status.line()}
 
     def context(self, call_id: str) -> dict[str, Any] | None:
         """The agent's desktop document of a call (`call/context.py`): what a transfer's

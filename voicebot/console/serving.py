@@ -46,6 +46,7 @@ def console_config(settings: Any) -> ConsoleConfig:
         csv_bytes=settings.limits.csv_bytes,
         numbers=settings.outbound.policy(),
         campaign=settings.campaign,
+        retention_days=settings.retention.days,
     )
 
 

@@ -196,6 +196,7 @@ async function calls() {
   const q = new URLSearchParams({ limit: PAGE, offset: callsOffset });
   for (const [k, v] of form.entries()) if (v) q.set(k, v);
   const page = await json(`/calls?${q}`);
+  document.getElementById("retention").textContent = (await json("/retention")).line;
   document.getElementById("calls-page").textContent =
     `${page.total ? page.offset + 1 : 0}-${page.offset + page.calls.length} of ${page.total}`;
   document.getElementById("call-rows").replaceChildren(...page.calls.map((c) => el("tr", {
