@@ -215,6 +215,7 @@ class _Serve:
             VOICEBOT_CONFIG=str(tmp / "voicebot.yaml"),
             VOICEBOT_DATA_DIR=str(tmp),
             VOICEBOT_CALL_RECORDS=str(tmp / "calls.db"),
+            VOICEBOT_HTTP__PORT="0",  # no console: its port 8080 is one for the whole machine
             **(env or {}),
         )
         command = [sys.executable, "-m", "voicebot", "serve", "--flow", str(flow_file(tmp))]

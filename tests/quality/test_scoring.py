@@ -34,7 +34,11 @@ def test_a_failing_inspection_is_logged_not_raised(tmp_path, caplog):
     store = CallStore(tmp_path / "calls.db")
     store.call_started("c1", direction="inbound")
     store.call_ended("c1", outcome="completed")
-    store.close()  # the worker is shutting down under the call's feet
+
+    def gone(call_id: str) -> None:  # the worker's database went away under the call's feet
+        raise ConnectionError("database gone")
+
+    store.get = gone  # type: ignore[method-assign]
     with caplog.at_level(logging.ERROR):
         score_ended_call(store, "c1", load_rules(FLOWS / "support_line.qa.yaml"))
     assert "c1: quality inspection failed (voicebot qa run can redo it)" in caplog.text
