@@ -6,6 +6,8 @@ import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from voicebot.call.records import CallStore
 from voicebot.campaign.ledger import Ledger
 from voicebot.campaign.loop import CampaignLoop
@@ -40,22 +42,16 @@ def test_the_same_statements_and_savepoints_on_both_backends(database_url):
     with db.transaction():
         db.execute("INSERT INTO dnc (number, reason, source, added_at) VALUES (?, ?, ?, ?)",
                    ("+12125550100", "asked", "manual", "2026-11-23"))  # fmt: skip
-        try:
-            with db.transaction():  # a savepoint: rolled back alone
-                db.execute("DELETE FROM dnc")
-                raise ValueError
-        except ValueError:
-            pass
+        with pytest.raises(ValueError), db.transaction():  # a savepoint: rolled back alone
+            db.execute("DELETE FROM dnc")
+            raise ValueError
     row = db.execute("SELECT number, reason FROM dnc").fetchone()
     assert (row["number"], row[1], dict(row)) == (
         "+12125550100", "asked", {"number": "+12125550100", "reason": "asked"},
     )  # fmt: skip
-    try:
-        with db.transaction():
-            db.execute("DELETE FROM dnc")
-            raise RuntimeError("crash mid-change")
-    except RuntimeError:
-        pass
+    with pytest.raises(RuntimeError), db.transaction():
+        db.execute("DELETE FROM dnc")
+        raise RuntimeError("crash mid-change")
     assert db.execute("SELECT COUNT(*) FROM dnc").scalar() == 1  # nothing half-written
 
 
