@@ -152,7 +152,7 @@ def transcript(model: Any, pcm: bytes) -> str:
 
     heard = Expectation(kind="text", modes=("speech",), language="en")
     text = model.final(to_model_audio(pcm, RATE), heard).text.lower()
-    return re.sub(r"[^\w\s]", " ", text)
+    return " ".join(re.sub(r"[^\w\s]", " ", text).split())
 
 
 def tone_frames(pcm: bytes, freq: float) -> np.ndarray:
