@@ -150,3 +150,11 @@ def test_a_live_reading_that_lost_its_start_is_outvoted_by_the_islands(rec):
     pcm, rate = read_wav(DATA / "nine_nine_one_two_three_four_live.wav")
     expect = Expectation(kind="digits", min_digits=6, max_digits=6)
     assert rec.final(model_audio(pcm, rate), expect).text == "991234"
+
+
+def test_a_reading_longer_than_the_fewest_digits_is_scored_on_the_whole(rec):
+    """A 4-10 digit question, ten digits said: the islands were split to the fewest (4) and
+    could not score a ten-digit reading (IndexError); the whole utterance decides instead."""
+    pcm, rate = read_wav(DATA / "ten_digits_for_four_to_ten_espeak.wav")
+    expect = Expectation(kind="digits", min_digits=4, max_digits=10)
+    assert rec.final(model_audio(pcm, rate), expect).text == "5233769606"

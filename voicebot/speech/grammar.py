@@ -387,13 +387,16 @@ def recognize_digits(
     if whole is natural and whole.text[0] == parts.text[0] and not _stutters(whole, parts):
         return whole  # unforced and it kept the start: the split misplaced a boundary
     # forced to length, lost the start or stuttered: islands + whole decide
-    table = _island_table(model, audio, split, settings)[0]
     cands = [parts.text, whole.text]
     said = _whole_scores(model, audio, cands, settings)
-    scores = [
-        sum(table[k, int(d)] for k, d in enumerate(c)) + settings.whole_weight * w
-        for c, w in zip(cands, said, strict=True)
-    ]
+    if len(whole.text) != len(split):  # a longer reading (4-10 digits): islands cannot score it
+        scores = said
+    else:
+        table = _island_table(model, audio, split, settings)[0]
+        scores = [
+            sum(table[k, int(d)] for k, d in enumerate(c)) + settings.whole_weight * w
+            for c, w in zip(cands, said, strict=True)
+        ]
     if log.isEnabledFor(logging.DEBUG):
         log.debug("digits by islands %s / whole %s: %s", *cands, scores)
     best = parts if scores[0] >= scores[1] else whole
