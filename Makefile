@@ -58,8 +58,10 @@ lint: setup
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy voicebot
 
-# benchmarks only: dumpcap (tshark) for bench/telephony_bench.py's wire capture
+# benchmarks only: dumpcap (tshark) for bench/telephony_bench.py's wire capture, the noise
+# suppressors bench/noise_bench.py compares
 bench-deps: setup
+	$(BIN)/pip install -q -e '.[bench]'
 	@dpkg -s tshark >/dev/null 2>&1 || (apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends tshark >/dev/null)
 

@@ -10,6 +10,7 @@ recogniser is given that step's expectation, as on a call.
 from __future__ import annotations
 
 import random
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -107,9 +108,15 @@ def speech_end(speech: np.ndarray) -> float:
     return (loud[-1] + 1) * hop / RATE if len(loud) else len(speech) / RATE
 
 
-def _fsdd(data: Path) -> dict[str, list[Path]]:
+def recordings(data: Path, speakers: Collection[str] | None = None) -> list[Path]:
+    """FSDD's test split in `data`, only `speakers`' recordings when given."""
+    files = test_split(data)
+    return [p for p in files if speakers is None or p.stem.split("_")[1] in speakers]
+
+
+def _fsdd(data: Path, speakers: Collection[str] | None = None) -> dict[str, list[Path]]:
     by_digit: dict[str, list[Path]] = {}
-    for path in test_split(data):
+    for path in recordings(data, speakers):
         by_digit.setdefault(path.name[0], []).append(path)
     return by_digit
 
@@ -119,8 +126,10 @@ def _samples(path: Path) -> np.ndarray:
     return np.frombuffer(pcm, "<i2").astype(np.float64)
 
 
-def single_digits(data: Path, n: int, rng: random.Random) -> list[Item]:
-    files = test_split(data)
+def single_digits(
+    data: Path, n: int, rng: random.Random, speakers: Collection[str] | None = None
+) -> list[Item]:
+    files = recordings(data, speakers)
     chosen = files if n >= len(files) else rng.sample(files, n)
     out: list[Item] = []
     for k, path in enumerate(chosen):
@@ -133,10 +142,12 @@ def _question(length: int) -> tuple[str, str]:
     return ("8-digit", "account") if length == 8 else ("4-10", "number")
 
 
-def digit_strings(data: Path, n: int, rng: random.Random) -> list[Item]:
-    """`n` strings of 4-10 digits and `n` of exactly 8, random FSDD speakers, pauses of
-    0.15-0.45 s inserted between the digits."""
-    by_digit = _fsdd(data)
+def digit_strings(
+    data: Path, n: int, rng: random.Random, speakers: Collection[str] | None = None
+) -> list[Item]:
+    """`n` strings of 4-10 digits and `n` of exactly 8, random FSDD speakers (of `speakers`
+    when given), pauses of 0.15-0.45 s inserted between the digits."""
+    by_digit = _fsdd(data, speakers)
     out: list[Item] = []
     for k in range(2 * n):
         length = 8 if k >= n else rng.randint(4, 10)
