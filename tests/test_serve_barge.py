@@ -89,13 +89,14 @@ def test_a_mandarin_backchannel_over_the_menu_lets_it_go_on(word: str, request) 
     assert caller[0]["dtmf"] == "1" and full.dtmf == "112345678#2", caller
 
 
-@pytest.fixture
-def zh_bot(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory):
-    data = tmp_path_factory.mktemp("zh-data")
+@pytest.fixture(scope="module")
+def zh_bot(tmp_path_factory: pytest.TempPathFactory):
+    """One Mandarin bot for both words (starting one with its model takes ~15 s)."""
+    data, home = tmp_path_factory.mktemp("zh-data"), tmp_path_factory.mktemp("zh-bot")
     api = zh.serve_http(zh._Accounts)
-    env = {"VOICEBOT_DATA_DIR": str(data), "VOICEBOT_CALL_RECORDS": str(tmp_path / "calls.db")}
+    env = {"VOICEBOT_DATA_DIR": str(data), "VOICEBOT_CALL_RECORDS": str(home / "calls.db")}
     b = zh.start_bot(
-        tmp_path, "--flow", str(zh.FLOW), "--port", "0", "--clock", zh.MORNING,
+        home, "--flow", str(zh.FLOW), "--port", "0", "--clock", zh.MORNING,
         "--env", f"ACCOUNTS_API={next(api)}", env=env,
     )  # fmt: skip
     b.data_dir = data  # type: ignore[attr-defined]
