@@ -193,6 +193,25 @@ def references(source: str, *, expression: bool = False) -> set[tuple[str, str]]
     return found
 
 
+def defaulted(source: str) -> set[tuple[str, str]]:
+    """The (namespace, key) pairs a template reads through a `default` filter, e.g.
+    {('env', 'AGENT_QUEUE')} for `{{ env.AGENT_QUEUE | default('sip:...') }}`: optional."""
+    if not is_template(source):
+        return set()
+    try:
+        tree = ENV.parse(source)
+    except TemplateSyntaxError:
+        return set()
+    found: set[tuple[str, str]] = set()
+    for node in tree.find_all(nodes.Filter):
+        assert isinstance(node, nodes.Filter)
+        inner = node.node
+        if node.name in ("default", "d") and isinstance(inner, nodes.Getattr):
+            if isinstance(inner.node, nodes.Name) and inner.node.name in NAMES:
+                found.add((inner.node.name, inner.attr))
+    return found
+
+
 def undeclared_names(source: str, *, expression: bool = False) -> set[str]:
     """Top-level names a template uses that are not among NAMES."""
     from jinja2 import meta
