@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_serve import ROOT, OPEN, _Accounts, bot_lines, heard, serve_http, start_bot, stop_bot
+from test_serve import OPEN, ROOT, _Accounts, bot_lines, heard, serve_http, start_bot, stop_bot
 from test_warm_transfer import AgentDesk, finished
 
 pytestmark = [pytest.mark.sip, pytest.mark.slow]
