@@ -24,6 +24,7 @@ from typing import Any
 import pytest
 from test_serve import OPEN, ROOT, _Accounts, bot_lines, heard, serve_http, start_bot, stop_bot
 from test_warm_transfer import AgentDesk, finished
+from test_warm_transfer import desk as desk  # the agent desk process, a fixture
 
 pytestmark = [pytest.mark.sip, pytest.mark.slow]
 
@@ -42,13 +43,6 @@ steps:
   sorry: {say: "Sorry, we will try again later.", next: end}
   end: {hangup: {}}
 """
-
-
-@pytest.fixture(scope="module")
-def desk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AgentDesk]:
-    d = AgentDesk(tmp_path_factory.mktemp("desk"))
-    yield d
-    d.stop()
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +70,9 @@ def contacts(db: Path, campaign: str) -> list[dict[str, Any]]:
     return [dict(r) for r in rows]
 
 
-def test_a_busy_agent_leads_to_a_call_back_booked_in_the_campaign(tmp_path, desk, accounts):
+def test_a_busy_agent_leads_to_a_call_back_booked_in_the_campaign(
+    tmp_path: Path, desk: AgentDesk, accounts: str
+) -> None:
     campaigns = tmp_path / "campaigns.db"
     header_only = tmp_path / "callbacks.csv"
     header_only.write_text("phone\n")
