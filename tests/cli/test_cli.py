@@ -202,7 +202,8 @@ def test_graph_mermaid_and_dot():
     assert 's_anything_else -->|"when slots.more"| s_main_menu' in proc.stdout
     proc = run("flow", "graph", "--dot", str(FLOWS / "support_line.yaml"))
     assert proc.returncode == 0 and proc.stdout.startswith('digraph "support_line"')
-    assert '"agent" -> "voicemail" [label="failed"];' in proc.stdout
+    assert '"agent" -> "leave_message" [label="failed"];' in proc.stdout
+    assert '"agent" -> "callback_offer" [label="no_answer"];' in proc.stdout
 
 
 def test_schema_is_json_schema_for_the_flow_format():

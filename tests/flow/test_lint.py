@@ -233,6 +233,22 @@ def test_undefined_env_and_contact_only_when_names_are_given(tmp_path):
     assert problems[2].hint == "did you mean 'agent'?"
 
 
+def test_an_env_name_read_with_a_default_is_optional(tmp_path):
+    """`env.AGENT_QUEUE | default('sip:...')`: the operator may set it; not warned about when
+    the service does not expose it (the shipped support lines' agent queue)."""
+    text = """
+        name: t
+        start: agent
+        steps:
+          agent:
+            transfer: {to: "{{ env.QUEUE | default('sip:q@pbx') }}", context: {a: "{{ env.QEUE }}"}}
+        """
+    problems = check(tmp_path, text, env_names={"API"})
+    assert [(p.code, p.path, p.message) for p in problems] == [
+        ("undefined-env", "steps.agent.transfer.context.a", "'env.QEUE': not exposed to flows"),
+    ]
+
+
 def test_template_syntax_is_an_error(tmp_path):
     problems = check(
         tmp_path,

@@ -252,16 +252,27 @@ def test_flow_format_examples_load_and_their_tests_pass(tmp_path):
 
 def test_shipped_flow_is_the_contract_example_plus_understanding():
     """The shipped support line is the "Shape" example with its menu understood by meaning
-    ("Understanding": `intents`, `knowledge`, options' `intent`, the menu's `knowledge: true`);
-    everything else exactly as the contract writes it."""
+    ("Understanding": `intents`, `knowledge`, options' `intent`, the menu's `knowledge: true`)
+    and its agent reached by a warm transfer, with a call back offered when nobody is free and
+    a message announced ("Escalation and hand-off"); everything else exactly as the contract
+    writes it."""
     from voicebot.flow import source
 
     shipped = source.load_file(ROOT / "dialog_flows" / "support_line.yaml").data
     assert shipped.pop("escalation")["frustrated"]["goto"] == "agent"  # "Escalation and hand-off"
     steps = shipped["steps"]
-    assert steps["agent"]["on"].pop("busy") == steps["agent"]["on"].pop("no_answer")
-    for offered in ("callback_offer", "callback_day", "callback"):  # when no agent is free
-        del steps[offered]
+    agent = steps["agent"]
+    assert agent["on"].pop("busy") == agent["on"].pop("no_answer") == "callback_offer"
+    assert agent["on"]["failed"] == "leave_message"
+    agent["on"]["failed"] = "voicemail"  # the same message, announced first
+    transfer = agent["transfer"]
+    queue = "sip:billing-queue@pbx.example.com"  # the queue, unless the operator sets another
+    assert transfer.pop("to") == f"{{{{ env.AGENT_QUEUE | default('{queue}') }}}}"
+    transfer["to"] = queue
+    assert transfer.pop("mode") == "warm" and transfer.pop("whisper") == "{{ call.summary }}"
+    assert transfer.pop("hold")["text"] and transfer.pop("timeout") == "30s"
+    for offered in ("callback_offer", "callback_day", "callback", "leave_message"):
+        del steps[offered]  # when no agent is free
     assert set(shipped.pop("intents")) == {"check_bill", "billing"}
     assert shipped.pop("knowledge") == "support_line.faq.yaml"
     menu = shipped["steps"]["main_menu"]["menu"]

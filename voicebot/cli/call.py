@@ -101,6 +101,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--say text in Chinese characters is spoken as Mandarin whatever the voice",
     )
     p.add_argument("--port", type=int, default=0, help="local SIP port (0: any free)")
+    p.add_argument(
+        "--from-user",
+        default="voicebot",
+        metavar="USER",
+        help="user part of the caller's SIP URI, e.g. +12125551234 (the bot's call.caller)",
+    )
 
 
 def parse_barge(value: str) -> str:
@@ -361,7 +367,7 @@ def run(args: argparse.Namespace) -> int:
         pcm = (np.clip(audio, -1, 1) * 32767).astype("<i2").tobytes()
         return recognizer.final(to_model_audio(pcm, call.rate), heard).text
 
-    with Softphone(SipConfig(port=args.port, rtp_port=6000)) as phone:
+    with Softphone(SipConfig(port=args.port, rtp_port=6000, user=args.from_user)) as phone:
         call = phone.dial(args.uri)
         if not call.wait_answered(15) or not call.wait_media(5):
             ended = call.ended

@@ -98,6 +98,7 @@ from voicebot.dialog.events import (
 )
 from voicebot.dialog.expectation import Expectation
 from voicebot.dialog.frustration import CallerTurn, Estimate, Frustration
+from voicebot.dialog.knowledge import Entry
 from voicebot.dialog.language import understanding_for
 from voicebot.dialog.meaning import Meaning
 from voicebot.dialog.prompts import PromptResolver
@@ -869,7 +870,7 @@ class DialogEngine:
         if hit is None:
             return False
         self.turn.update(answered=hit.entry.id)
-        self.trace.asked.append(hit.entry.id)
+        self.trace.asked.append(self._question_as(hit.entry))
         self._outcome("answered", f"answered:{hit.entry.id}")
         says = self._says(hit.entry.answer_for(self.language, self.loaded.flow.language), step)
         out.extend(says)
@@ -879,6 +880,22 @@ class DialogEngine:
         else:  # the menu asks again; a question answered is not a no-match
             self._prompt_and_listen(step, out)
         return True
+
+    def _asked_as(self, option: str, name: str) -> str:
+        """What `call.summary` says was asked for at this menu: the intent's or option's name;
+        in Mandarin the option's own Chinese words (an English name, read by a Mandarin voice,
+        tells the agent nothing)."""
+        if not is_mandarin(self.language):
+            return name
+        return self.meaning.label(self.loaded, self.step, option, self.language)
+
+    def _question_as(self, entry: Entry) -> str:
+        """A knowledge answer in `call.summary`: its id; in Mandarin its first Chinese question."""
+        if is_mandarin(self.language):
+            for language, question in entry.questions:
+                if is_mandarin(language):
+                    return question
+        return entry.id
 
     def _chose_by_meaning(self, name: str, confidence: float, out: list[Action]) -> None:
         if name.startswith("globals."):
@@ -897,7 +914,7 @@ class DialogEngine:
         self._outcome("answered" if hit is not None else "no_answer")
         if hit is not None:
             self.turn.update(answered=hit.entry.id)
-            self.trace.asked.append(hit.entry.id)
+            self.trace.asked.append(self._question_as(hit.entry))
             out.extend(
                 self._says(hit.entry.answer_for(self.language, self.loaded.flow.language), step)
             )
@@ -938,7 +955,7 @@ class DialogEngine:
             score = self.turn["confidence"] if confidence is None else confidence
             self.turn.update(intent=choice.intent, intent_confidence=score)
         self.vars["last_choice"] = option
-        self.trace.asked.append(choice.intent or option)
+        self.trace.asked.append(self._asked_as(option, choice.intent or option))
         self._goto(choice.goto or self._next_or_end(step, out), out)
 
     def _filled(self, value: Any, out: list[Action]) -> None:

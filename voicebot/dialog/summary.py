@@ -7,6 +7,7 @@ A few short sentences in the call's language (English, or Mandarin for a zh tag)
 
     who      the caller's number (the user part of the From URI, spelled digit by digit)
     asked    the intents, menu options and knowledge answers of the call, in order, once each
+             (the engine gives a Mandarin call's in the flow's Chinese words: 话费)
     slots    what the caller gave (sensitive slots arrive masked: "[masked]" is left out)
     failed   how many answers the bot did not hear or understand, and errors on the way
     mood     `call.frustration` (0..1) when something put it in the call: the caller seems

@@ -13,7 +13,8 @@ its own file. Codes:
     unused-prompt           a catalogue prompt no step uses
     undefined-slot          `slots.x` that no `ask` (or `set`) in the call tree fills
     undefined-var           `vars.x` that no `set`, `http save` or `record save` assigns
-    undefined-env           `env.X` not among `env_names` (only when they are given)
+    undefined-env           `env.X` not among `env_names` (only when they are given; not
+                            when it is read as `env.X | default(...)`: an optional setting)
     undefined-contact       `contact.x` not among `contact_fields` (only when they are given)
     undefined-name          a top-level name other than slots/vars/call/contact/env/turn, or an
                             unknown `call.x` / `turn.x`
@@ -545,8 +546,11 @@ class _Linter:
         if reason is not None:
             self.warn("template-syntax", path, f"does not parse: {reason}", error=True)
             return
+        optional = set() if expression else templates.defaulted(text)  # `| default(...)`
         for space, name in sorted(templates.references(text, expression=expression)):
             known = self.known[space]
+            if space == "env" and (space, name) in optional:
+                continue  # an operator's setting the flow has a default for
             if known is not None and name not in known:
                 code, message, hint = _UNDEFINED[space]
                 hint = did_you_mean(name, known) or hint

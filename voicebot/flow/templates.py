@@ -171,15 +171,23 @@ def check_syntax(source: str, *, expression: bool = False) -> str | None:
     return None
 
 
-def references(source: str, *, expression: bool = False) -> set[tuple[str, str]]:
-    """(namespace, key) pairs a template reads, e.g. {('slots', 'account'), ('env', 'API')}."""
+def _parsed(source: str, expression: bool) -> nodes.Template | None:
+    """The template's tree (an expression is wrapped in {{ }}); None for plain text or a
+    template that does not parse."""
     if expression:
         source = "{{ " + (single_expression(source) or source) + " }}"
     elif not is_template(source):
-        return set()
+        return None
     try:
-        tree = ENV.parse(source)
+        return ENV.parse(source)
     except TemplateSyntaxError:
+        return None
+
+
+def references(source: str, *, expression: bool = False) -> set[tuple[str, str]]:
+    """(namespace, key) pairs a template reads, e.g. {('slots', 'account'), ('env', 'API')}."""
+    tree = _parsed(source, expression)
+    if tree is None:
         return set()
     found: set[tuple[str, str]] = set()
     for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
@@ -193,15 +201,25 @@ def references(source: str, *, expression: bool = False) -> set[tuple[str, str]]
     return found
 
 
+def defaulted(source: str) -> set[tuple[str, str]]:
+    """The (namespace, key) pairs a template reads through a `default` filter, e.g.
+    {('env', 'AGENT_QUEUE')} for `{{ env.AGENT_QUEUE | default('sip:...') }}`: optional."""
+    tree = _parsed(source, False)
+    if tree is None:
+        return set()
+    found: set[tuple[str, str]] = set()
+    for node in tree.find_all(nodes.Filter):
+        assert isinstance(node, nodes.Filter)
+        inner = node.node
+        if node.name in ("default", "d") and isinstance(inner, nodes.Getattr):
+            if isinstance(inner.node, nodes.Name) and inner.node.name in NAMES:
+                found.add((inner.node.name, inner.attr))
+    return found
+
+
 def undeclared_names(source: str, *, expression: bool = False) -> set[str]:
     """Top-level names a template uses that are not among NAMES."""
     from jinja2 import meta
 
-    if expression:
-        source = "{{ " + (single_expression(source) or source) + " }}"
-    elif not is_template(source):
-        return set()
-    try:
-        return set(meta.find_undeclared_variables(ENV.parse(source))) - set(NAMES)
-    except TemplateSyntaxError:
-        return set()
+    tree = _parsed(source, expression)
+    return set() if tree is None else set(meta.find_undeclared_variables(tree)) - set(NAMES)
