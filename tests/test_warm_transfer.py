@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import pytest
 import test_serve_telephony as telephony
+from rapidfuzz import fuzz
 from test_serve import ROOT, start_bot, stop_bot
 from test_serve_telephony import free_ports, known
 
@@ -220,7 +221,10 @@ def test_warm_transfer_whispers_to_the_agent_then_joins_both_ways(bot, desk, mod
     joined = first(tone_frames(heard_by_agent, 600))
     assert joined is not None, "the caller's tone never reached the agent"
     whisper = transcript(model, heard_by_agent[: joined * FRAME * 2])
-    assert "billing" in whisper and "account" in whisper, whisper
+    # what was asked, as tiny.en reads espeak-ng under load ("ask them out willing" once):
+    # fuzzily, where the hold prompt or a summary without it scores under 50
+    assert fuzz.partial_ratio("asked about billing", whisper) >= 70, whisper
+    assert "account" in whisper, whisper
     assert "1 2 3 4" in whisper or "1234" in whisper or "one two three" in whisper, whisper
 
     # the caller heard the hold prompt, never the summary, then the agent (1 kHz)
