@@ -105,10 +105,11 @@ def stop_bot(bot: Bot) -> None:
         raise
 
 
-@pytest.fixture
-def bot(tmp_path: Path, accounts_api: str) -> Iterator[Bot]:
+@pytest.fixture(scope="module")
+def bot(tmp_path_factory: pytest.TempPathFactory, accounts_api: str) -> Iterator[Bot]:
+    """One bot per test module (starting one takes ~15 s): each test reads the newest call."""
     b = start_bot(
-        tmp_path,
+        tmp_path_factory.mktemp("bot"),
         "--flow",
         str(FLOW),
         "--port",
