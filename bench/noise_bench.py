@@ -20,7 +20,7 @@ other four speakers (and the odd seeds and sentences) are the test split the tab
 every suppressor beside none, in the same run. Cost: each suppressor's process time per 20 ms
 of audio, on the whole utterance at once (the product runs it per utterance, not per frame).
 
-    .venv/bin/python bench/noise_bench.py --data FSDD_DIR [--quick] [--write]
+    .venv/bin/python bench/noise_bench.py [--data FSDD_DIR] [--quick | --per-set N] [--write]
 """
 
 from __future__ import annotations
@@ -191,10 +191,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     add_data_option(parser)
     parser.add_argument("--quick", action="store_true", help="about a third of the items")
+    parser.add_argument(
+        "--per-set", type=int, default=30, metavar="N",
+        help="test items per FSDD set (single digits, 4-10, 8 digits), before the clean/noisy "
+        "variants; dev gets half (default 30; --quick: 10)",
+    )  # fmt: skip
     parser.add_argument("--write", action="store_true", help="write the section of BENCHMARKS.md")
     args = parser.parse_args()
     began, load0 = time.time(), os.getloadavg()
-    n = 10 if args.quick else 30
+    n = 10 if args.quick else args.per_set
     dev_items = items_for(args.data, DEV_SPEAKERS, 0, max(n // 2, 4))
     test_items = items_for(args.data, TEST_SPEAKERS, 1, n)
     rec = WhisperRecognizer(load_model())
