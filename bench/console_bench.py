@@ -347,6 +347,7 @@ def measure(url: str, token: str, x: Expect, repeat: int, seed: int) -> dict[str
                     times.append(ms)
                     codes.append(code)
             out["endpoints"][name] = _stats(times, codes)
+            print(f"  {name}: {out['endpoints'][name]}", flush=True)
         for name, make in pages(x, rng).items():
             times, codes = [], []
             for i in range(repeat + 3):
@@ -361,6 +362,7 @@ def measure(url: str, token: str, x: Expect, repeat: int, seed: int) -> dict[str
                 if i >= 3:
                     times.append(total)
             out["pages"][name] = _stats(times, codes)
+            print(f"  {name}: {out['pages'][name]}", flush=True)
     return out
 
 
@@ -404,6 +406,7 @@ def browser_pages(url: str, token: str, x: Expect, repeat: int) -> dict[str, Any
                     if i >= 2:
                         times.append((time.perf_counter() - t0) * 1000)
                 out[f"chromium: {name}"] = _stats(times, [200])
+                print(f"  chromium: {name}: {out[f'chromium: {name}']}", flush=True)
         finally:
             browser.close()
     return out
@@ -495,7 +498,9 @@ def report(results: dict[str, Any], meta: dict[str, Any]) -> list[str]:
                      f"rows written: {len(r['errors'])} wrong.")  # fmt: skip
     live = results.get("live")
     if live:
-        lines += ["", *live["lines"]]
+        from bench.console_live import live_lines
+
+        lines += ["", *live_lines(live, meta["command"])]
     return lines
 
 
@@ -506,6 +511,8 @@ def main() -> int:
     p.add_argument("--repeat", type=int, default=40, help="timed requests per row")
     p.add_argument("--seed", type=int, default=14)
     p.add_argument("--browser", action="store_true", help="page loads in chromium too")
+    p.add_argument("--live", type=int, default=0, metavar="CALLS",
+                   help="live-turn delays over CALLS real SIP calls into serve (SQLite)")
     p.add_argument("--out", type=Path, default=ROOT / "bench" / "out" / "console")
     p.add_argument("--write", action="store_true", help="put the section into --benchmarks")
     p.add_argument("--benchmarks", type=Path, default=ROOT / "BENCHMARKS.md")
@@ -530,6 +537,12 @@ def main() -> int:
             results["backends"][backend] = run_backend(backend, args, pg)
             for e in results["backends"][backend]["errors"][:20]:
                 print(f"  WRONG {e}", flush=True)
+            if backend == "sqlite" and args.live:
+                from bench.console_live import live_turns
+
+                print(f"live turns: {args.live} calls into serve ...", flush=True)
+                database = args.out / "sqlite" / "voicebot.db"
+                results["live"] = live_turns(database, args.live, args.out)
     finally:
         if pg is not None:
             pg.stop()
