@@ -78,3 +78,18 @@ def test_the_sixth_version_goes_down_and_up_again(database_url):
     assert CONSOLE_TABLES <= _tables(db.engine)
     assert CALLS_INDEXES <= _indexes(db.engine, "calls")
     db.close()
+
+
+def test_a_database_the_console_opened_first_upgrades_from_nothing(database_url):
+    """`voicebot token create` on a new database before this version: only the console's two
+    tables, no version at all; the migrations add everything else and keep the token."""
+    engine = sa.create_engine(database_url)
+    metadata.create_all(engine)
+    _, token = TokenStore(engine).create(Role.viewer, "first")
+    db = Database(database_url)
+    assert current(db.engine) == head()
+    assert {"calls", "campaigns", *CONSOLE_TABLES} <= _tables(db.engine)
+    found = TokenStore(engine).identify(token)
+    assert found is not None and found.name == "first"
+    engine.dispose()
+    db.close()
