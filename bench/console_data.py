@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from voicebot.call.records import number_key
 from voicebot.console.service import Console, ConsoleConfig
 from voicebot.database import Database
 
@@ -39,7 +40,12 @@ NEW_YORK = ZoneInfo("America/New_York")
 DAYS = 90
 BATCH = 5000
 
-INBOUND_FLOWS = {"support_line": 0.55, "billing": 0.25, "language_menu": 0.12, "zh_support_line": 0.08}
+INBOUND_FLOWS = {
+    "support_line": 0.55,
+    "billing": 0.25,
+    "language_menu": 0.12,
+    "zh_support_line": 0.08,
+}
 INBOUND_OUTCOMES = {"completed": 0.55, "caller_hangup": 0.24, "transferred": 0.17, "failed": 0.04}
 OUTBOUND_OUTCOMES = {
     "not_answered": 0.33, "completed": 0.46, "caller_hangup": 0.13, "transferred": 0.03,
@@ -195,12 +201,16 @@ def _contacts_csv(rng: random.Random, flow: str, numbers: list[str]) -> bytes:
                 for i, n in enumerate(numbers)]  # fmt: skip
     else:
         head = "phone,name,amount_due,due_date"
-        rows = [f"{n},Lee {i},{rng.randrange(20, 900)}.00,2026-12-15" for i, n in enumerate(numbers)]
+        rows = [
+            f"{n},Lee {i},{rng.randrange(20, 900)}.00,2026-12-15" for i, n in enumerate(numbers)
+        ]
     rows.append("not a number,Sam,,")  # a rejected row, as real uploads have
     return ("\n".join([head, *rows]) + "\n").encode()
 
 
-def fill(url: str, data_dir: Path, calls: int, *, seed: int = 14, now: datetime | None = None) -> Filled:
+def fill(
+    url: str, data_dir: Path, calls: int, *, seed: int = 14, now: datetime | None = None
+) -> Filled:
     """Fill the (empty) database at `url` with `calls` call records and what goes with them."""
     rng = random.Random(seed)
     now = now or datetime.now(UTC)
@@ -248,8 +258,8 @@ def fill(url: str, data_dir: Path, calls: int, *, seed: int = 14, now: datetime 
         db.executemany(
             "INSERT INTO calls (id, direction, from_uri, to_uri, flow, worker, started_at,"
             " answered_at, ended_at, outcome, reason, transfer_target, recording_path, steps,"
-            " slots, vars, dtmf, incidents) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
-            " ?, ?, ?)",
+            " slots, vars, dtmf, incidents, from_digits_rev, to_digits_rev) VALUES (?, ?, ?, ?, ?,"
+            " ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             call_rows,
         )
         db.executemany(
@@ -259,7 +269,8 @@ def fill(url: str, data_dir: Path, calls: int, *, seed: int = 14, now: datetime 
             turn_rows,
         )
         db.executemany(
-            "INSERT INTO quality (call_id, scored_at, rules, score, findings) VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO quality (call_id, scored_at, rules, score, findings)"
+            " VALUES (?, ?, ?, ?, ?)",
             quality_rows,
         )
         filled.turns += len(turn_rows)
@@ -305,13 +316,15 @@ def fill(url: str, data_dir: Path, calls: int, *, seed: int = 14, now: datetime 
             f"var/recordings/{call_id}.wav" if answered and rng.random() < 0.7 else None,
             json.dumps(steps), json.dumps(slots), json.dumps(vars_),
             "1" if rng.random() < 0.1 else "", "[]" if rng.random() > 0.02 else
-            json.dumps(["12.3 s: asr timed out"]),
+            json.dumps(["12.3 s: asr timed out"]), number_key(from_uri), number_key(to_uri),
         ))  # fmt: skip
         if answered:
             turn_rows.extend(_turns(rng, call_id, start, seconds, flow, rng.random() < 0.2))
             if ended and rng.random() < 0.85:
                 score, findings = _findings(rng)
-                quality_rows.append((call_id, ended, f"dialog_flows/{flow}.qa.yaml", score, findings))
+                quality_rows.append(
+                    (call_id, ended, f"dialog_flows/{flow}.qa.yaml", score, findings)
+                )
         if contact is not None:
             attempts_of[contact[0]] = attempts_of.get(contact[0], 0) + 1
             last_by_contact[contact[0]] = (call_id, outcome, _iso(start))
@@ -355,8 +368,15 @@ def fill(url: str, data_dir: Path, calls: int, *, seed: int = 14, now: datetime 
     dnc = rng.sample(pool, max(10, len(pool) // 20))
     db.executemany(
         "INSERT INTO dnc (number, reason, source, added_at) VALUES (?, ?, ?, ?)",
-        [(d, rng.choice(("asked", "opt_out", "complaint")), rng.choice(("manual", "campaign")),
-          _iso(_when(rng, now))) for d in dnc],  # fmt: skip
+        [
+            (
+                d,
+                rng.choice(("asked", "opt_out", "complaint")),
+                rng.choice(("manual", "campaign")),
+                _iso(_when(rng, now)),
+            )
+            for d in dnc
+        ],  # fmt: skip
     )
     filled.dnc = len(dnc)
     db.close()

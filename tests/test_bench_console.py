@@ -20,7 +20,8 @@ CALLS = 2000
 ENDPOINTS = {
     "calls: first page", "calls: by number", "calls: by time range (a day)", "calls: by outcome",
     "calls: by flow", "calls: outcome in a week", "calls: a far page", "one call with turns",
-    "campaigns list", "campaign progress", "flows list", "do-not-call list", "retention",
+    "campaigns list", "campaign progress", "flows list", "do-not-call list (a page)",
+    "do-not-call lookup", "retention",
     "/metrics",
 }  # fmt: skip
 PAGES = {"page: campaigns", "page: calls", "page: calls searched by number", "page: one call",

@@ -127,7 +127,7 @@ def summary(ledger: Ledger, campaign: Campaign, now: datetime) -> Summary:
     next_wake = None
     if campaign.state == "running" and counts["pending"]:
         policy = campaign.policy
-        times = (eligible_at(policy, s, now) for s, _ in ledger.pending(campaign, now))
+        times = (eligible_at(policy, s, now) for s in ledger.wake_candidates(campaign, now))
         next_wake = min((t for t in times if t is not None), default=None)
     done = total - counts["pending"] - counts["in_flight"]
     return Summary(

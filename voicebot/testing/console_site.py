@@ -68,7 +68,8 @@ class Running:
 
 def token(env: dict[str, str], tmp: Path, role: str) -> str:
     out = subprocess.run(
-        [sys.executable, "-m", "voicebot", "token", "create", "--role", role, "--name", f"t-{role}"],
+        [sys.executable, "-m", "voicebot", "token", "create", "--role", role,
+         "--name", f"t-{role}"],
         cwd=tmp, env=env, capture_output=True, text=True, timeout=60, check=True,
     ).stdout  # fmt: skip
     return out.strip().splitlines()[-1]
