@@ -504,7 +504,8 @@ def report(results: dict[str, Any], meta: dict[str, Any]) -> list[str]:
                     names.append(name)
     first = results["backends"][backends[0]]["filled"]
     lines = [
-        f"`{meta['command']}` ({meta['when']}, {meta['machine']})",
+        f"`{meta['command']}` ({meta['when']}, {meta['machine']}, shared: load average "
+        f"{meta['load']})",
         "",
         f"{first['calls']:,} call records ({first['turns']:,} turns, {first['quality']:,} quality"
         f" inspections), {len(first['campaigns'])} campaigns of "
@@ -571,6 +572,7 @@ def main() -> int:
         serve(args.serve, args.port, args.data_dir)
         return 0
     args.out.mkdir(parents=True, exist_ok=True)
+    load_before = os.getloadavg()[0]
     backends = [b for b in args.backends.split(",") if b]
     results: dict[str, Any] = {"backends": {}}
     pg = None
@@ -599,6 +601,7 @@ def main() -> int:
         "machine": f"{os.cpu_count()} cores, {platform.python_implementation()} "
         f"{platform.python_version()}",  # fmt: skip
         "repeat": args.repeat,
+        "load": f"{load_before:.1f} at the start, {os.getloadavg()[0]:.1f} at the end",
     }
     results["meta"] = meta
     (args.out / "results.json").write_text(json.dumps(results, indent=2) + "\n")

@@ -2,10 +2,11 @@
 
 Real SIP calls on loopback into `voicebot serve` (`voicebot.testing.console_site`: the console
 on a free port, the simulated callees as the campaign trunk) over the database the console
-bench filled: a campaign of the shipped appointment_reminder flow is created and started through
-the API, the callees answer as people who say "hello?" and then "yes I'll be there", and a
-client of /api/v1/live/stream notes when each `turn` event arrives (time.time(), the same clock
-as the workers'). Each turn is matched with its call record (same call, same order, same text):
+bench filled (its running campaign paused first: serve would dial it): a campaign of the
+shipped appointment_reminder flow is created and started through the API, the callees answer
+as people who say "hello?" and then "yes I'll be there" (or press 1), and a client of
+/api/v1/live/stream notes when each `turn` event arrives (time.time(), the same clock as the
+workers'). Each turn is matched with its call record (same call, same order, same text):
 
     caller turn   its record's `at` is when the recognition came back (the turn is recognised)
     bot turn      its record's `at` is when the bot began to say it (recorded as it starts to
@@ -21,7 +22,7 @@ import json
 import shutil
 import threading
 import time
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,7 @@ import httpx
 
 from bench.console_data import FLOWS
 from bench.telephony_wire import percentile
+from voicebot.campaign.ledger import Ledger
 from voicebot.testing.console_site import Running, console_site, contacts_csv, wait_finished
 
 TARGET_S = 1.0
@@ -48,6 +50,19 @@ def _listen(site: Running, into: list[tuple[float, dict[str, Any]]], stop: threa
             raise
 
 
+def pause_running(database: Path) -> list[str]:
+    """The filled database's running campaign would be dialed first by `serve` (its contacts
+    are not the callees'): paused, so the measured campaign is the one dialed."""
+    ledger = Ledger(database)
+    try:
+        running = [c.name for c in ledger.campaigns() if c.state == "running"]
+        for name in running:
+            ledger.transition(name, "pause", datetime.now(UTC))
+    finally:
+        ledger.close()
+    return running
+
+
 def live_turns(database: Path, calls: int, out: Path) -> dict[str, Any]:
     """`calls` campaign calls into `serve` over the SQLite `database`; the turns' delays."""
     tmp = out / "live"
@@ -58,6 +73,7 @@ def live_turns(database: Path, calls: int, out: Path) -> dict[str, Any]:
     # ..1[5-9]x: a person who answers "yes I'll be there" (voicebot.testing.callees)
     rows = [(f"+1212555{150 + i:04d}", f"Pat {i},2026-12-20,Main St Clinic,10:30")
             for i in range(calls)]  # fmt: skip
+    pause_running(database)
     messages: list[tuple[float, dict[str, Any]]] = []
     stop = threading.Event()
     with console_site(tmp, [flow], extra) as site:
