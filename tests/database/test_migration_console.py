@@ -13,7 +13,7 @@ from voicebot.database import Database
 from voicebot.database.migrate import current, downgrade, head, upgrade
 
 CONSOLE_TABLES = {"api_tokens", "audit"}
-CALLS_INDEXES = {"calls_by_outcome", "calls_by_flow", "calls_kept"}
+CALLS_INDEXES = {"calls_by_time", "calls_by_outcome", "calls_by_flow", "calls_kept"}
 
 
 def _tables(engine: sa.Engine) -> set[str]:

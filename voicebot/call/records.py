@@ -428,8 +428,11 @@ class CallStore:
             args.append(q.flow)
         clause = f" WHERE {' AND '.join(where)}" if where else ""
         total = self._db.execute(f"SELECT COUNT(*) FROM calls{clause}", args).fetchone()[0]
+        # the page's ids from an index (v0006: each ends with started_at, id), then its rows
         rows = self._db.execute(
-            f"SELECT * FROM calls{clause} ORDER BY started_at DESC LIMIT ? OFFSET ?",
+            f"SELECT * FROM calls WHERE id IN (SELECT id FROM calls{clause}"
+            " ORDER BY started_at DESC, id DESC LIMIT ? OFFSET ?)"
+            " ORDER BY started_at DESC, id DESC",
             (*args, q.limit, q.offset),
         )
         return total, tuple(self._record(r) for r in rows)

@@ -11,8 +11,9 @@ campaign database: a database that has them keeps them (and their rows) as they 
   there: a search by a number's last digits is a prefix range of an index, not a scan.
 
 INDEXES: what the calls searches filter on (voicebot/call/records.py `CallStore.search`, newest
-first: each index ends with `started_at`, so a page is read in order and a count stays inside
-the index), retention's oldest kept call, a campaign's contacts by disposition.
+first: each index ends with `started_at, id`, so a count stays inside the index and a page's
+ids are read from it alone, however far the page: only its rows are read from the table),
+retention's oldest kept call, a campaign's contacts by disposition.
 
 Revision ID: v0006
 """
@@ -49,10 +50,11 @@ TABLES = {
 TABLE_INDEXES = {"ix_audit_at": ("audit", ["at"])}
 NUMBERS = ("from_digits_rev", "to_digits_rev")
 INDEXES = {
-    "calls_by_from_number": ("calls", ["from_digits_rev", "started_at"]),
-    "calls_by_to_number": ("calls", ["to_digits_rev", "started_at"]),
-    "calls_by_outcome": ("calls", ["outcome", "started_at"]),
-    "calls_by_flow": ("calls", ["flow", "started_at"]),
+    "calls_by_time": ("calls", ["started_at", "id"]),
+    "calls_by_from_number": ("calls", ["from_digits_rev", "started_at", "id"]),
+    "calls_by_to_number": ("calls", ["to_digits_rev", "started_at", "id"]),
+    "calls_by_outcome": ("calls", ["outcome", "started_at", "id"]),
+    "calls_by_flow": ("calls", ["flow", "started_at", "id"]),
     "calls_kept": ("calls", ["purged_at", "started_at"]),
     # a campaign's progress counted by disposition from the index alone
     "contacts_by_disposition": ("contacts", ["campaign_id", "disposition"]),
