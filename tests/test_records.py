@@ -174,3 +174,31 @@ def test_a_database_from_before_barge_ins_gains_the_column(tmp_path):
     store.call_started("c1", direction="inbound")
     store.add_turn("c1", TurnRecord("caller", "yes", barge_in=True))
     assert store.get("c1").turns[0]["barge_in"] == 1  # type: ignore[union-attr]
+
+
+def test_calls_are_found_by_the_last_digits_of_either_number(tmp_path):
+    """The number search reads the numbers' digits, last first (an index's prefix range): the
+    whole number, national or E.164, or its tail; digits ending in 9s; a name without digits."""
+    from voicebot.call.records import CallQuery
+
+    store = CallStore(tmp_path / "calls.db")
+    t0 = datetime(2026, 11, 24, 15, 0, tzinfo=UTC)
+    calls = {
+        "in": ("sip:+12125550151@carrier", "sip:support@bot"),
+        "out": ("sip:+12125550100@bot", "sip:+13105559999;user=phone@trunk"),
+        "tel": ("tel:+1-212-555-0919", "sip:billing@bot"),
+        "name": ("sip:alice@pbx", "sip:support@bot"),
+    }
+    for call_id, (from_uri, to_uri) in calls.items():
+        store.call_started(call_id, direction="inbound", from_uri=from_uri, to_uri=to_uri, at=t0)
+
+    def found(number: str) -> set[str]:
+        total, page = store.search(CallQuery(number=number))
+        assert total == len(page)
+        return {r.id for r in page}
+
+    assert found("5550151") == found("+12125550151") == found("(212) 555-0151") == {"in"}
+    assert found("0100") == {"out"} and found("9999") == found("99") == {"out"}
+    assert found("0919") == found("919") == {"tel"} and found("19") == {"tel"}
+    assert found("555") == set() and found("0") == {"out"}  # a tail, not anywhere inside
+    assert found("alice") == {"name"} and found("bot") == {"in", "out", "tel", "name"}

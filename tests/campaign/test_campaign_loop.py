@@ -179,3 +179,29 @@ def test_crash_mid_campaign_loses_nothing_and_double_dials_nothing(
         assert dials[r.phone] == counted[r.phone] + congested[r.phone]  # 503s are not attempts
     assert checks.max_in_flight <= 5 and checks.min_gap >= 0.5
     assert checks.outside_window == [] and max(checks.per_day.values()) <= 2
+
+
+def test_progress_counted_by_the_database_is_the_one_of_every_row(
+    campaign: tuple[Ledger, Path, FakeDialer],
+) -> None:
+    """`summary` counts in SQL and asks a few stand-ins when the next contact may be dialed
+    (`Ledger.wake_candidates`): the same as reading every contact, at points of a campaign
+    with retries waiting, daily caps reached, five time zones and calls in flight."""
+    from voicebot.campaign.pacing import eligible_at
+    from voicebot.campaign.results import summary
+
+    ledger, _, dialer = campaign
+    start, seen = START, 0
+    for stop in (3, 40, 120, 200, 260):
+        start, _checks = drive(ledger, "reminders", dialer, start, stop_after=stop)
+        c = ledger.campaign("reminders")
+        rows = results(ledger, c)
+        night = start.replace(hour=9, minute=0) + timedelta(days=1)  # 04:00 in New York
+        for now in (start, start + timedelta(hours=5), night, night + timedelta(hours=2)):
+            got = summary(ledger, c, now)
+            assert got.counts == dict(sorted(Counter(r.disposition for r in rows).items()))
+            assert got.total == len(rows) and got.in_flight == got.counts.get("in_flight", 0)
+            times = [eligible_at(c.policy, s, now) for s, _ in ledger.pending(c, now)]
+            assert got.next_wake == min((t for t in times if t is not None), default=None)
+            seen += len({t for t in times if t is not None}) > 2  # contacts due at other times
+    assert seen >= 4

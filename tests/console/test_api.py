@@ -256,6 +256,16 @@ def test_dnc_list_and_metrics_follow_the_events(site: Site) -> None:
     assert c.post("/api/v1/dnc", json={"number": "(212) 555-0123"}, headers=op).status_code == 200
     assert c.post("/api/v1/dnc", json={"number": "banana"}, headers=op).status_code == 422
     assert [e["number"] for e in site.get("/api/v1/dnc").json()] == ["+12125550123"]
+    for n in ("+12125550124", "+12125550125", "+13105550123"):
+        assert c.post("/api/v1/dnc", json={"number": n}, headers=op).status_code == 200
+    page = site.get("/api/v1/dnc?limit=2&offset=1")  # a page in number order, and the total
+    assert [e["number"] for e in page.json()] == ["+12125550124", "+12125550125"]
+    assert page.headers["X-Total-Count"] == "4"
+    found = site.get("/api/v1/dnc?number=5550123")
+    assert [e["number"] for e in found.json()] == ["+12125550123", "+13105550123"]
+    assert found.headers["X-Total-Count"] == "2"
+    for n in ("+12125550124", "+12125550125", "+13105550123"):
+        assert c.delete(f"/api/v1/dnc/{n}", headers=op).json()["removed"] is True
     assert c.delete("/api/v1/dnc/+12125550123", headers=op).json()["removed"] is True
     site.happened(*A_CALL)
     families = {f.name: f for f in text_string_to_metric_families(c.get("/metrics").text)}

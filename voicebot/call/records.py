@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -38,6 +39,25 @@ from voicebot.policy.card_numbers import redact_cards, redact_value
 # Tables `calls`, `turns`, `transfers`, `quality`, `purges`: voicebot/database/migrations/versions/
 # (outcome 'in_progress' until ended; steps, slots, vars, incidents, findings as JSON text; turns
 # keyed by (call_id, seq); a call's last transfer and its latest inspection keyed by call_id).
+
+
+_USER = re.compile(r"(?:sips?|tel):([^@;>]*)")
+
+
+def number_key(uri: str) -> str:
+    """The digits of a URI's user part, last digit first ('sip:+12125550151@x' -> '15105552121'):
+    kept in `calls.from_digits_rev`/`to_digits_rev` so a search by the number's last digits is
+    an indexed prefix range instead of a scan of every call."""
+    found = _USER.search(uri)
+    user = found.group(1) if found else uri.split("@")[0]
+    return re.sub(r"\D", "", user)[::-1]
+
+
+def _prefix_range(prefix: str) -> tuple[str, str | None]:
+    """Digit strings starting with `prefix` are those in [low, high) (high None: no bound)."""
+    top = prefix.rstrip("9")
+    high = top[:-1] + chr(ord(top[-1]) + 1) if top else None
+    return prefix, high
 
 
 def _now() -> str:
@@ -108,7 +128,9 @@ class CallRecord:
 
 @dataclass(frozen=True)
 class CallQuery:
-    """A search of the records: `number` within the caller's or callee's URI, started in
+    """A search of the records: the caller's or callee's number ends with the digits of
+    `number` (the whole number, national or E.164, or its last digits; without digits: within
+    either URI), started in
     [since, until), with that outcome and flow; one page of `limit` from `offset`."""
 
     number: str | None = None
@@ -149,9 +171,19 @@ class CallStore:
     ) -> None:
         with self._tx() as db:
             db.execute(
-                "INSERT INTO calls (id, direction, from_uri, to_uri, flow, worker, started_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (call_id, direction, from_uri, to_uri, flow, worker, _iso(at) or _now()),
+                "INSERT INTO calls (id, direction, from_uri, to_uri, flow, worker, started_at,"
+                " from_digits_rev, to_digits_rev) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    call_id,
+                    direction,
+                    from_uri,
+                    to_uri,
+                    flow,
+                    worker,
+                    _iso(at) or _now(),
+                    number_key(from_uri),
+                    number_key(to_uri),
+                ),  # fmt: skip
             )
 
     def call_answered(self, call_id: str, at: datetime | None = None) -> None:
@@ -320,10 +352,11 @@ class CallStore:
     def retention_counts(self) -> dict[str, Any]:
         """{purged: calls purged, last_purge: when (or None), oldest_kept: started_at of the
         oldest call whose words are kept (or None)}."""
-        purged, oldest = self._db.execute(
-            "SELECT COUNT(purged_at), MIN(CASE WHEN purged_at IS NULL THEN started_at END)"
-            " FROM calls"
-        ).fetchone()
+        # both read the index calls_kept (purged_at, started_at), not every call
+        purged = self._db.execute("SELECT COUNT(*) FROM calls WHERE purged_at IS NOT NULL").scalar()
+        oldest = self._db.execute(
+            "SELECT started_at FROM calls WHERE purged_at IS NULL ORDER BY started_at LIMIT 1"
+        ).scalar()
         last = self._db.execute("SELECT MAX(at) FROM purges").fetchone()[0]
         return {"purged": purged, "last_purge": last, "oldest_kept": oldest}
 
@@ -371,7 +404,14 @@ class CallStore:
         """Calls matching `q`, newest first: how many match, and the page `q` asks for."""
         where: list[str] = []
         args: list[Any] = []
-        if q.number:
+        digits = re.sub(r"\D", "", q.number or "")
+        if digits:  # the caller's or callee's number ends with these digits
+            low, high = _prefix_range(digits[::-1])
+            terms = [f"({c} >= ?" + (f" AND {c} < ?)" if high else ")")
+                     for c in ("from_digits_rev", "to_digits_rev")]  # fmt: skip
+            where.append(f"({' OR '.join(terms)})")
+            args += [low, high, low, high] if high else [low, low]
+        elif q.number:  # no digit in it: anywhere in either URI (a SIP user's name)
             where.append("(from_uri LIKE ? OR to_uri LIKE ?)")
             args += [f"%{q.number}%"] * 2
         if q.since:
@@ -388,8 +428,11 @@ class CallStore:
             args.append(q.flow)
         clause = f" WHERE {' AND '.join(where)}" if where else ""
         total = self._db.execute(f"SELECT COUNT(*) FROM calls{clause}", args).fetchone()[0]
+        # the page's ids from an index (v0006: each ends with started_at, id), then its rows
         rows = self._db.execute(
-            f"SELECT * FROM calls{clause} ORDER BY started_at DESC LIMIT ? OFFSET ?",
+            f"SELECT * FROM calls WHERE id IN (SELECT id FROM calls{clause}"
+            " ORDER BY started_at DESC, id DESC LIMIT ? OFFSET ?)"
+            " ORDER BY started_at DESC, id DESC",
             (*args, q.limit, q.offset),
         )
         return total, tuple(self._record(r) for r in rows)

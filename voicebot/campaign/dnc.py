@@ -78,9 +78,25 @@ class DoNotCall:
             cur = db.execute("DELETE FROM dnc WHERE number = ?", (normalise(number, self.region),))
         return cur.rowcount == 1
 
-    def entries(self) -> list[DncEntry]:
-        rows = self.db.execute("SELECT number, reason, source, added_at FROM dnc ORDER BY number")
-        return [DncEntry(*row) for row in rows]
+    def entries(
+        self, limit: int | None = None, offset: int = 0, number: str = ""
+    ) -> list[DncEntry]:
+        """The list in number order: all of it, or a page of `limit` from `offset`; `number`:
+        only the numbers with these characters in them."""
+        where, args = self._matching(number)
+        query = f"SELECT number, reason, source, added_at FROM dnc{where} ORDER BY number"
+        if limit is not None:
+            query += " LIMIT ? OFFSET ?"
+            args += [limit, offset]
+        return [DncEntry(*row) for row in self.db.execute(query, args)]
+
+    def count(self, number: str = "") -> int:
+        where, args = self._matching(number)
+        return int(self.db.execute(f"SELECT COUNT(*) FROM dnc{where}", args).scalar())
+
+    @staticmethod
+    def _matching(number: str) -> tuple[str, list[object]]:
+        return (" WHERE number LIKE ?", [f"%{number}%"]) if number else ("", [])
 
     def load_file(self, path: str | Path, *, now: datetime, reason: str = "") -> DncImport:
         """Add every number of a file (rules in the module docstring)."""

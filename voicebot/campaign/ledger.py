@@ -225,6 +225,35 @@ class Ledger:
         recent = self.recent((r["phone"] for r in rows), now)
         return [(_state(r, recent), r["phone"]) for r in rows]
 
+    def wake_candidates(self, campaign: Campaign, now: datetime) -> list[ContactState]:
+        """Contacts standing for every waiting one when asking when the next may be dialed:
+        those dialed in the last two days (the daily cap needs their attempts) as they are,
+        and for the rest one per set of time zones with the earliest `not_before` (without
+        recent attempts the earliest time a contact may be dialed depends on nothing else, and
+        never comes before that of one with an earlier `not_before`). A campaign's thousands
+        of waiting contacts are a few rows."""
+        waiting = (
+            "FROM contacts c WHERE c.campaign_id = ? AND c.disposition IS NULL AND c.id NOT IN"
+            " (SELECT contact_id FROM attempts WHERE campaign_id = ? AND state = 'dialing')"
+            " AND {} EXISTS (SELECT 1 FROM attempts a WHERE a.phone = c.phone AND a.counts = 1"
+            " AND a.started_at >= ?)"
+        )
+        args = (campaign.id, campaign.id, iso(now - _DAILY_LOOKBACK))
+        out = [
+            ContactState(0, tuple(r[0].split()), 0, parse_iso(r[1] or None))
+            for r in self.db.execute(
+                "SELECT c.timezones, MIN(COALESCE(c.not_before, ''))"
+                f" {waiting.format('NOT')} GROUP BY c.timezones",
+                args,
+            )
+        ]
+        rows = self.db.execute(
+            f"SELECT c.id, c.phone, c.timezones, c.attempts, c.not_before {waiting.format('')}",
+            args,
+        ).fetchall()
+        recent = self.recent((r["phone"] for r in rows), now)
+        return out + [_state(r, recent) for r in rows]
+
     def recent(self, phones: Iterable[str], now: datetime) -> dict[str, list[datetime]]:
         """Starts of counted attempts on each number in the last two days, in any campaign."""
         wanted = sorted(set(phones))

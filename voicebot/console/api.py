@@ -20,6 +20,7 @@ change (`audit.py`), answer. OpenAPI at /api/v1/openapi.json, its pages at /api/
     GET  /api/v1/live                           viewer    calls in progress (and just ended)
     GET  /api/v1/live/stream                    viewer    Server-Sent Events: each turn
     GET  /api/v1/dnc  POST /api/v1/dnc  DELETE /api/v1/dnc/{number}   viewer / operator
+                                                          (GET: ?number&limit&offset, a page)
     GET  /api/v1/workers                        viewer    workers' health
     GET  /api/v1/audit                          admin     who changed what, when
     GET  /api/v1/whoami                         viewer    the token's holder and role
@@ -328,8 +329,18 @@ def create_app(parts: ConsoleParts) -> FastAPI:
 
     # -- do-not-call list --------------------------------------------------------------------
     @app.get("/api/v1/dnc", tags=["dnc"])
-    def dnc(who: Identity = viewer) -> list[dict[str, str]]:
-        return console.dnc()
+    def dnc(
+        response: Response,
+        number: str = "",
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+        offset: Annotated[int, Query(ge=0)] = 0,
+        who: Identity = viewer,
+    ) -> list[dict[str, str]]:
+        """A page of the list in number order (`number`: those containing it); the header
+        X-Total-Count says how many match."""
+        total, page = console.dnc(limit, offset, number)
+        response.headers["X-Total-Count"] = str(total)
+        return page
 
     @app.post("/api/v1/dnc", tags=["dnc"])
     def dnc_add(body: DncAdd, who: Identity = operator) -> dict[str, Any]:

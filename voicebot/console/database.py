@@ -7,7 +7,8 @@
 The console's tables go through SQLAlchemy Core, by URL. `voicebot serve` and `voicebot token`
 open the same database as the campaigns: settings `database.url` (by default the SQLite file
 `var/voicebot.db`; `postgresql://...` for a shared server), or `campaign.database` when that
-names a separate file. Its two tables are created if missing.
+names a separate file. Its two tables come with the database's migrations (v0006), which
+`open_engine` runs like every other opening of the database.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
     from voicebot.call.records import CallStore
     from voicebot.campaign.ledger import Ledger
 
+# the console's tables, as migration v0006 creates them (voicebot/database/migrations/versions/)
 metadata = sa.MetaData()
 
 tokens = sa.Table(
@@ -62,9 +64,10 @@ def url_for(database: str | Path) -> str:
 def open_engine(database: str | Path) -> Engine:
     url = url_for(database)
     args = {"timeout": 10} if url.startswith("sqlite") else {}
-    engine = sa.create_engine(url, connect_args=args)
-    metadata.create_all(engine)
-    return engine
+    from voicebot.database import Database
+
+    Database(url).close()  # migrated to the newest version (the console's tables: v0006)
+    return sa.create_engine(url, connect_args=args)
 
 
 def databases(settings: Any) -> tuple[str, str]:

@@ -314,9 +314,13 @@ class Console:
         return path if path.is_file() else None
 
     # -- do-not-call list ------------------------------------------------------------------------
-    def dnc(self) -> list[dict[str, str]]:
+    def dnc(
+        self, limit: int, offset: int = 0, number: str = ""
+    ) -> tuple[int, list[dict[str, str]]]:
+        """How many numbers match `number` (all: ""), and the page of them asked for."""
         with self._lock:
-            return [e.__dict__ for e in self.ledger.dnc.entries()]
+            dnc = self.ledger.dnc
+            return dnc.count(number), [e.__dict__ for e in dnc.entries(limit, offset, number)]
 
     def dnc_add(self, number: str, reason: str, source: str) -> bool:
         with self._lock:

@@ -56,3 +56,16 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
             command.upgrade(config, revision)
         if revision == "head":
             _done.add(key)
+
+
+def downgrade(engine: Engine, revision: str) -> None:
+    """Take the schema back to `revision` (its downgrades, newest first, in one transaction)."""
+    key = engine.url.render_as_string(hide_password=False)
+    with _guard:
+        config = _config()
+        with engine.begin() as conn:
+            if engine.dialect.name == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
+            config.attributes["connection"] = conn
+            command.downgrade(config, revision)
+        _done.discard(key)

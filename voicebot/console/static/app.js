@@ -163,12 +163,11 @@ async function download(name) {
 }
 
 async function campaigns() {
-  const flows = await json("/flows");
   const select = document.getElementById("campaign-flow");
+  const [flows] = await Promise.all([json("/flows"), loadCampaigns()]);  // at once, not in turn
   if (!select.options.length) {
     select.replaceChildren(...flows.map((f) => el("option", { value: f.name }, f.name)));
   }
-  await loadCampaigns();
   timer = setInterval(() => loadCampaigns().catch(() => {}), 1000);
 }
 
