@@ -40,7 +40,8 @@ _CJK = range(0x3400, 0xA000)
 _MEMORY = VectorCache()  # vectors of every flow prepared in this process, without a data dir
 QUERIES = 64  # callers' texts whose vectors are kept (a turn asks about one text several times)
 ANSWER_OVER_INTENT = 0.0  # a knowledge answer wins when its question is at least this much
-# closer (cosine) to the caller's words than the best intent example (chosen on the development
+# closer (cosine) to the caller's words than the best intent's score (a soft maximum of its
+# examples' cosines, intents.py; chosen on the development
 # set of bench/understanding_data.py, menu table)
 
 
