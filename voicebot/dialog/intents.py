@@ -1,24 +1,26 @@
 """Intents by meaning: which of a step's intents the caller's own words ask for.
 
     index = IntentIndex({"check_bill": {"en": ["what do I owe"], "zh-CN": [...]}, ...}, embedder)
-    index.scores("how much do I have to pay") -> {"check_bill": 0.93, ...}   # best cosine
+    index.scores("how much do I have to pay") -> {"check_bill": 0.93, ...}   # soft maximum
     index.decide(text, {"bill": "check_bill", "plan": "change_plan"}) -> Decision
 
 Only after the listed phrases, keys and fuzzy rules found nothing (dialog/matching.py,
 zh_matching.py) does the engine ask by meaning. Every example of every language is embedded
 when the flow is prepared (the model is multilingual: an English example helps a Mandarin
 caller). An intent's score is a soft maximum of its examples' cosines with the utterance,
-`1 + SOFTNESS * log(sum(exp((cosine - 1) / SOFTNESS)))`: its best cosine when one example is far
-closer than the others, up to `SOFTNESS * log(2)` more when several of its examples are about
-as close. Several examples agreeing are better evidence than one that happens to be near (on
-the development set of bench/understanding_data.py it got 1-2 more utterances right per
-language than the best cosine alone, and 2 more of each language's examples when each was
-held out in turn, leave-one-out); the mean of an intent's best two or three did less well.
-`decide` ranks the candidates
-(a menu's options and the globals that name an intent) and calibrates the best one's score and
-its lead over the runner-up (`Embedder.calibration_for` the text's script) into a confidence:
+`1 + SOFTNESS * log(sum(exp((cosine - 1) / SOFTNESS)))`: its best cosine when one example is
+far closer than the others, up to `SOFTNESS * log(n)` more when n of its examples are about as
+close. Examples that agree are better evidence than one that happens to be near: on the
+development set of bench/understanding_data.py it got 1-2 more utterances right per language
+than the best cosine alone, and 2 more of each language's examples when each was held out in
+turn (leave-one-out); the mean of an intent's best two or three did less well, and adding the
+phrase matcher's score or the intent's name as an example changed one DEV utterance either way
+(not kept). `decide` ranks the candidates (a menu's options and the globals that name an
+intent) and calibrates the best one's score and its lead over the runner-up into a confidence
+(`Embedder.calibration_for` the text's script, its offset raised by `SOFT_OFFSET`, since a soft
+maximum scores above the best cosine that the calibration was fitted on):
 
-* "tie"     when the best two are both in scope (each at or above the calibration's offset)
+* "tie"     when the best two are both in scope (each at or above that raised offset)
             and within `TIE_LEAD` of each other: the engine asks which one was meant ("Did you
             mean your balance or a payment?");
 * "chosen"  otherwise, when the confidence reaches `ACCEPT`;
