@@ -6,11 +6,16 @@ phrase/fuzzy matcher alone, on bench/understanding_data.py (English and Mandarin
 The data's split is fixed in bench/understanding_data.py: the development set (DEV_*) is what
 thresholds, the calibration and the methods are tuned on; the held-out test set (TEST_*) is
 what the tables are scored on. `--dev` scores the development set instead (for tuning; it
-cannot be written). `--fit` chooses the embedder's per-script `Calibration` offset on the
-development set (the most utterances right with at least 90% of the out-of-scope ones
-rejected) and prints it, for voicebot/dialog/embeddings.py; the figures are then those of the
-constants in that file. `--write` puts the tables into BENCHMARKS.md
-under "## Understanding".
+cannot be written). `--fit` chooses, per script, the offset from which an intent is in scope
+on the development set (the most utterances right with at least 90% of the out-of-scope ones
+rejected) and prints it as the shift over the embedder's calibration offset, for
+`SOFT_OFFSET` / `ZH_SOFT_OFFSET` in voicebot/dialog/intents.py; the figures are then those of
+the constants in use. `--write` puts the tables into BENCHMARKS.md under "## Understanding".
+
+Before anything is scored, `leaks()` makes sure that nothing the methods read or were tuned on
+(the examples, the FAQ questions, the DEV items, the shipped flows' intent examples) says a
+TEST utterance again, normalised (case, punctuation, fillers, Traditional and full-width) or
+nearly (rapidfuzz ratio >= `NEAR`); the run fails with the offending texts (not the TEST ones).
 
 Figures: intent accuracy (the decision is "chosen" and right; a near tie that asks back counts
 apart), out-of-scope rejection (no intent chosen), knowledge top-1 and answered-right (the
