@@ -445,7 +445,7 @@ def main() -> int:
         f"from a confidence of {intents_mod.ACCEPT}, near tie within {intents_mod.TIE_LEAD} "
         '(asked back: "Did you mean ...?"); knowledge answers from a confidence of '
         f"{ANSWER_THRESHOLD}, and at a menu a knowledge question closer than the best intent's "
-        f'score by {meaning_mod.ANSWER_OVER_INTENT} wins. "phrases alone" is the '
+        f'closest example by {meaning_mod.ANSWER_OVER_INTENT} wins. "phrases alone" is the '
         "phrase/fuzzy matcher with the same examples as its phrases.",
         "",
         "### Intents on paraphrases not among the examples",

@@ -1,15 +1,22 @@
 """Intents by meaning (dialog/intents.py): the soft maximum of an intent's example cosines, and
-the in-scope offset it is decided from, with the fake embedder (voicebot/testing/embeddings.py)."""
+the in-scope offset it is decided from, with the fake embedder (voicebot/testing/embeddings.py)
+and one of planted vectors; and a menu's knowledge answer set against the closest example."""
 
 from __future__ import annotations
 
 import math
+import textwrap
+from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from voicebot.dialog import intents
+from voicebot.dialog.embeddings import Calibration, VectorCache
 from voicebot.dialog.intents import IntentIndex, soft_maximum
+from voicebot.dialog.meaning import Meaning
+from voicebot.flow.loader import load_flow
 from voicebot.testing.embeddings import FakeEmbedder
 
 
@@ -71,7 +78,7 @@ def test_a_score_just_under_the_raised_offset_is_not_chosen() -> None:
     # the fake's cosine of "pay" with "pay x" is 1/sqrt(2) ~ 0.707; an offset just above it
     # (the raised one) rejects, the embedder's own (0.45) would have accepted
     class Strict(FakeEmbedder):
-        calibration = FakeEmbedder.calibration.__class__(
+        calibration = Calibration(
             scale=14.0, offset=1 / math.sqrt(2) - intents.SOFT_OFFSET + 0.01, lead=6.0
         )
 
@@ -81,3 +88,68 @@ def test_a_score_just_under_the_raised_offset_is_not_chosen() -> None:
     assert decision.kind == "none"
     looser = IntentIndex({"pay": {"en": ["pay x"]}, "plan": {"en": ["plan y"]}}, FakeEmbedder())
     assert looser.decide("pay", {"pay": "pay", "plan": "plan"}).kind == "chosen"
+
+
+class Planted:
+    """An embedder of fixed vectors (each text's, given): cosines chosen by the test."""
+
+    name = "planted"
+    calibration = FakeEmbedder.calibration
+
+    def __init__(self, vectors: dict[str, list[float]]):
+        self.vectors = {t: np.array(v) / np.linalg.norm(v) for t, v in vectors.items()}
+
+    def calibration_for(self, text: str) -> Calibration:
+        return self.calibration
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        return np.stack([self.vectors[t] for t in texts]) if texts else np.zeros((0, 3))
+
+
+def test_the_best_example_cosine_rides_along_with_the_soft_score() -> None:
+    embedder = Planted({"q": [1, 0, 0], "a": [0.9, 0.19**0.5, 0], "b": [0.9, 0, 0.19**0.5]})
+    index = IntentIndex({"pay": {"en": ["a", "b"]}}, embedder)
+    best = index.decide("q", {"pay": "pay"}).best
+    assert best is not None
+    assert best.example == pytest.approx(0.9)
+    assert best.score == pytest.approx(0.9 + intents.SOFTNESS * math.log(2))
+
+
+def test_a_knowledge_question_closer_than_the_closest_intent_example_wins_at_a_menu(
+    tmp_path: Path,
+) -> None:
+    # the question's cosine (0.91) is above the intent's closest example (0.90) but below the
+    # intent's soft maximum (0.914): like is set against like, cosine against cosine
+    embedder = Planted(
+        {
+            "q": [1, 0, 0],
+            "a": [0.9, 0.19**0.5, 0],
+            "b": [0.9, 0, 0.19**0.5],
+            "k": [0.91, (1 - 0.91**2) ** 0.5, 0],
+        }
+    )
+    (tmp_path / "faq.yaml").write_text(
+        "version: 1\nentries:\n  - {id: abroad, questions: {en: [k]}, answer: {en: Yes.}}\n"
+    )
+    (tmp_path / "flow.yaml").write_text(
+        textwrap.dedent("""
+        version: 1
+        name: t
+        intents: {pay: {examples: {en: [a, b]}}}
+        knowledge: faq.yaml
+        start: menu
+        steps:
+          menu:
+            menu: {prompt: "Yes?", options: {pay: {dtmf: "1", intent: pay, goto: end}}, knowledge: true}
+          end: {hangup: {}}
+        """)
+    )
+    loaded = load_flow(tmp_path / "flow.yaml")
+    meaning = Meaning(embedder, VectorCache())
+    step = loaded.flow.steps["menu"]
+    decision = meaning.decide(loaded, step, "q")
+    assert decision.kind == "chosen" and decision.best is not None
+    assert decision.best.example < 0.91 < decision.best.score
+    understood = meaning.understand(loaded, step, "q", knowledge=True)
+    assert understood.answer is not None and understood.answer.entry.id == "abroad"
+    assert understood.decision.kind == "none"

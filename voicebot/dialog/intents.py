@@ -55,6 +55,7 @@ class Candidate:
     name: str  # the option's (or global's) name
     intent: str
     score: float  # soft maximum of the utterance's cosines with the intent's examples
+    example: float = -1.0  # the best of those cosines (what a knowledge question's is set against)
 
 
 @dataclass(frozen=True)
@@ -104,17 +105,18 @@ class IntentIndex:
 
     def scores(self, text: str, vector: np.ndarray | None = None) -> dict[str, float]:
         """Each intent's score for `text` (module doc; `vector`: its embedding, when made)."""
+        return {name: soft for name, (soft, _best) in self._scored(text, vector).items()}
+
+    def _scored(self, text: str, vector: np.ndarray | None) -> dict[str, tuple[float, float]]:
+        """Each intent's (score, best example cosine) for `text`."""
         if not self.examples:
             return {}
         query = self.embedder.embed([query_text(text)])[0] if vector is None else vector
-        return {
-            name: float(s)
-            for name, s in zip(
-                self.names,
-                soft_maximum(self.vectors @ query, self._owner, len(self.names)),
-                strict=True,
-            )
-        }
+        cosines = self.vectors @ query
+        best = np.full(len(self.names), -1.0)
+        np.maximum.at(best, self._owner, cosines)
+        soft = soft_maximum(cosines, self._owner, len(self.names))
+        return {n: (float(s), float(b)) for n, s, b in zip(self.names, soft, best, strict=True)}
 
     def calibration_for(self, text: str) -> Calibration:
         """The embedder's calibration for `text`, its offset raised by `SOFT_OFFSET` (Chinese:
@@ -130,9 +132,9 @@ class IntentIndex:
         wanted = {n: i for n, i in candidates.items() if i in self.names}
         if not text.strip() or not wanted:
             return Decision("none")
-        scores = self.scores(text, vector)
+        scored = self._scored(text, vector)
         ranked = sorted(
-            (Candidate(n, i, scores[i]) for n, i in wanted.items()),
+            (Candidate(n, i, *scored[i]) for n, i in wanted.items()),
             key=lambda c: c.score,
             reverse=True,
         )
