@@ -8,8 +8,9 @@ The split is fixed here, in two sets of every list:
 * DEV_*: the development set. Thresholds, the calibration (bench --fit) and the choice of
   method are tuned on it, and it may be read and added to while tuning.
 * TEST_*: the held-out test set that BENCHMARKS.md's tables are scored on. Nothing is tuned on
-  it, and none of its utterances may become an intent example or a knowledge question (a test
-  checks this, also against the shipped flows).
+  it, and none of its utterances may become an intent example, a knowledge question or a DEV
+  item (bench/understanding_bench.py refuses to run when one does, normalised: case,
+  punctuation, fillers, Traditional/full-width; also against the shipped flows' examples).
 
 The first lists were written before the split and divided by position (even items: DEV, odd
 items: TEST); the items after a "written for ..." comment were added on 2026-12-02, the TEST
@@ -18,6 +19,15 @@ ones before any tuning on DEV.
 
 from __future__ import annotations
 
+# The last three examples of every intent and language were added on 2026-12-02 (17:50 UTC) as a
+# designer would write them: from the intent's meaning and the kinds of DEV utterances it missed
+# (a representative, paying over the phone, data and unlimited plans, 还剩/欠 for the balance),
+# never from TEST (not read); the bench fails when an example says a TEST utterance again.
+# Its check (normalised, or a rapidfuzz ratio of 90 or more) found, and these were changed for
+# it: the original examples "I want to close my account" and "make a payment" (removed), five
+# of the new examples, the original DEV item "my phone has no service" and eleven of the DEV
+# items of 17:20 UTC that TEST happened to have too, or nearly (all replaced by others; the
+# TEST side was not printed or read).
 INTENTS: dict[str, dict[str, list[str]]] = {
     "check_bill": {
         "en": [
@@ -28,20 +38,44 @@ INTENTS: dict[str, dict[str, list[str]]] = {
             "how much did I spend this month",
             "I want to know my bill",
             "bill details",
+            "what is my current balance",
+            "my remaining credit",
+            "my account statement",
         ],
-        "zh-CN": ["我想查一下话费", "这个月花了多少钱", "查询余额", "查账单", "查一下消费记录"],
+        "zh-CN": [
+            "我想查一下话费",
+            "这个月花了多少钱",
+            "查询余额",
+            "查账单",
+            "查一下消费记录",
+            "话费还剩多少",
+            "还欠多少话费",
+            "账户余额是多少",
+        ],
     },
     "pay_bill": {
         "en": [
             "I want to pay my bill",
-            "make a payment",
             "pay by card",
             "top up my credit",
             "settle my account",
             "I'd like to pay",
             "recharge my phone",
+            "I want to pay my balance",
+            "pay the amount due",
+            "how can I pay",
         ],
-        "zh-CN": ["我要交话费", "怎么缴费", "我想充值", "充话费", "交费", "给手机充钱"],
+        "zh-CN": [
+            "我要交话费",
+            "怎么缴费",
+            "我想充值",
+            "充话费",
+            "交费",
+            "给手机充钱",
+            "缴纳欠费",
+            "把话费交了",
+            "付款",
+        ],
     },
     "change_plan": {
         "en": [
@@ -52,8 +86,20 @@ INTENTS: dict[str, dict[str, list[str]]] = {
             "downgrade my plan",
             "a plan with more data",
             "an unlimited plan",
+            "change my plan",
+            "unlimited calls and data",
+            "compare plans",
         ],
-        "zh-CN": ["我想换个套餐", "有没有便宜点的套餐", "升级套餐", "降套餐", "不限量套餐"],
+        "zh-CN": [
+            "我想换个套餐",
+            "有没有便宜点的套餐",
+            "升级套餐",
+            "降套餐",
+            "不限量套餐",
+            "换一个流量多的套餐",
+            "办理不限量套餐",
+            "更换套餐",
+        ],
     },
     "agent": {
         "en": [
@@ -63,8 +109,21 @@ INTENTS: dict[str, dict[str, list[str]]] = {
             "speak to someone",
             "human",
             "transfer me to an operator",
+            "a representative",
+            "a real person",
+            "I want to speak to a human being",
         ],
-        "zh-CN": ["转人工", "我要找客服", "人工服务", "找真人", "我要跟人说话", "接线员"],
+        "zh-CN": [
+            "转人工",
+            "我要找客服",
+            "人工服务",
+            "找真人",
+            "我要跟人说话",
+            "接线员",
+            "人工客服",
+            "转接工作人员",
+            "我要真人服务",
+        ],
     },
     "outage": {
         "en": [
@@ -75,20 +134,46 @@ INTENTS: dict[str, dict[str, list[str]]] = {
             "my broadband is not working",
             "the connection keeps dropping",
             "no internet on my phone",
+            "no service",
+            "my data doesn't work",
+            "the line is dead",
         ],
-        "zh-CN": ["手机没信号", "网络断了", "上不了网", "宽带坏了", "电话打不出去", "信号不好"],
+        "zh-CN": [
+            "手机没信号",
+            "网络断了",
+            "上不了网",
+            "宽带坏了",
+            "电话打不出去",
+            "信号不好",
+            "网络连不上",
+            "经常掉线",
+            "没有网",
+        ],
     },
     "cancel": {
         "en": [
             "cancel my contract",
-            "I want to close my account",
             "stop my service",
             "cancel my number",
             "terminate my service",
             "I want to leave",
             "end my contract",
+            "cancel my service",
+            "disconnect my line",
+            "I want to cancel",
         ],
-        "zh-CN": ["我要销户", "取消我的合同", "停机", "注销号码", "不再使用", "退订业务", "解约"],
+        "zh-CN": [
+            "我要销户",
+            "取消我的合同",
+            "停机",
+            "注销号码",
+            "不再使用",
+            "退订业务",
+            "解约",
+            "取消宽带",
+            "注销手机号",
+            "不用了，停掉我的号码",
+        ],
     },
 }
 
@@ -112,7 +197,7 @@ DEV_UTTERANCES: dict[str, list[tuple[str, str]]] = {
         ("can I talk to someone", "agent"),
         ("operator please", "agent"),
         ("put me through to somebody", "agent"),
-        ("my phone has no service", "outage"),
+        ("my phone shows no bars", "outage"),
         ("I can't make any calls", "outage"),
         ("my wifi box is dead", "outage"),
         ("calls keep dropping", "outage"),
@@ -145,6 +230,39 @@ DEV_UTTERANCES: dict[str, list[tuple[str, str]]] = {
         ("shut down my account", "cancel"),
         ("I'm moving to another provider, cancel my line", "cancel"),
         ("end my subscription", "cancel"),
+        # written for the development set (2026-12-02, 17:20 UTC) before the intent-accuracy
+        # methods were changed, from the intents' meanings alone: the earlier DEV items had
+        # been tuned on until nearly all were right, so these are the unfitted DEV signal
+        ("what's the amount due on my account", "check_bill"),
+        ("could you tell me how much my last bill was", "check_bill"),
+        ("I'd like to know my outstanding balance", "check_bill"),
+        ("how much money do I owe you guys", "check_bill"),
+        ("what's the total on my statement", "check_bill"),
+        ("I'd like to pay what I owe", "pay_bill"),
+        ("can I pay my balance over the phone", "pay_bill"),
+        ("I want to put some money on my phone", "pay_bill"),
+        ("take a payment from my credit card", "pay_bill"),
+        ("how do I pay", "pay_bill"),
+        ("I'd like to switch plans", "change_plan"),
+        ("do you have any better deals for my plan", "change_plan"),
+        ("my plan is too expensive", "change_plan"),
+        ("I need more gigabytes every month", "change_plan"),
+        ("can I change to a family plan", "change_plan"),
+        ("I need to speak with a real person", "agent"),
+        ("representative", "agent"),
+        ("connect me to customer support", "agent"),
+        ("I'd rather talk to a live agent", "agent"),
+        ("I don't want to talk to a machine", "agent"),
+        ("my mobile data stopped working", "outage"),
+        ("there's no dial tone on my line", "outage"),
+        ("the internet's been out since this morning", "outage"),
+        ("the wifi won't connect", "outage"),
+        ("my phone says no network", "outage"),
+        ("I want to terminate my contract", "cancel"),
+        ("I no longer need this line, shut it off", "cancel"),
+        ("I'd like to disconnect my line for good", "cancel"),
+        ("I want to quit your service", "cancel"),
+        ("how do I cancel", "cancel"),
     ],
     "zh-CN": [
         ("这个月话费多少", "check_bill"),
@@ -196,6 +314,39 @@ DEV_UTTERANCES: dict[str, list[tuple[str, str]]] = {
         ("帮我销户", "cancel"),
         ("我不用这个号了", "cancel"),
         ("取消我的服务", "cancel"),
+        # written for the development set (2026-12-02, 17:20 UTC) before the intent-accuracy
+        # methods were changed, from the intents' meanings alone: the earlier DEV items had
+        # been tuned on until nearly all were right, so these are the unfitted DEV signal
+        ("我想知道这个月要交多少钱", "check_bill"),
+        ("查一下我的话费余额", "check_bill"),
+        ("上个月账单是多少", "check_bill"),
+        ("我手机里还剩多少钱", "check_bill"),
+        ("帮我查下欠费多少", "check_bill"),
+        ("我想交一下这个月的费用", "pay_bill"),
+        ("可以用支付宝交费吗", "pay_bill"),
+        ("欠的钱我现在交", "pay_bill"),
+        ("给我的号码充五十", "pay_bill"),
+        ("话费在哪交", "pay_bill"),
+        ("我想改一下套餐", "change_plan"),
+        ("现在的套餐流量不够用", "change_plan"),
+        ("能不能换个更便宜的", "change_plan"),
+        ("我要办理套餐变更", "change_plan"),
+        ("有什么新套餐推荐", "change_plan"),
+        ("帮我转接人工客服", "agent"),
+        ("我不想跟机器说", "agent"),
+        ("有没有人工", "agent"),
+        ("叫你们客服来接电话", "agent"),
+        ("我要和工作人员说", "agent"),
+        ("手机上网上不了", "outage"),
+        ("家里的网一直掉线", "outage"),
+        ("打电话老是断", "outage"),
+        ("我这边没信号了", "outage"),
+        ("宽带拨号失败", "outage"),
+        ("这个号我不要了，停掉吧", "cancel"),
+        ("我要解除合同", "cancel"),
+        ("我想注销这个手机号", "cancel"),
+        ("我不想再用你们的服务了", "cancel"),
+        ("怎么办理销户", "cancel"),
     ],
 }
 TEST_UTTERANCES: dict[str, list[tuple[str, str]]] = {
@@ -333,6 +484,15 @@ DEV_OUT_OF_SCOPE: dict[str, list[str]] = {
         "who are you",
         "how old are you",
         "turn on the lights",
+        # written for the development set (2026-12-02, 17:20 UTC) before the intent-accuracy
+        # methods were changed, from the intents' meanings alone: the earlier DEV items had
+        # been tuned on until nearly all were right, so these are the unfitted DEV signal
+        "who won the football match",
+        "find me a hotel nearby",
+        "how do I get to the airport",
+        "remind me to buy milk",
+        "what's the score of the game",
+        "I want to buy a car",
     ],
     "zh-CN": [
         "明天天气怎么样",
@@ -350,6 +510,15 @@ DEV_OUT_OF_SCOPE: dict[str, list[str]] = {
         "帮我查一下快递",
         "怎么减肥",
         "附近有银行吗",
+        # written for the development set (2026-12-02, 17:20 UTC) before the intent-accuracy
+        # methods were changed, from the intents' meanings alone: the earlier DEV items had
+        # been tuned on until nearly all were right, so these are the unfitted DEV signal
+        "帮我叫个出租车",
+        "北京有什么好玩的",
+        "唱首歌给我听",
+        "帮我设个闹钟",
+        "你吃饭了吗",
+        "帮我写一首诗",
     ],
 }
 TEST_OUT_OF_SCOPE: dict[str, list[str]] = {

@@ -40,8 +40,9 @@ _CJK = range(0x3400, 0xA000)
 _MEMORY = VectorCache()  # vectors of every flow prepared in this process, without a data dir
 QUERIES = 64  # callers' texts whose vectors are kept (a turn asks about one text several times)
 ANSWER_OVER_INTENT = 0.0  # a knowledge answer wins when its question is at least this much
-# closer (cosine) to the caller's words than the best intent example (chosen on the development
-# set of bench/understanding_data.py, menu table)
+# closer (cosine) to the caller's words than the best intent's closest example (`Candidate.
+# example`: a cosine, like the question's, not the intent's soft maximum; chosen on the
+# development set of bench/understanding_data.py, menu table)
 
 
 @dataclass(frozen=True)
@@ -151,7 +152,7 @@ class Meaning:
         if (
             decision.kind == "none"
             or best is None
-            or hit.meaning >= best.score + ANSWER_OVER_INTENT
+            or hit.meaning >= best.example + ANSWER_OVER_INTENT
         ):
             return Understood(Decision("none", best, decision.second, decision.confidence), hit)
         return Understood(decision)
