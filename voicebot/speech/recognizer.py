@@ -58,7 +58,7 @@ from voicebot.audio import float32_to_pcm16, pcm16_to_float32, resample
 from voicebot.dialog.expectation import FREE_TEXT, Expectation
 from voicebot.lang.zh_normalize import simplified
 from voicebot.policy.card_numbers import redact_cards
-from voicebot.speech import grammar
+from voicebot.speech import grammar, noise
 from voicebot.speech.model import SAMPLE_RATE, WhisperModel, max_length_for
 from voicebot.speech.vad import Vad, VadSettings
 
@@ -122,6 +122,10 @@ class RecognizerSettings:
     logprob_threshold: float = -1.0
     quiet_tail_db: float = 6.0  # a final reuses a partial if its extra audio stays this close
     grammar: grammar.GrammarSettings = grammar.GrammarSettings()  # to the floor (dB)
+    # speex before decoding these expectation kinds on a noisy line (voicebot/speech/noise.py,
+    # where bench/noise_bench.py found it helps): the floor in dBFS that makes a line noisy
+    suppress_noise_for: tuple[str, ...] = ("digits",)
+    noisy_floor_db: float = noise.NOISY_FLOOR_DB
 
 
 def to_model_audio(pcm: bytes, rate: int) -> np.ndarray:
@@ -290,6 +294,8 @@ class WhisperRecognizer:
             if not self._has_speech(audio):
                 spent = time.perf_counter() - began
                 return replace(base, rejected="silence", compute_seconds=spent)
+            if expect.kind in self.settings.suppress_noise_for:
+                audio = noise.on_noisy_line(audio, self.settings.noisy_floor_db)
             result = self._grammar(audio, expect, window, base) if expect.is_closed else None
             if result is None:  # open, or a phrase grammar that did not match: free text
                 base = replace(base, window_seconds=self.window_for(seconds))
