@@ -24,6 +24,8 @@ when the next contact is due or a result arrives (never on a fixed tick), record
 keeps the dialer's lease (`lease.py`) renewed. Several dialers, on one machine or several
 sharing one PostgreSQL, may run the same campaign: each holds its own lease, contacts are
 claimed under row locks, and each takes over a dead one's calls once its lease expires.
+Under `voicebot serve` the workers dial instead (`pool.py`: the same `Planner`, in the
+supervisor, sending each attempt to a worker).
 """
 
 from __future__ import annotations
@@ -231,7 +233,8 @@ def run_campaign(
         raise CampaignError(
             f"campaign {name} allows {settings.max_concurrent} calls at once; one dialer "
             f"process places at most {MAX_CALLS} (pjsua2's limit): create it with "
-            f"--max-concurrent {MAX_CALLS}"
+            f"--max-concurrent {MAX_CALLS}, or let `voicebot serve --workers N` dial it "
+            f"({MAX_CALLS} calls per worker)"
         )
     service = VoicebotService(replace(config, flow=Path(campaign.flow)))
     service.start()

@@ -55,6 +55,7 @@ class Gone:
     """The supervisor saw worker `worker` exit (on the reports queue, after its last words)."""
 
     worker: str
+    exitcode: int | None = None
 
 
 @dataclass(frozen=True)
@@ -178,8 +179,8 @@ class PoolDialer:
         """The console changed a campaign's state: look for running campaigns now."""
         self._watch_now.set()
 
-    def worker_gone(self, worker: str) -> None:
-        self.reports.put(Gone(worker))
+    def worker_gone(self, worker: str, exitcode: int | None = None) -> None:
+        self.reports.put(Gone(worker, exitcode))
 
     def status(self) -> dict[str, Any]:
         with self._lock:
@@ -293,7 +294,9 @@ class PoolDialer:
                 for attempt_id in [a for a, w in self._out.items() if w == message.worker]:
                     del self._out[attempt_id]
                 if live is not None:
-                    log.warning("worker %s (pid %s) is gone", message.worker, live.pid)
+                    level = logging.INFO if message.exitcode == 0 else logging.WARNING
+                    log.log(level, "worker %s (pid %s) exited with %s", message.worker,
+                            live.pid, message.exitcode)  # fmt: skip
                 for inbox, _, _ in self._planners.values():
                     inbox.put(message)
             elif isinstance(message, Report):

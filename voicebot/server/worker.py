@@ -716,7 +716,7 @@ def serve_workers(
 
     def on_exit(spec: WorkerSpec, code: int | None) -> None:
         if pool is not None:  # its attempts still in flight are reconciled
-            pool.worker_gone(spec.name)
+            pool.worker_gone(spec.name, code)
         failed: list[str] = []
         if store is not None:
             failed = store.fail_unfinished(worker=spec.name, reason=f"worker exited ({code})")
