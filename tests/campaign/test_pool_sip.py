@@ -9,11 +9,9 @@ the callees' own logs, merged, are the evidence: calls up at once (more than 4, 
 
 from __future__ import annotations
 
-import json
 import os
 import random
 import re
-import shutil
 import signal
 import sqlite3
 import subprocess
@@ -29,110 +27,23 @@ import pytest
 from test_campaign_sip import FLOW, ROOT, contacts_csv, open_zone
 
 from voicebot.campaign.ledger import Ledger
-from voicebot.deploy.kamailio import Destination, KamailioConfig, render_config
 from voicebot.testing.callee_log import check
-from voicebot.testing.callees import read_log
-from voicebot.testing.sip_probe import options_ok
+from voicebot.testing.trunk import Procs, Trunk, free_udp_port, merged, most_up, start_trunk
 
 pytestmark = [pytest.mark.sip, pytest.mark.slow]
 
-HOST = "127.0.0.1"
 NUMBERS = [f"01{n:02d}" for n in range(51, 63)]  # humans who answer "yes I'll be there"
-
-
-class Procs:
-    def __init__(self, tmp: Path, env: dict[str, str]):
-        self.tmp, self.env, self.running = tmp, env, []
-
-    def start(self, name: str, args: list[str]) -> subprocess.Popen[bytes]:
-        out = (self.tmp / f"{name}.out").open("wb")
-        proc = subprocess.Popen(
-            args, cwd=self.tmp, env=self.env, stdin=subprocess.DEVNULL, stdout=out,
-            stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
-        self.running.append(proc)
-        return proc
-
-    def output(self, name: str, tail: int = 4000) -> str:
-        return (self.tmp / f"{name}.out").read_text(errors="replace")[-tail:]
-
-    def stop_all(self) -> None:
-        for proc in reversed(self.running):
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-                try:
-                    proc.wait(40)
-                except subprocess.TimeoutExpired:
-                    os.killpg(proc.pid, signal.SIGKILL)
-                    proc.wait(5)
-
-
-def free_udp_port() -> int:
-    import socket
-
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind((HOST, 0))
-        return int(s.getsockname()[1])
-
-
-def callees(procs: Procs, name: str) -> tuple[int, Path]:
-    log = procs.tmp / f"{name}.jsonl"
-    proc = procs.start(name, [
-        sys.executable, "-m", "voicebot.testing.callees", "--port", "0", "--log", str(log),
-        "--max-ring", "6", "--quiet-timeout", "12", "--max-call", "60",
-    ])  # fmt: skip
-    deadline = time.monotonic() + 30
-    while not (log.exists() and log.read_text().strip()):
-        assert proc.poll() is None, procs.output(name)
-        assert time.monotonic() < deadline, f"{name} did not start within 30 s"
-        time.sleep(0.1)
-    return int(json.loads(log.read_text().splitlines()[0])["port"]), log
-
-
-def kamailio(procs: Procs, ports: list[int]) -> int:
-    binary = shutil.which("kamailio") or "/usr/sbin/kamailio"
-    port, run = free_udp_port(), procs.tmp / "run"
-    run.mkdir()
-    settings = KamailioConfig(
-        tuple(Destination(f"sip:{HOST}:{p}") for p in ports),
-        listen_host=HOST, listen_port=port, list_file=str(procs.tmp / "dispatcher.list"),
-        runtime_dir=str(run), pike_limit=0, ping_interval=1,
-    )  # fmt: skip
-    cfg, listed = render_config(settings)
-    (procs.tmp / "dispatcher.list").write_text(listed)
-    (procs.tmp / "kamailio.cfg").write_text(cfg)
-    proc = procs.start("kamailio", [
-        binary, "-f", str(procs.tmp / "kamailio.cfg"), "-DD", "-E", "-Y", str(run),
-        "-P", str(run / "kamailio.pid"), "-m", "32", "-M", "4",
-    ])  # fmt: skip
-    deadline = time.monotonic() + 10
-    while not options_ok(HOST, port):
-        assert proc.poll() is None, procs.output("kamailio")
-        assert time.monotonic() < deadline, procs.output("kamailio")
-    return port
-
-
-def most_up(logs: list[list[dict]]) -> int:
-    """Calls up at once across the callee processes: each one's latest `up`, summed."""
-    events = sorted(
-        (x["t"], i, x["up"]) for i, lines in enumerate(logs) for x in lines if "up" in x
-    )
-    now = [0] * len(logs)
-    best = 0
-    for _, i, up in events:
-        now[i] = up
-        best = max(best, sum(now))
-    return best
+CALLEES = ("--max-ring", "6", "--quiet-timeout", "12", "--max-call", "60")
 
 
 @dataclass
 class Site:
     procs: Procs
-    logs: tuple[Path, Path]
+    trunk: Trunk
 
     @property
     def tmp(self) -> Path:
-        return self.procs.tmp
+        return self.procs.work
 
     def campaign(self, name: str, numbers: list[str], *options: str) -> Ledger:
         (self.tmp / f"{name}.csv").write_text(contacts_csv(numbers, open_zone()))
@@ -162,9 +73,6 @@ class Site:
         serve.wait(60)
         assert serve.returncode == 0, self.procs.output("serve")
 
-    def lines(self) -> list[list[dict]]:
-        return [read_log(log) for log in self.logs]
-
     def records(self) -> dict[str, tuple[str, str, str]]:
         """Each call record: (direction, worker, outcome) by call id."""
         with sqlite3.connect(self.tmp / "records.db") as db:
@@ -180,17 +88,16 @@ def site(tmp_path: Path) -> Iterator[Site]:
     env["PYTHONPATH"] = str(ROOT)
     procs = Procs(tmp_path, env)
     try:
-        (port_a, log_a), (port_b, log_b) = callees(procs, "callees-a"), callees(procs, "callees-b")
-        trunk = kamailio(procs, [port_a, port_b])  # the callees answer OPTIONS by now
+        trunk = start_trunk(procs, 2, *CALLEES)
         env.update(
-            VOICEBOT_CAMPAIGN__TRUNK=f"sip:{{number}}@{HOST}:{trunk}",
+            VOICEBOT_CAMPAIGN__TRUNK=trunk.uri,
             VOICEBOT_CAMPAIGN__RING_SECONDS="3",
             VOICEBOT_CAMPAIGN__DATABASE="c.db",
             VOICEBOT_DATABASE__URL="sqlite:///records.db",
             VOICEBOT_HTTP__PORT="0",
             VOICEBOT_SIP__RTP_PORT=str(random.randrange(20000, 38000, 2)),
         )
-        yield Site(procs, (log_a, log_b))
+        yield Site(procs, trunk)
     finally:
         procs.stop_all()
 
@@ -201,8 +108,8 @@ def test_serve_with_two_workers_dials_one_campaign_past_four_calls(site: Site) -
     ledger = site.campaign("pool", NUMBERS, "--cps", "4", "--max-concurrent", "6",
                            "--max-attempts", "1")  # fmt: skip
     site.until_finished(site.serve(), ledger, "pool", 150)
-    logs = site.lines()
-    lines = sorted(logs[0] + logs[1], key=lambda x: x["t"])
+    logs = site.trunk.logs()
+    lines = merged(logs)
     up = most_up(logs)
     print(f"calls up at most: {up}")
     assert 4 < up <= 6, (up, site.procs.output("serve"))
@@ -232,7 +139,7 @@ def test_a_worker_killed_mid_call_loses_no_contact_and_dials_none_twice(site: Si
     serve = site.serve()
     deadline = time.monotonic() + 90
     while True:  # 5 calls up across the callees, the first answered ones mid-flow
-        logs = site.lines()
+        logs = site.trunk.logs()
         invites = sorted(x["t"] for log in logs for x in log if x["event"] == "invite")
         if most_up(logs) >= 5 and time.time() - invites[0] > 6:
             break
@@ -247,8 +154,8 @@ def test_a_worker_killed_mid_call_loses_no_contact_and_dials_none_twice(site: Si
     lost = re.findall(r"campaign kill: worker w1 exited: (\d+) attempt\(s\) reconciled", output)
     assert lost and int(lost[0]) >= 1, output
     assert len(re.findall(r"worker w1 started", output)) == 2  # restarted
-    logs = site.lines()
-    lines = sorted(logs[0] + logs[1], key=lambda x: x["t"])
+    logs = site.trunk.logs()
+    lines = merged(logs)
     evidence = check(lines, ledger, "kill")
     assert evidence.problems == [], evidence
     assert evidence.unknown_attempts == int(lost[0])

@@ -70,7 +70,7 @@ class PoolLink:
 
     def send_load(self, service: VoicebotService) -> None:
         now = time.monotonic()
-        load = (inbound_calls(service), not service.draining.is_set())
+        load = (service.inbound_calls(), not service.draining.is_set())
         if load != self._load or now - self._load_at >= LOAD_EVERY:
             self._load, self._load_at = load, now
             self.reports.put(Load(self.worker, self.pid, *load))
@@ -89,12 +89,3 @@ class PoolLink:
             return
         dialer = SipDialer(service, order.trunk, order.ring_seconds, service.config.numbers)
         place(dialer, _ReportsFor(self, attempt.id), attempt)
-
-
-def inbound_calls(service: VoicebotService) -> int:
-    """Slots taken by calls the pool did not place: inbound calls (offered or up) and warm
-    transfers' agent legs. Outbound calls keep their slot until their result is handed over
-    (`_half_done`), and the pool counts those itself until then."""
-    outbound = set(service.outbound) | set(service._half_done)
-    up = sum(1 for call_id in list(service.calls) if call_id not in outbound)
-    return len(service.pending) + up + len(service.legs)

@@ -96,7 +96,7 @@ class ServiceConfig:
     outbound_allow: tuple[str, ...] = ()  # settings outbound.allow
     outbound_refuse: tuple[str, ...] = DEFAULT_REFUSED  # settings outbound.refuse
     region: str = "US"  # of numbers written without + (settings campaign.region)
-    campaign_database: Path | None = None  # `callback` steps book here (else database_url)
+    campaign_database: Path | None = None  # campaigns dialed, call-backs booked (else database_url)
     limits: Limits = Limits()  # flow file limits (settings limits.*)
     llm: Endpoint = Endpoint()  # the model of `llm` steps (settings llm.*)
     llm_options: LlmOptions = LlmOptions()  # its filler and first-sentence budget
@@ -365,6 +365,14 @@ class VoicebotService:
             log.info("loading campaign flow %s", flow)
             self.kits[flow] = FlowKit.load(flow, self.config)
         return self.kits[flow]
+
+    def inbound_calls(self) -> int:
+        """Slots taken by calls a campaign did not place: inbound calls (offered or up) and
+        warm transfers' agent legs. A placed call keeps its slot until its result is handed
+        over (`_half_done`); the campaign pool counts those itself until then."""
+        placed = set(self.outbound) | set(self._half_done)
+        up = sum(1 for call_id in list(self.calls) if call_id not in placed)
+        return len(self.pending) + up + len(self.legs)
 
     def _began(
         self, call_id: str, direction: str, from_uri: str, to_uri: str, flow: str = ""
