@@ -5,16 +5,20 @@ between planners and workers (real ledger, the workers' queues driven by the tes
 from __future__ import annotations
 
 import queue
+import threading
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from test_leases import NOW, TTL, started
 
-from voicebot.campaign.ledger import Ledger
+from voicebot.campaign.ledger import Attempt, Ledger
 from voicebot.campaign.loop import CampaignLoop
+from voicebot.campaign.pacing import Outcome
 from voicebot.campaign.pool import PoolDialer
 from voicebot.server.placement import Load, Place, Report, WorkerLoad, assign, slots
-from voicebot.server.worker import OutboundResult
+from voicebot.server.pool_link import PoolLink
+from voicebot.server.worker import OutboundResult, ServiceConfig
 
 
 def test_each_call_goes_to_the_least_loaded_worker_with_a_free_slot() -> None:
@@ -107,3 +111,64 @@ def test_the_pool_spreads_a_campaign_over_its_workers_and_reconciles_a_dead_one(
         rows[o.attempt.id]["lease_id"] for o in got["w1"]
     }
     assert len(leases) == 2  # the dead process's lease and its replacement's
+
+
+class FakeService:
+    """What `PoolLink` uses of a `VoicebotService`: places calls, or fails to."""
+
+    def __init__(self, fail: Exception | None = None):
+        self.fail = fail
+        self.placed: list[tuple[str, int, Path | None]] = []
+        self.draining = threading.Event()
+        self.results: queue.Queue[OutboundResult] = queue.Queue()
+        self.calls: dict[str, object] = {}
+        self.outbound: dict[str, object] = {}
+        self.config = ServiceConfig(flow=Path("f.yaml"))
+
+    def place_call(self, uri, contact, tag, ring_seconds, flow=None) -> str:
+        if self.fail is not None:
+            raise self.fail
+        self.placed.append((uri, tag, flow))
+        return f"call-{tag}"
+
+    def check_ringing(self) -> None:
+        pass
+
+    def inbound_calls(self) -> int:
+        return 1
+
+
+def _attempt(n: int) -> Attempt:
+    return Attempt(n, "c", n, f"+1212555010{n}", {"phone": "x"}, "/flows/f.yaml", NOW)
+
+
+def test_a_worker_places_its_orders_refuses_when_draining_and_reports_failures() -> None:
+    orders: queue.Queue[Place] = queue.Queue()
+    reports: queue.Queue[object] = queue.Queue()
+    link = PoolLink("w1", orders, reports)
+    service = FakeService()
+    trunk = "sip:{number}@127.0.0.1:5080"
+    orders.put(Place(link.pid + 1, _attempt(1), trunk, 3.0))  # its predecessor's: dropped
+    orders.put(Place(link.pid, _attempt(2), trunk, 3.0))
+    link.step(service)  # type: ignore[arg-type]
+    assert service.placed == [("sip:+12125550102@127.0.0.1:5080", 2, Path("/flows/f.yaml"))]
+    assert reports.get_nowait() == Load("w1", link.pid, inbound=1, accepting=True)
+    service.results.put(OutboundResult(2, "call-2", 486))
+    link.step(service)  # type: ignore[arg-type]
+    assert reports.get_nowait() == Report("w1", 2, OutboundResult(2, "call-2", 486))
+    service.draining.set()
+    orders.put(Place(link.pid, _attempt(3), trunk, 3.0))
+    link.step(service)  # type: ignore[arg-type]
+    assert reports.get_nowait() == Load("w1", link.pid, inbound=1, accepting=False)
+    refused = reports.get_nowait()
+    assert refused.item.outcome == Outcome.CONGESTION and "draining" in refused.item.note
+    broken = FakeService(FileNotFoundError("/flows/f.yaml"))
+    orders.put(Place(link.pid, _attempt(4), trunk, 3.0))
+    link.step(broken)  # type: ignore[arg-type]
+    failed = []
+    while not reports.empty():
+        message = reports.get_nowait()
+        if isinstance(message, Report):
+            failed.append(message)
+    assert [(r.attempt_id, r.item.outcome) for r in failed] == [(4, Outcome.FAILED)]
+    assert "/flows/f.yaml" in failed[0].item.note

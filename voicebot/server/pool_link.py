@@ -88,4 +88,8 @@ class PoolLink:
             self.report(attempt.id, NotPlaced(attempt.id, Outcome.CONGESTION, note))
             return
         dialer = SipDialer(service, order.trunk, order.ring_seconds, service.config.numbers)
-        place(dialer, _ReportsFor(self, attempt.id), attempt)
+        try:
+            place(dialer, _ReportsFor(self, attempt.id), attempt)
+        except Exception as exc:  # e.g. the campaign's flow does not load: counted, retried
+            log.exception("attempt %s: not placed", attempt.id)
+            self.report(attempt.id, NotPlaced(attempt.id, Outcome.FAILED, f"not placed: {exc}"))

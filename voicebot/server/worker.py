@@ -339,7 +339,10 @@ class VoicebotService:
     def poll(self, events: Any, timeout: float) -> None:
         self._heartbeat()
         if self.pool is not None:
-            self.pool.step(self)
+            try:
+                self.pool.step(self)
+            except Exception:  # the pool's queues must not stop the worker's calls
+                log.exception("campaign pool step failed")
         try:
             event = events.get(timeout=timeout)
         except queue.Empty:
