@@ -3,7 +3,9 @@
 One pjsua2 process holds at most 4 calls, the simulated callees' (`callees.py`) as well as a
 worker's. A campaign with more calls up needs several callee processes and a trunk that spreads
 the INVITEs over them by load: Kamailio with the config `voicebot kamailio-config` writes
-(`voicebot.deploy.kamailio`), the callee processes as its destinations.
+(`voicebot.deploy.kamailio`), the callee processes as its destinations, except that a callee's
+own answer (486 busy, 503, 480 no answer) goes back to the caller instead of to the next callee
+process: only a process that sends nothing is failed over.
 
     procs = Procs(work, env)                     # every process in its own group, output in
     trunk = start_trunk(procs, callees=2)        # work/NAME.out; procs.stop_all() ends them
@@ -110,6 +112,12 @@ def start_kamailio(procs: Procs, ports: list[int]) -> int:
         runtime_dir=str(run), pike_limit=0, ping_interval=1,
     )  # fmt: skip
     cfg, listed = render_config(settings)
+    # In front of workers a 486/5xx/408/480 moves the call to the next worker; a trunk's
+    # callee answers for its number (busy, congested, no answer): only silence fails over.
+    failover = 't_check_status("408|477|480|486|5[0-9][0-9]")'
+    if failover not in cfg:
+        raise RuntimeError("the Kamailio template changed: update voicebot/testing/trunk.py")
+    cfg = cfg.replace(failover, "t_branch_timeout() && !t_branch_replied()")
     (procs.work / "dispatcher.list").write_text(listed)
     (procs.work / "kamailio.cfg").write_text(cfg)
     proc = procs.start("kamailio", [
