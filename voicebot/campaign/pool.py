@@ -42,7 +42,7 @@ from typing import Any
 from voicebot.campaign.dialer import DRAINED, Inbox, OptOut, Planner
 from voicebot.campaign.lease import Lease
 from voicebot.campaign.ledger import Attempt, Ledger
-from voicebot.server.placement import Load, Place, Report, WorkerLoad, assign
+from voicebot.server.placement import Load, Place, Report, WorkerLoad, assign, slots
 from voicebot.sip.config import MAX_CALLS
 
 log = logging.getLogger(__name__)
@@ -79,6 +79,7 @@ class PoolPlanner(Planner):
         super().__init__(ledger, name, queue.Queue(), inbox, stop, clock)
         self.pool = pool
         self.seats: dict[str, tuple[int, Lease]] = {}  # worker -> (its pid, its lease)
+        self._told_slots = 0  # the slot count last logged as below max_concurrent
 
     def run(self) -> None:
         try:
@@ -90,6 +91,16 @@ class PoolPlanner(Planner):
 
     def _step(self, now: datetime) -> None:
         settings = self.ledger.campaign(self.name).settings
+        most = self.pool.slots_live()
+        if 0 < most < settings.max_concurrent and most != self._told_slots:
+            self._told_slots = most
+            log.info(
+                "campaign %s allows %d calls at once; the live workers have %d slots: at most %d",
+                self.name,
+                settings.max_concurrent,
+                most,
+                most,
+            )
         picks = self.pool.reserve(self.loop.policy.max_concurrent)
         try:
             decisions = self.loop.step(now, [self._lease(w, pid, now) for w, pid in picks])
@@ -215,6 +226,11 @@ class PoolDialer:
         placed = sum(1 for w in self._out.values() if w == worker)
         held = self._reserved[worker] if reserved else 0
         return self._live[worker].inbound + placed + held
+
+    def slots_live(self) -> int:
+        """Every call slot of the workers taking campaign calls (`placement.slots`)."""
+        with self._lock:
+            return slots(self._loads())
 
     def reserve(self, count: int) -> list[tuple[str, int]]:
         """Up to `count` free slots, (worker, pid) each, held until `send` or `release`."""
