@@ -75,21 +75,22 @@ def zones(now: datetime) -> tuple[list[str], list[str]]:
     return [z for z, h in local.items() if 8 <= h < 20], [z for z, h in local.items() if h < 5]
 
 
-def contacts(total: int, seed: int = 5) -> tuple[str, list[str]]:
+def contacts(total: int, seed: int = 5, mix: dict[str, float] = MIX) -> tuple[str, list[str]]:
     """The CSV text and the numbers that must not be dialed (closed windows)."""
     rng = random.Random(seed)
     open_zones, closed_zones = zones(datetime.now(UTC))
     if not open_zones or not closed_zones:
         raise SystemExit(f"no open/closed zone pair among {ZONES} now")
     closed = round(total * CLOSED_SHARE)
-    counts = {digit: round(total * share) for digit, share in MIX.items()}
+    counts = {digit: round(total * share) for digit, share in mix.items()}
     counts["6"] += total - closed - sum(counts.values())
     numbers: list[tuple[str, str]] = []
     for digit, count in counts.items():
-        # tens digits 0-4 and 5-9 alternate: humans answer by key and by voice
-        tails = [i // 2 + 50 * (i % 2) for i in range(count)]
-        numbers += [(f"+12125550{digit}{t:02d}", rng.choice(open_zones)) for t in tails]
-    shut = [(f"+12125550{1}{99 - i:02d}", rng.choice(closed_zones)) for i in range(closed)]
+        # tens digits 0-4 and 5-9 alternate: humans answer by key and by voice; past 100 of a
+        # kind, the thousands digit counts up (the callees read the last three digits)
+        tails = [(i // 100, i % 100 // 2 + 50 * (i % 2)) for i in range(count)]
+        numbers += [(f"+1212555{k}{digit}{t:02d}", rng.choice(open_zones)) for k, t in tails]
+    shut = [(f"+12125559{1}{99 - i:02d}", rng.choice(closed_zones)) for i in range(closed)]
     rows = numbers + shut
     rng.shuffle(rows)
     lines = ["phone,name,clinic,appointment,time,timezone"]

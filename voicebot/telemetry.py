@@ -1,6 +1,6 @@
 """What a worker tells its supervisor as it happens: the channel behind the console.
 
-Workers (and the campaign dialers `serve` starts) are separate processes; the supervisor holds
+Workers are separate processes; the supervisor holds
 the HTTP console, its live-calls view and `/metrics`. Each child gets one queue when it is
 started (a `multiprocessing` queue of the "spawn" context, in the process's arguments) and
 installs it with `install(queue)`; from then on `publish(event)` puts small frozen events on it:

@@ -24,6 +24,8 @@ when the next contact is due or a result arrives (never on a fixed tick), record
 keeps the dialer's lease (`lease.py`) renewed. Several dialers, on one machine or several
 sharing one PostgreSQL, may run the same campaign: each holds its own lease, contacts are
 claimed under row locks, and each takes over a dead one's calls once its lease expires.
+Under `voicebot serve` the workers dial instead (`pool.py`: the same `Planner`, in the
+supervisor, sending each attempt to a worker).
 """
 
 from __future__ import annotations
@@ -35,10 +37,11 @@ import signal
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any, Protocol
 
 from voicebot.campaign.lease import Lease
 from voicebot.campaign.ledger import Attempt, Ledger
@@ -87,7 +90,8 @@ class SipDialer:
         if refused is not None:
             raise NumberRefused(refused)
         uri = self.uri_for(attempt.phone)
-        call_id = self.service.place_call(uri, attempt.contact, attempt.id, self.ring_seconds)
+        flow = Path(attempt.flow)
+        call_id = self.service.place_call(uri, attempt.contact, attempt.id, self.ring_seconds, flow)
         log.info("attempt %s: calling %s (call %s)", attempt.id, uri, call_id)
 
 
@@ -149,10 +153,7 @@ class Planner:
             if now >= self.lease.renew_at(self.ttl):
                 self._renew(now)
             if not self.stop.is_set():
-                for decision in self.loop.step(now):
-                    self.dials.put(decision.attempt)
-                if self.loop.done:
-                    self.stop.set()
+                self._step(now)
             wake = min(
                 t
                 for t in (self.loop.wake_at, self.lease.renew_at(self.ttl), now + RECHECK)
@@ -168,6 +169,13 @@ class Planner:
                 self._handle(item)
             if DRAINED in items:
                 return
+
+    def _step(self, now: datetime) -> None:
+        """Plan and hand the attempts to place over to the SIP thread."""
+        for decision in self.loop.step(now):
+            self.dials.put(decision.attempt)
+        if self.loop.done:
+            self.stop.set()
 
     def _renew(self, now: datetime) -> None:
         renewed = self.ledger.leases.renew(self.lease, now, self.ttl)
@@ -225,7 +233,8 @@ def run_campaign(
         raise CampaignError(
             f"campaign {name} allows {settings.max_concurrent} calls at once; one dialer "
             f"process places at most {MAX_CALLS} (pjsua2's limit): create it with "
-            f"--max-concurrent {MAX_CALLS}"
+            f"--max-concurrent {MAX_CALLS}, or let `voicebot serve --workers N` dial it "
+            f"({MAX_CALLS} calls per worker)"
         )
     service = VoicebotService(replace(config, flow=Path(campaign.flow)))
     service.start()
@@ -260,7 +269,11 @@ def run_campaign(
     return 0
 
 
-def place(dialer: SipDialer, inbox: queue.Queue[Inbox], attempt: Attempt) -> bool:
+class Put(Protocol):
+    def put(self, item: Any) -> None: ...
+
+
+def place(dialer: SipDialer, inbox: Put, attempt: Attempt) -> bool:
     """Place one call (on the SIP thread); a call pjsua2 refuses to start (no free call slot, a
     bad URI) is reported as back-pressure (not an attempt, dialing held a moment) instead of
     ending the run with the attempt left `dialing`."""
@@ -278,9 +291,14 @@ def place(dialer: SipDialer, inbox: queue.Queue[Inbox], attempt: Attempt) -> boo
 
 
 def _opt_outs(service: VoicebotService, inbox: queue.Queue[Inbox], done: set[str]) -> None:
-    """A callee who asked not to be called goes on the do-not-call list as soon as the flow
-    sets `vars.do_not_call`, while the call still runs: a dialer killed before the call ends
-    (and is reported) must not dial the number again."""
+    for _, phone in opted_out(service, done):
+        inbox.put(OptOut(phone))
+
+
+def opted_out(service: VoicebotService, done: set[str]) -> Iterator[tuple[Any, str]]:
+    """(tag, phone) of each callee who asked not to be called, once, as soon as the flow sets
+    `vars.do_not_call` while the call still runs: the number goes on the do-not-call list at
+    once, as a dialer killed before the call ends (and is reported) must not dial it again."""
     for call_id, live in list(service.calls.items()):
         out = service.outbound.get(call_id)
         if out is None or call_id in done or not live.session.engine.vars.get("do_not_call"):
@@ -289,7 +307,7 @@ def _opt_outs(service: VoicebotService, inbox: queue.Queue[Inbox], done: set[str
         phone = out.contact.get("phone")
         if phone:
             log.info("call %s: %s asked not to be called", call_id, phone)
-            inbox.put(OptOut(phone))
+            yield out.tag, phone
 
 
 def _hand_over(service: VoicebotService, inbox: queue.Queue[Inbox]) -> None:

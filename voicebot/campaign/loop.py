@@ -29,6 +29,7 @@ does not burst past the calls-per-second limit.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Protocol
@@ -43,9 +44,11 @@ _READ_AHEAD = 32  # due contacts read per step at least: new ones are moved to t
 
 @dataclass(frozen=True)
 class DialDecision:
-    """Place this call now; its attempt is already committed in state `dialing`."""
+    """Place this call now; its attempt is already committed in state `dialing` (under
+    `lease`)."""
 
     attempt: Attempt
+    lease: Lease | None = None
 
 
 class Dialer(Protocol):
@@ -77,8 +80,12 @@ class CampaignLoop:
         self.wake_at: datetime | None = None
         self.done = campaign.state in ("finished", "cancelled")
 
-    def step(self, now: datetime) -> list[DialDecision]:
-        """Who to dial now; sets `wake_at` (when to step again if no call ends before)."""
+    def step(self, now: datetime, seats: Sequence[Lease] | None = None) -> list[DialDecision]:
+        """Who to dial now; sets `wake_at` (when to step again if no call ends before).
+
+        `seats` (the worker pool, `pool.py`): one lease per free call slot, in the order they
+        are to be filled; the calls placed are bounded by them as well as by `max_concurrent`,
+        and decision i is written under `seats[i]`. Without: every one under the loop's lease."""
         campaign = self.ledger.campaign(self.name)
         self.pacer = replace(self.pacer, in_flight=self.ledger.in_flight(campaign))
         if campaign.state == "running" and self.ledger.finish_if_done(self.name, now):
@@ -87,20 +94,28 @@ class CampaignLoop:
         if campaign.state != "running":
             self.wake_at = None
             return []
-        return self._dial(campaign, now)
+        return self._dial(campaign, now, seats)
 
-    def _dial(self, campaign: Campaign, now: datetime) -> list[DialDecision]:
+    def _dial(
+        self, campaign: Campaign, now: datetime, seats: Sequence[Lease] | None
+    ) -> list[DialDecision]:
         with self.ledger.db.transaction():
-            return self._claim(campaign, now)
+            return self._claim(campaign, now, seats)
 
-    def _claim(self, campaign: Campaign, now: datetime) -> list[DialDecision]:
-        room = max(0, self.policy.max_concurrent - self.ledger.in_flight(campaign))
+    def _claim(
+        self, campaign: Campaign, now: datetime, seats: Sequence[Lease] | None
+    ) -> list[DialDecision]:
+        flying = self.ledger.in_flight(campaign)
+        policy = self.policy
+        if seats is not None:  # no more calls up than the slots free now
+            policy = replace(policy, max_concurrent=min(policy.max_concurrent, flying + len(seats)))
+        room = max(0, policy.max_concurrent - flying)
         due = self.ledger.due(campaign, now, max(2 * room, _READ_AHEAD) if room else 0)
         own = self.pacer  # this dialer's back-pressure; the bucket and in-flight are shared
         pacer = replace(due.pacer, congestion=own.congestion, hold_until=own.hold_until)
         states = [s for s, _ in due.contacts]
         phones = {state.id: phone for state, phone in due.contacts}
-        decided = plan(self.policy, pacer, states, now)
+        decided = plan(policy, pacer, states, now)
         for contact_id in decided.unreachable:
             self.ledger.close_contact(contact_id, "no_window")
         ready = 0
@@ -116,8 +131,9 @@ class CampaignLoop:
                 self.ledger.close_contact(contact_id, "dnc")
                 skipped += 1
                 continue
-            attempt = self.ledger.begin_attempt(contact_id, now, lease=self.lease)
-            out.append(DialDecision(attempt))
+            lease = seats[len(out)] if seats is not None else self.lease
+            attempt = self.ledger.begin_attempt(contact_id, now, lease=lease)
+            out.append(DialDecision(attempt, lease))
         # a skipped dial spent neither a call slot nor a token
         self.pacer = replace(
             decided.pacer,

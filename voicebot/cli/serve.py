@@ -93,7 +93,7 @@ def service_config(args: argparse.Namespace) -> ServiceConfig:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from voicebot.server.worker import serve_forever, serve_workers
+    from voicebot.server.worker import campaign_pool, serve_forever, serve_workers
     from voicebot.settings import load_settings
 
     config = service_config(args)
@@ -124,7 +124,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         if workers == 1:
             serve_forever(config)
             return 0
-        return serve_workers(config, workers)
+        return serve_workers(config, workers, pool=campaign_pool(config, workers))
     finally:
         if timer is not None:
             timer.stop()

@@ -2,7 +2,8 @@
 dashboard and /metrics (settings `http.host`/`http.port`, `--http-port`; 0: none).
 
     workers ──telemetry queue──> Relay thread ──> LiveCalls (SSE) and Metrics
-    dialers  (campaigns started from the console, `voicebot.campaign.dialers`) publish too
+    campaigns started from the console (or the CLI) are dialed through the same workers
+    (`voicebot.campaign.pool`), their calls published like inbound ones
     uvicorn thread: create_app(ConsoleParts) over the service layer and the stores
 
 The console's tokens and audit trail live in the campaign database (settings
@@ -16,7 +17,6 @@ import multiprocessing
 import time
 from typing import Any
 
-from voicebot.campaign.dialers import CampaignDialers
 from voicebot.console.api import ConsoleParts, create_app
 from voicebot.console.audit import AuditTrail
 from voicebot.console.database import databases, open_engine
@@ -26,7 +26,7 @@ from voicebot.console.server import ConsoleServer
 from voicebot.console.service import Console, ConsoleConfig
 from voicebot.console.tokens import TokenStore
 from voicebot.server.supervisor import Supervisor, WorkerSpec
-from voicebot.server.worker import ServiceConfig, serve_workers
+from voicebot.server.worker import ServiceConfig, campaign_pool, serve_workers
 
 log = logging.getLogger(__name__)
 
@@ -50,9 +50,7 @@ def console_config(settings: Any) -> ConsoleConfig:
     )
 
 
-def worker_health(
-    sup: Supervisor | None, live: LiveCalls, dialers: CampaignDialers
-) -> list[dict[str, Any]]:
+def worker_health(sup: Supervisor | None, live: LiveCalls) -> list[dict[str, Any]]:
     now = time.time()
     out = []
     for slot in sup.slots if sup is not None else []:
@@ -70,21 +68,6 @@ def worker_health(
                 "restarts": slot.restarts,
                 "calls": beat.calls if beat is not None else 0,
                 "heartbeat_age": round(seen, 1) if seen is not None else None,
-            }
-        )
-    dialing = dialers.status()
-    if dialing["dialing"]:
-        beat = live.heartbeats.get("dialer")
-        out.append(
-            {
-                "name": f"dialer ({dialing['dialing']})",
-                "sip_port": None,
-                "pid": dialing["pid"],
-                "alive": True,
-                "healthy": beat is not None and now - beat.at < HEARTBEAT_STALE,
-                "restarts": 0,
-                "calls": beat.calls if beat is not None else 0,
-                "heartbeat_age": round(now - beat.at, 1) if beat is not None else None,
             }
         )
     return out
@@ -105,21 +88,16 @@ def serve_with_console(
     metrics = Metrics(active=live.counts, alive=alive, campaigns=console.campaigns)
     channel = multiprocessing.get_context("spawn").Queue(CHANNEL_SIZE)
     relay = Relay(channel, [live.apply, metrics.apply])
-    dialers = CampaignDialers(
-        config,
-        str(cconfig.campaign_db),
-        settings.campaign.region,
-        channel,
-        rtp_port=config.sip.rtp_port + 200 * workers,
-    )
+    pool = campaign_pool(config, workers, always=True)  # the console's campaign database
+    assert pool is not None
     parts = ConsoleParts(
         console,
         TokenStore(engine),
         AuditTrail(engine),
         live,
         metrics,
-        workers=lambda: worker_health(supervisor[0] if supervisor else None, live, dialers),
-        on_campaign=dialers.on_campaign,
+        workers=lambda: worker_health(supervisor[0] if supervisor else None, live),
+        on_campaign=pool.on_campaign,
     )
     server = ConsoleServer(create_app(parts), host, port)
 
@@ -133,15 +111,12 @@ def serve_with_console(
     relay.start()
     server.start()
     print(f"voicebot console at {server.url} (API {server.url}api/v1/)", flush=True)
-    running = [c.name for c in console.campaigns() if c.state == "running"]
-    dialers.start(running)
     try:
         return serve_workers(
             config, workers, channel=channel, on_worker_exit=on_worker_exit,
-            watch=supervisor.append,
+            watch=supervisor.append, pool=pool,
         )  # fmt: skip
     finally:
-        dialers.stop(config.drain_seconds + 10)
         server.stop()
         relay.stop()
         console.close()

@@ -24,7 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import TypeAdapter
 
@@ -59,6 +59,10 @@ from voicebot.speech.listener import Listener, ListenerSettings
 from voicebot.speech.prompt_cache import PromptCache
 from voicebot.speech.synthesizer import EspeakSynthesizer, Voice
 
+if TYPE_CHECKING:
+    from voicebot.campaign.pool import PoolDialer
+    from voicebot.server.pool_link import PoolLink
+
 log = logging.getLogger(__name__)
 
 
@@ -92,7 +96,7 @@ class ServiceConfig:
     outbound_allow: tuple[str, ...] = ()  # settings outbound.allow
     outbound_refuse: tuple[str, ...] = DEFAULT_REFUSED  # settings outbound.refuse
     region: str = "US"  # of numbers written without + (settings campaign.region)
-    campaign_database: Path | None = None  # `callback` steps book here (else database_url)
+    campaign_database: Path | None = None  # campaigns dialed, call-backs booked (else database_url)
     limits: Limits = Limits()  # flow file limits (settings limits.*)
     llm: Endpoint = Endpoint()  # the model of `llm` steps (settings llm.*)
     llm_options: LlmOptions = LlmOptions()  # its filler and first-sentence budget
@@ -162,6 +166,7 @@ class Outbound:
     contact: dict[str, Any]
     placed_at: float
     ring_seconds: float
+    flow: Path | None = None  # a campaign's flow, when not the worker's own
 
 
 @dataclass(frozen=True)
@@ -178,19 +183,33 @@ class OutboundResult:
     vars: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class FlowKit:
+    """A loaded flow with what its calls need: its meaning (intents and knowledge embedded,
+    their vectors kept in data_dir) and its transfer policy."""
+
+    loaded: LoadedFlow
+    meaning: Meaning
+    transfers: TransferPolicy
+
+    @classmethod
+    def load(cls, path: Path, config: ServiceConfig) -> FlowKit:
+        loaded = load_flow(path, config.limits)
+        meaning = Meaning(cache=VectorCache(config.data_dir / "embeddings"))
+        meaning.prepare(loaded)
+        transfers = TransferPolicy.for_flows(
+            loaded.call_tree(), config.transfer_allow, config.numbers, config.region
+        )
+        return cls(loaded, meaning, transfers)
+
+
 class VoicebotService:
     def __init__(self, config: ServiceConfig):
         self.config = config
-        self.loaded = load_flow(config.flow, config.limits)
-        # intents and knowledge embedded once per worker, their vectors kept in data_dir
-        self.meaning = Meaning(cache=VectorCache(config.data_dir / "embeddings"))
-        self.meaning.prepare(self.loaded)
-        self.transfers = TransferPolicy.for_flows(
-            self.loaded.call_tree(),
-            config.transfer_allow,
-            config.numbers,
-            config.region,
-        )
+        kit = FlowKit.load(config.flow, config)
+        self.loaded, self.meaning, self.transfers = kit.loaded, kit.meaning, kit.transfers
+        self.kits: dict[Path, FlowKit] = {config.flow: kit}  # campaigns' flows, once loaded
+        self.pool: PoolLink | None = None  # serve's campaign pool, once started
         self.endpoint = SipEndpoint(config.sip)
         self.calls: dict[str, LiveCall] = {}
         self.pending: dict[str, sev.IncomingCall] = {}
@@ -311,7 +330,7 @@ class VoicebotService:
         events = self.endpoint.events()
         stop = stop or self._stopped
         while not stop.is_set() and not self._stopped.is_set():
-            self.poll(events, 0.1)
+            self.poll(events, 0.02 if self.pool is not None else 0.1)  # orders wait < 20 ms
         self.drain()
 
     def stop(self) -> None:
@@ -319,6 +338,11 @@ class VoicebotService:
 
     def poll(self, events: Any, timeout: float) -> None:
         self._heartbeat()
+        if self.pool is not None:
+            try:
+                self.pool.step(self)
+            except Exception:  # the pool's queues must not stop the worker's calls
+                log.exception("campaign pool step failed")
         try:
             event = events.get(timeout=timeout)
         except queue.Empty:
@@ -336,8 +360,27 @@ class VoicebotService:
             beat = telemetry.Heartbeat(self.config.worker, os.getpid(), len(self.calls))
             telemetry.publish(dataclasses.replace(beat, at=time.time()))
 
-    def _began(self, call_id: str, direction: str, from_uri: str, to_uri: str) -> None:
-        flow, worker = self.loaded.flow.name, self.config.worker
+    def kit(self, flow: Path | None) -> FlowKit:
+        """The worker's own flow, or a campaign's (loaded at its first call, then kept)."""
+        if flow is None:
+            return self.kits[self.config.flow]
+        if flow not in self.kits:
+            log.info("loading campaign flow %s", flow)
+            self.kits[flow] = FlowKit.load(flow, self.config)
+        return self.kits[flow]
+
+    def inbound_calls(self) -> int:
+        """Slots taken by calls a campaign did not place: inbound calls (offered or up) and
+        warm transfers' agent legs. A placed call keeps its slot until its result is handed
+        over (`_half_done`); the campaign pool counts those itself until then."""
+        placed = set(self.outbound) | set(self._half_done)
+        up = sum(1 for call_id in list(self.calls) if call_id not in placed)
+        return len(self.pending) + up + len(self.legs)
+
+    def _began(
+        self, call_id: str, direction: str, from_uri: str, to_uri: str, flow: str = ""
+    ) -> None:
+        flow, worker = flow or self.loaded.flow.name, self.config.worker
         began = telemetry.CallBegan(call_id, worker, direction, from_uri, to_uri, flow, time.time())
         telemetry.publish(began)
 
@@ -411,12 +454,20 @@ class VoicebotService:
 
     # -- outbound calls (campaigns) ------------------------------------------------------------
     def place_call(
-        self, uri: str, contact: dict[str, Any], tag: Any, ring_seconds: float = 30.0
+        self,
+        uri: str,
+        contact: dict[str, Any],
+        tag: Any,
+        ring_seconds: float = 30.0,
+        flow: Path | None = None,
     ) -> str:
-        """Call `uri`; the flow runs when answered. The result comes on `results`."""
+        """Call `uri`; the flow (the worker's, or `flow`) runs when answered. The result comes
+        on `results`."""
+        name = self.kit(flow).loaded.flow.name
         call_id = self.endpoint.make_call(uri)
-        self.outbound[call_id] = Outbound(tag, uri, dict(contact), time.monotonic(), ring_seconds)
-        self._began(call_id, "outbound", self.endpoint.uri, uri)
+        placed = Outbound(tag, uri, dict(contact), time.monotonic(), ring_seconds, flow)
+        self.outbound[call_id] = placed
+        self._began(call_id, "outbound", self.endpoint.uri, uri, name)
         store = self.resources.records
         if store is not None:
             store.call_started(
@@ -424,7 +475,7 @@ class VoicebotService:
                 direction="outbound",
                 from_uri=self.endpoint.uri,
                 to_uri=uri,
-                flow=self.loaded.flow.name,
+                flow=name,
                 worker=self.config.worker,
             )
         return call_id
@@ -480,15 +531,16 @@ class VoicebotService:
         if ready.call_id in self.calls or (incoming is None and outbound is None):
             return  # a re-INVITE (hold, codec change) keeps the running session
         cfg = self.config
+        kit = self.kit(outbound.flow if outbound is not None else None)
         engine = DialogEngine(
-            self.loaded,
+            kit.loaded,
             env=cfg.env,
             audio_dir=cfg.audio_dir,
             currency=cfg.currency,
             locale=cfg.locale,
             call_id=ready.call_id,
-            transfers=self.transfers,
-            meaning=self.meaning,
+            transfers=kit.transfers,
+            meaning=kit.meaning,
             llm=cfg.llm_options,
         )
         origin = None
@@ -587,6 +639,8 @@ class VoicebotService:
         end = time.monotonic() + 5
         while self.calls and time.monotonic() < end:
             self.poll(events, 0.1)
+        if self.pool is not None:
+            self.pool.flush(self)
         self.endpoint.stop()
         self.resources.recognition.close()
         if self.resources.turns is not None:
@@ -611,7 +665,7 @@ def decode(text: str) -> ServiceConfig:
     return WORKER_CONFIG.validate_json(text)
 
 
-def serve_forever(config: ServiceConfig) -> None:
+def serve_forever(config: ServiceConfig, pool: PoolLink | None = None) -> None:
     """Run one worker until SIGTERM/SIGINT, then drain. Main thread only.
 
     The handler is in place before the slow start (a SIGTERM while the model loads drains
@@ -622,6 +676,7 @@ def serve_forever(config: ServiceConfig) -> None:
         signal.signal(signum, lambda *_: stop.set())
     service = VoicebotService(config)
     service.start()
+    service.pool = pool  # from now on it places the campaign calls the supervisor orders
     print(
         f"voicebot {config.worker} answering at {service.uri} with flow {service.loaded.flow.name}",
         flush=True,
@@ -630,9 +685,14 @@ def serve_forever(config: ServiceConfig) -> None:
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
-def worker_main(config: str, spec: WorkerSpec, channel: Any = None) -> None:
+def worker_main(
+    config: str, spec: WorkerSpec, channel: Any = None, pool: tuple[Any, Any] | None = None
+) -> None:
     """Body of a supervised worker process: `config` is `encode(ServiceConfig)`; `channel`,
-    the supervisor's telemetry queue (its console), if it has one."""
+    the supervisor's telemetry queue (its console), if it has one; `pool`, the campaign
+    pool's queues (`campaign.pool.PoolDialer.queues`: every worker's orders, the reports)."""
+    from voicebot.server.pool_link import PoolLink
+
     telemetry.install(channel)
     base = decode(config)
     sip = dataclasses.replace(
@@ -642,7 +702,8 @@ def worker_main(config: str, spec: WorkerSpec, channel: Any = None) -> None:
         level=base.log_level,
         format=f"%(asctime)s {spec.name} %(levelname)s %(name)s: %(message)s",
     )
-    serve_forever(dataclasses.replace(base, sip=sip, worker=spec.name))
+    link = PoolLink(spec.name, pool[0][spec.name], pool[1]) if pool is not None else None
+    serve_forever(dataclasses.replace(base, sip=sip, worker=spec.name), link)
 
 
 def serve_workers(
@@ -652,17 +713,21 @@ def serve_workers(
     channel: Any = None,
     on_worker_exit: Callable[[Supervisor, WorkerSpec, list[str]], None] | None = None,
     watch: Callable[[Supervisor], None] | None = None,
+    pool: PoolDialer | None = None,
 ) -> int:
     """`voicebot serve --workers N`: N supervised workers on ports port..port+N-1.
 
     For the console: `channel` is the telemetry queue every worker publishes to,
     `on_worker_exit(supervisor, spec, failed call ids)` runs after a worker exited, and
-    `watch(supervisor)` once before the supervision starts."""
+    `watch(supervisor)` once before the supervision starts. `pool` (`campaign_pool`) dials the
+    running campaigns through the workers."""
     drop_secrets_from_environment()  # read into `config`; children must not inherit them
     target = config.call_records or config.database_url
     store = CallStore(target) if target else None
 
     def on_exit(spec: WorkerSpec, code: int | None) -> None:
+        if pool is not None:  # its attempts still in flight are reconciled
+            pool.worker_gone(spec.name, code)
         failed: list[str] = []
         if store is not None:
             failed = store.fail_unfinished(worker=spec.name, reason=f"worker exited ({code})")
@@ -675,7 +740,9 @@ def serve_workers(
 
     sup = Supervisor(
         specs(count, config.sip.port),
-        functools.partial(worker_main, encode(config), channel=channel),
+        functools.partial(
+            worker_main, encode(config), channel=channel, pool=pool.queues if pool else None
+        ),
         on_exit=on_exit,
         drain_deadline=config.drain_seconds + 10,
     )
@@ -685,4 +752,27 @@ def serve_workers(
         f"voicebot: {count} workers on ports {config.sip.port}-{config.sip.port + count - 1}",
         flush=True,
     )
-    return sup.run()
+    if pool is None:
+        return sup.run()
+    pool.start()
+    try:
+        return sup.run()
+    finally:
+        pool.stop()
+
+
+def campaign_pool(config: ServiceConfig, count: int, *, always: bool = False) -> PoolDialer | None:
+    """The dialer of the running campaigns through `count` workers: on the campaign database
+    (settings `campaign.database`, else `database.url`). Unless `always` (the console, which
+    creates it anyway), only when that database exists: a URL, or a SQLite file already there."""
+    from voicebot.campaign.pool import PoolDialer
+
+    target = config.campaign_database or config.database_url
+    if target is None:
+        return None
+    text = str(target)
+    path = text.removeprefix("sqlite:///") if "://" not in text or text.startswith("sqlite") else ""
+    if not always and path and not Path(path).exists():
+        return None
+    names = [spec.name for spec in specs(count, config.sip.port)]
+    return PoolDialer(text, config.region, names, slots=config.sip.max_calls)

@@ -1,0 +1,213 @@
+"""A campaign dialed through the worker pool of `voicebot serve` (issue 13 item 5), on SQLite
+and on PostgreSQL: 1,000 contacts, 16 calls up through 4 workers.
+
+    .venv/bin/python bench/pool_bench.py [--contacts 1000] [--workers 4] [--max-concurrent 16]
+                                         [--cps 4] [--only sqlite|postgresql] [--write]
+
+For each database, a fresh directory, the simulated callees as a trunk of several processes
+behind a real Kamailio (voicebot/testing/trunk.py: one pjsua2 process holds 4 calls, so
+`--callees` processes, 5 by default, for 20 lines), the appointment-reminder campaign of
+bench/campaign_bench.py's contact mix (every callee behaviour but "503 then human", plus
+contacts whose calling window is shut, never to be dialed; cancelled once every other contact
+is done) created and
+started with the CLI, then `voicebot serve --workers N` dialing it; PostgreSQL is a throwaway
+cluster (voicebot/testing/postgres.py) holding the campaign and the call records.
+
+Every figure comes from the callees' own logs (merged), checked against the ledger by
+voicebot/testing/callee_log.py: calls up at most across the callee processes, INVITEs per
+second, INVITEs outside the window, INVITEs per number against the ledger and max_attempts.
+CPU per call is the CPU time of `serve` (supervisor and workers, from /proc) per INVITE.
+`--write` puts the table in BENCHMARKS.md under "## Campaign through the worker pool".
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.benchmarks_md import write_section  # noqa: E402 (after the path is set)
+from bench.campaign_bench import FLOW, MIX, NAME, contacts, done_count  # noqa: E402
+from bench.telephony_procfs import CLK_TCK, Sampler, session_pids  # noqa: E402
+from voicebot.campaign.ledger import Ledger  # noqa: E402
+from voicebot.testing.callee_log import Evidence, check  # noqa: E402
+from voicebot.testing.postgres import TemporaryPostgres  # noqa: E402
+from voicebot.testing.trunk import Procs, free_udp_port, merged, most_up, start_trunk  # noqa: E402
+
+SECTION = "## Campaign through the worker pool"
+# campaign_bench's mix without "503 then human" (5xx): a callee process counts a number's
+# INVITEs itself, and the trunk spreads a number's attempts over several processes
+POOL_MIX = {d: share + (MIX["5"] if d == "1" else 0.0) for d, share in MIX.items() if d != "5"}
+CALLEES = ("--max-ring", "6", "--quiet-timeout", "6", "--max-call", "90")
+
+
+@dataclass
+class Variant:
+    name: str
+    seconds: float = 0.0
+    max_up: int = 0
+    cpu_seconds: float = 0.0
+    evidence: Evidence = field(default_factory=Evidence)
+
+
+def run_variant(name: str, url: str, args: argparse.Namespace, work: Path) -> Variant:
+    work.mkdir(parents=True, exist_ok=True)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VOICEBOT_")}
+    env["PYTHONPATH"] = str(ROOT)
+    procs = Procs(work, env)
+    variant = Variant(name)
+    sampler: Sampler | None = None
+    try:
+        trunk = start_trunk(procs, args.callees, *CALLEES)
+        env.update(
+            VOICEBOT_DATABASE__URL=url,
+            VOICEBOT_CAMPAIGN__TRUNK=trunk.uri,
+            VOICEBOT_CAMPAIGN__RING_SECONDS="3",
+            VOICEBOT_CAMPAIGN__CONGESTION_PAUSE_SECONDS="1",
+            VOICEBOT_HTTP__PORT="0",
+            VOICEBOT_SIP__RTP_PORT=str(random.randrange(20000, 30000, 2)),
+        )
+        text, closed = contacts(args.contacts, mix=POOL_MIX)
+        (work / f"{NAME}.csv").write_text(text)
+        cli = [sys.executable, "-m", "voicebot", "campaign"]
+        create = [*cli, "create", "--flow", str(FLOW), "--contacts", f"{NAME}.csv", "--name",
+                  NAME, "--cps", str(args.cps), "--max-concurrent", str(args.max_concurrent),
+                  "--max-attempts", "2", "--daily-cap", "3", "--retry", "busy=0.05",
+                  "--retry", "no_answer=0.05", "--retry", "failed=0.05",
+                  "--retry", "unknown=0.05"]  # fmt: skip
+        for command in (create, [*cli, "start", NAME]):
+            done = subprocess.run(command, cwd=work, env=env, capture_output=True, text=True,
+                                  timeout=300)  # fmt: skip
+            if done.returncode:
+                raise SystemExit(f"{' '.join(command[3:5])} failed: {done.stderr}")
+        ledger = Ledger(url)
+        skip = set(closed)
+        began = time.monotonic()
+        serve = procs.start("serve", [
+            sys.executable, "-m", "voicebot", "serve", "--flow", str(FLOW), "--workers",
+            str(args.workers), "--port", str(free_udp_port()),
+        ])  # fmt: skip
+        sampler = Sampler({"serve": lambda: session_pids(serve.pid)}, every=1.0).start()
+        cancelled = False
+        while True:
+            finished, total = done_count(ledger, skip)
+            if finished == total and not cancelled:  # the rest wait for a window that is shut
+                subprocess.run([*cli, "cancel", NAME], cwd=work, env=env, check=True,
+                               capture_output=True, timeout=60)  # fmt: skip
+                cancelled = True
+            if cancelled and ledger.in_flight(ledger.campaign(NAME)) == 0:
+                break
+            if serve.poll() is not None:
+                raise SystemExit(f"serve exited {serve.returncode}: {procs.output('serve')}")
+            if time.monotonic() - began > args.timeout:
+                raise SystemExit(f"{name}: not done in {args.timeout} s ({finished}/{total})")
+            time.sleep(1.0)
+        variant.seconds = time.monotonic() - began
+        sampler.stop()
+        ticks = sampler.series["serve"][-1][1] if sampler.series.get("serve") else 0
+        variant.cpu_seconds = ticks / CLK_TCK
+        os.killpg(serve.pid, signal.SIGTERM)
+        serve.wait(60)
+        logs = trunk.logs()
+        variant.max_up = most_up(logs)
+        variant.evidence = check(merged(logs), ledger, NAME, not_dialed=closed)
+        ledger.close()
+    finally:
+        if sampler is not None and sampler._thread.is_alive():
+            sampler.stop()
+        procs.stop_all()
+    return variant
+
+
+def report(variants: list[Variant], args: argparse.Namespace) -> str:
+    lines = [
+        f"Command: `.venv/bin/python bench/pool_bench.py{' --write' if args.write else ''}` "
+        f"(`--contacts {args.contacts} --workers {args.workers} --max-concurrent "
+        f"{args.max_concurrent} --cps {args.cps:g} --callees {args.callees}`), run on "
+        f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, 2 cores shared with other jobs.",
+        "",
+        f"{args.contacts} contacts of the appointment-reminder flow (the mix of "
+        "bench/campaign_bench.py without 503s) dialed by `voicebot serve --workers "
+        f"{args.workers}` (each call placed by the least-loaded worker with a free slot) over "
+        f"real SIP: Kamailio in front of {args.callees} simulated-callee processes (4 lines "
+        "each). Figures from the callees' own logs, checked against the ledger.",
+        "",
+        "| | " + " | ".join(v.name for v in variants) + " |",
+        "|---|" + "---:|" * len(variants),
+    ]
+    rows = [
+        ("wall time (s)", lambda v: f"{v.seconds:.0f}"),
+        ("INVITEs received / answered", lambda v: f"{v.evidence.invites} / {v.evidence.answered}"),
+        (
+            f"max calls up at the callees (max_concurrent {args.max_concurrent})",
+            lambda v: str(v.max_up),
+        ),  # fmt: skip
+        ("INVITEs refused for want of a slot", lambda v: str(v.evidence.overflow)),
+        (f"max INVITEs in any 1 s (cps {args.cps:g})", lambda v: str(v.evidence.max_per_second)),
+        ("INVITEs per second, whole run", lambda v: f"{v.evidence.invites / v.seconds:.2f}"),
+        ("INVITEs outside the calling window", lambda v: str(v.evidence.outside_window)),
+        ("max counted INVITEs per number (limit 2)", lambda v: str(v.evidence.max_counted_invites)),
+        ("contacts with a wrong disposition", lambda v: str(v.evidence.wrong_disposition)),
+        ("problems found by the check", lambda v: str(len(v.evidence.problems))),
+        (
+            "CPU of serve per INVITE (s)",
+            lambda v: f"{v.cpu_seconds / max(1, v.evidence.invites):.2f}",
+        ),  # fmt: skip
+    ]
+    for label, cell in rows:
+        lines.append(f"| {label} | " + " | ".join(cell(v) for v in variants) + " |")
+    lines += ["", "Dispositions:", ""]
+    for v in variants:
+        counts = ", ".join(f"{k} {n}" for k, n in v.evidence.dispositions.items())
+        lines.append(f"* {v.name}: {counts}")
+    problems = [f"* {v.name}: {p}" for v in variants for p in v.evidence.problems]
+    if problems:
+        lines += ["", "Problems:", "", *problems[:20]]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--contacts", type=int, default=1000)
+    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--max-concurrent", type=int, default=16)
+    parser.add_argument("--cps", type=float, default=4.0)
+    parser.add_argument("--callees", type=int, default=5, help="callee processes, 4 lines each")
+    parser.add_argument("--only", choices=["sqlite", "postgresql"])
+    parser.add_argument("--dir", type=Path, help="keep the runs here (default: a temp dir)")
+    parser.add_argument("--timeout", type=float, default=3000, help="seconds per variant")
+    parser.add_argument("--write", action="store_true", help="update BENCHMARKS.md")
+    args = parser.parse_args()
+    base = args.dir or Path(tempfile.mkdtemp(prefix="pool-bench-"))
+    variants = []
+    for name in [args.only] if args.only else ["sqlite", "postgresql"]:
+        work = base / name
+        if name == "sqlite":
+            variants.append(run_variant(name, f"sqlite:///{work / 'voicebot.db'}", args, work))
+        else:
+            with TemporaryPostgres() as pg:
+                variants.append(run_variant(name, pg.url("voicebot"), args, work))
+        v = variants[-1]
+        print(f"{name}: max up {v.max_up}, {json.dumps(v.evidence.figures())}", flush=True)
+    text = report(variants, args)
+    print(text)
+    print(f"runs kept in {base}")
+    if args.write:
+        write_section(SECTION, text.splitlines())
+    return 0 if all(not v.evidence.problems for v in variants) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
