@@ -8,16 +8,18 @@ strings said continuously by espeak-ng voices, espeak-ng IVR sentences. Each ite
 question of bench/asr_flow.yaml and the recogniser (tiny.en, grammar mode where the flow's
 expectation is closed) is given that step's expectation, as on a call.
 
-The product runs "speex -30 dB on a noisy line" for the kinds in
-`RecognizerSettings.suppress_noise_for` (voicebot/speech/noise.py); this run checks that its
-dev choice agrees. The recogniser under test has its own suppression off: each candidate is
-applied here, to the same audio. Speex with its automatic gain on (target 8000) read almost
-nothing right in a first trial and is left out.
+The product runs speex on a noisy line for the answer kinds in
+`RecognizerSettings.suppress_noise` (voicebot/speech/noise.py), set from this bench's dev
+choice; each run checks that its dev choice still agrees. The recogniser under test has its
+own suppression off: each candidate is applied here, to the same audio. Speex with its
+automatic gain on (target 8000) read almost nothing right in a first trial and is left out.
 
 Split: FSDD speakers george and jackson (and the even espeak seeds, the even sentences) are the
-dev split, used only to choose, per kind of answer the recogniser knows (`digits`, `text`), the
-suppressor applied to it: the one with the most items fully right over clean and noisy dev
-items together, if it beats no suppression by at least `MARGIN` of them; otherwise none. The
+dev split, used only to choose, per kind of answer the recogniser tells apart (one digit,
+digits of a fixed length, digits of a range, text: `noise.answer_kind`), what it runs: of the
+settings the product has (`SHIPPABLE`: none, speex at -15 or -30 dB on a noisy line), the one
+with the most dev items fully right over clean and noisy items together, if it beats no
+suppression by at least `MARGIN` of them; otherwise none. The
 other four speakers (and the odd seeds and sentences) are the test split the tables report,
 every suppressor beside none, in the same run. Cost: each suppressor's process time per 20 ms
 of audio, on the whole utterance at once (the product runs it per utterance, not per frame).
@@ -43,10 +45,10 @@ from asr_bench import correct as digits_right  # noqa: E402
 from asr_data import Item, digit_strings, espeak_continuous, sentences, single_digits  # noqa: E402
 from benchmarks_md import write_section  # noqa: E402
 from fsdd_data import add_data_option  # noqa: E402
-from noise_filters import FILTERS, Filter  # noqa: E402
+from noise_filters import FILTERS, SHIPPABLE, Filter  # noqa: E402
 
 from voicebot.speech.model import load_model  # noqa: E402
-from voicebot.speech.noise import floor_db  # noqa: E402
+from voicebot.speech.noise import answer_kind, floor_db  # noqa: E402
 from voicebot.speech.recognizer import (  # noqa: E402
     RecognizerSettings,
     WhisperRecognizer,
@@ -56,14 +58,17 @@ from voicebot.speech.recognizer import (  # noqa: E402
 DEV_SPEAKERS = frozenset({"george", "jackson"})
 TEST_SPEAKERS = frozenset({"lucas", "nicolas", "theo", "yweweler"})
 PRODUCT = RecognizerSettings()
-SHIPPED = {kind: "speex -30 dB on a noisy line" for kind in PRODUCT.suppress_noise_for}
+SHIPPED = {
+    kind: next(name for name, level in SHIPPABLE.items() if level == db)
+    for kind, db in PRODUCT.suppress_noise
+}
 MARGIN = 2  # items fully right that a suppressor must win by on dev to be chosen
 FRAME = 320  # samples in 20 ms at 16 kHz
 
 
 def kind_of(item: Item) -> str:
-    """The expectation kind the recogniser acts on: what the product can choose by."""
-    return FLOW_EXPECT[item.question].kind
+    """The answer kind the recogniser chooses by (`noise.answer_kind` of the step's expectation)."""
+    return answer_kind(FLOW_EXPECT[item.question])
 
 
 @dataclass
@@ -123,12 +128,12 @@ def run(rec: WhisperRecognizer, items: list[Item], name: str, f: Filter) -> Run:
 
 
 def choose(dev: dict[str, Run]) -> dict[str, str]:
-    """Per expectation kind: the suppressor with the most dev items right, if it beats none by
-    `MARGIN`; ties go to the earlier (cheaper) entry of FILTERS."""
+    """Per answer kind: of what the product can run (`SHIPPABLE`), the one with the most dev
+    items right, if it beats none by `MARGIN`; ties go to the earlier entry."""
     chosen: dict[str, str] = {}
     for kind in dev["none"].kinds:
         base = dev["none"].kinds[kind].right
-        best = max(FILTERS, key=lambda name: dev[name].kinds[kind].right)
+        best = max(SHIPPABLE, key=lambda name: dev[name].kinds[kind].right)
         chosen[kind] = best if dev[best].kinds[kind].right >= base + MARGIN else "none"
     return chosen
 
@@ -220,7 +225,7 @@ def main() -> None:
     n = 10 if args.quick else args.per_set
     dev_items = items_for(args.data, DEV_SPEAKERS, 0, max(n // 2, 4))
     test_items = items_for(args.data, TEST_SPEAKERS, 1, n)
-    rec = WhisperRecognizer(load_model(), replace(PRODUCT, suppress_noise_for=()))
+    rec = WhisperRecognizer(load_model(), replace(PRODUCT, suppress_noise=()))
     dev = {name: run(rec, dev_items, name, f) for name, f in FILTERS.items()}
     chosen = choose(dev)
     print(f"dev choice: {chosen}", file=sys.stderr)

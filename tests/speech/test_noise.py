@@ -42,32 +42,44 @@ def test_a_clean_line_is_left_exactly_as_it_was() -> None:
     assert not np.array_equal(noise.on_noisy_line(noisy), noisy)
 
 
+def test_answer_kinds() -> None:
+    digits = Expectation(kind="digits", min_digits=8, max_digits=8)
+    assert noise.answer_kind(digits) == "digits, fixed length"
+    assert noise.answer_kind(Expectation(kind="digits", min_digits=4, max_digits=10)) == (
+        "digits, a range"
+    )
+    assert noise.answer_kind(Expectation(kind="digits", min_digits=1, max_digits=1)) == (
+        "one digit"
+    )
+    assert noise.answer_kind(Expectation(kind="menu", options=())) == "text"
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize(
     "expect, suppressed",
     [
         (Expectation(kind="digits", min_digits=4, max_digits=4), True),
+        (Expectation(kind="digits", min_digits=4, max_digits=10), False),
         (Expectation(kind="text", modes=("speech",)), False),
     ],
 )
-def test_the_recogniser_suppresses_for_digits_only(
+def test_the_recogniser_suppresses_for_the_kinds_it_is_set_for(
     whisper, monkeypatch: pytest.MonkeyPatch, expect: Expectation, suppressed: bool
 ) -> None:
-    seen: list[float] = []
+    seen: list[tuple[int, float]] = []
 
-    def on_noisy_line(audio: np.ndarray, floor: float) -> np.ndarray:
-        seen.append(floor)
-        return noise.speex(audio) if noise.floor_db(audio) >= floor else audio
+    def on_noisy_line(audio: np.ndarray, level: int, floor: float) -> np.ndarray:
+        seen.append((level, floor))
+        return noise.speex(audio, level) if noise.floor_db(audio) >= floor else audio
 
     monkeypatch.setattr(noise, "on_noisy_line", on_noisy_line)
     audio = model_audio(telephone(digit_string("4178", seed=39)), 8000)
     noisy = audio + hiss(len(audio) / RATE)
-    rec = WhisperRecognizer(whisper)
-    result = rec.final(noisy, expect)
-    assert seen == ([RecognizerSettings().noisy_floor_db] if suppressed else [])
+    settings = RecognizerSettings(suppress_noise=(("digits, fixed length", -15),))
+    result = WhisperRecognizer(whisper, settings).final(noisy, expect)
+    assert seen == ([(-15, settings.noisy_floor_db)] if suppressed else [])
     if suppressed:
         assert result.text == "4178", result
-    off = WhisperRecognizer(whisper, RecognizerSettings(suppress_noise_for=()))
     seen.clear()
-    off.final(noisy, expect)
+    WhisperRecognizer(whisper, RecognizerSettings(suppress_noise=())).final(noisy, expect)
     assert seen == []

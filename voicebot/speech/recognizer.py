@@ -122,9 +122,10 @@ class RecognizerSettings:
     logprob_threshold: float = -1.0
     quiet_tail_db: float = 6.0  # a final reuses a partial if its extra audio stays this close
     grammar: grammar.GrammarSettings = grammar.GrammarSettings()  # to the floor (dB)
-    # speex before decoding these expectation kinds on a noisy line (voicebot/speech/noise.py,
-    # where bench/noise_bench.py found it helps): the floor in dBFS that makes a line noisy
-    suppress_noise_for: tuple[str, ...] = ("digits",)
+    # speex before decoding on a noisy line, per answer kind (`noise.answer_kind`): (kind,
+    # attenuation in dB) where bench/noise_bench.py's dev split chose it; the floor in dBFS
+    # that makes a line noisy
+    suppress_noise: tuple[tuple[str, int], ...] = ()
     noisy_floor_db: float = noise.NOISY_FLOOR_DB
 
 
@@ -294,8 +295,9 @@ class WhisperRecognizer:
             if not self._has_speech(audio):
                 spent = time.perf_counter() - began
                 return replace(base, rejected="silence", compute_seconds=spent)
-            if expect.kind in self.settings.suppress_noise_for:
-                audio = noise.on_noisy_line(audio, self.settings.noisy_floor_db)
+            level = dict(self.settings.suppress_noise).get(noise.answer_kind(expect))
+            if level is not None:
+                audio = noise.on_noisy_line(audio, level, self.settings.noisy_floor_db)
             result = self._grammar(audio, expect, window, base) if expect.is_closed else None
             if result is None:  # open, or a phrase grammar that did not match: free text
                 base = replace(base, window_seconds=self.window_for(seconds))
