@@ -29,6 +29,7 @@ import csv
 import io
 import json
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
@@ -102,27 +103,53 @@ def results(ledger: Ledger, campaign: Campaign) -> list[ContactResult]:
 
 
 def summary(ledger: Ledger, campaign: Campaign, now: datetime) -> Summary:
-    """The campaign's progress, counted by the database (a campaign of 100,000 rows is not read
-    row by row: the console asks for every campaign's each second)."""
-    counts: Counter[str] = Counter()
-    for disposition, n in ledger.db.execute(
-        "SELECT disposition, COUNT(*) FROM contacts WHERE campaign_id = ?"
-        " AND disposition IS NOT NULL GROUP BY disposition",
-        (campaign.id,),
+    """One campaign's progress (`summaries` of it alone)."""
+    return summaries(ledger, [campaign], now)[0]
+
+
+def summaries(ledger: Ledger, campaigns: Sequence[Campaign], now: datetime) -> list[Summary]:
+    """The campaigns' progress, counted by the database in four grouped queries whatever the
+    number of campaigns (a campaign of 100,000 rows is not read row by row, and the console
+    asks for every campaign's each second); only a running campaign with contacts waiting
+    reads more, to say when the next may be dialed."""
+    if not campaigns:
+        return []
+    ids = [c.id for c in campaigns]
+    marks = ", ".join("?" * len(ids))
+    counts: dict[int, Counter[str]] = {i: Counter() for i in ids}
+    for campaign_id, disposition, n in ledger.db.execute(
+        "SELECT campaign_id, disposition, COUNT(*) FROM contacts"
+        f" WHERE campaign_id IN ({marks}) AND disposition IS NOT NULL"
+        " GROUP BY campaign_id, disposition",
+        ids,
     ):
-        counts[disposition] = int(n)
-    waiting, flying = ledger.db.execute(
-        "SELECT COUNT(*), COUNT(CASE WHEN id IN (SELECT contact_id FROM attempts"
-        " WHERE campaign_id = ? AND state = 'dialing') THEN 1 END) FROM contacts"
-        " WHERE campaign_id = ? AND disposition IS NULL",
-        (campaign.id, campaign.id),
-    ).fetchone()
-    counts["in_flight"], counts["pending"] = int(flying), int(waiting) - int(flying)
-    counts["rejected"] = int(
-        ledger.db.execute(
-            "SELECT COUNT(*) FROM rejects WHERE campaign_id = ?", (campaign.id,)
-        ).scalar()
-    )
+        counts[campaign_id][disposition] = int(n)
+    flying: Counter[int] = Counter()
+    for campaign_id, n in ledger.db.execute(  # an attempt's contact still without disposition
+        "SELECT a.campaign_id, COUNT(DISTINCT a.contact_id) FROM attempts a"
+        " JOIN contacts c ON c.id = a.contact_id"
+        f" WHERE a.campaign_id IN ({marks}) AND a.state = 'dialing' AND c.disposition IS NULL"
+        " GROUP BY a.campaign_id",
+        ids,
+    ):
+        flying[campaign_id] = int(n)
+    for campaign_id, waiting in ledger.db.execute(
+        "SELECT campaign_id, COUNT(*) FROM contacts"
+        f" WHERE campaign_id IN ({marks}) AND disposition IS NULL GROUP BY campaign_id",
+        ids,
+    ):
+        counts[campaign_id]["in_flight"] = flying[campaign_id]
+        counts[campaign_id]["pending"] = int(waiting) - flying[campaign_id]
+    for campaign_id, n in ledger.db.execute(
+        f"SELECT campaign_id, COUNT(*) FROM rejects WHERE campaign_id IN ({marks})"
+        " GROUP BY campaign_id",
+        ids,
+    ):
+        counts[campaign_id]["rejected"] = int(n)
+    return [_summary(ledger, c, counts[c.id], now) for c in campaigns]
+
+
+def _summary(ledger: Ledger, campaign: Campaign, counts: Counter[str], now: datetime) -> Summary:
     total = sum(counts.values())
     next_wake = None
     if campaign.state == "running" and counts["pending"]:

@@ -23,7 +23,14 @@ from voicebot.call.context import agent_context
 from voicebot.call.records import CallQuery, CallRecord
 from voicebot.campaign.config import CampaignSettings
 from voicebot.campaign.ledger import Campaign
-from voicebot.campaign.results import Summary, export_csv, export_json, results, summary
+from voicebot.campaign.results import (
+    Summary,
+    export_csv,
+    export_json,
+    results,
+    summaries,
+    summary,
+)
 from voicebot.console.database import open_stores
 from voicebot.errors import CampaignError, FlowError, Location, Problem, VoicebotError
 from voicebot.flow.source import Limits
@@ -195,7 +202,7 @@ class Console:
     def campaigns(self, now: datetime | None = None) -> list[Summary]:
         now = now or datetime.now(UTC)
         with self._lock:
-            return [summary(self.ledger, c, now) for c in self.ledger.campaigns()]
+            return summaries(self.ledger, self.ledger.campaigns(), now)
 
     def campaign(self, name: str) -> Campaign:
         with self._lock:
