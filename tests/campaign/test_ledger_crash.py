@@ -91,6 +91,26 @@ def test_attempts_are_written_before_dialing_and_finished_once(tmp_path: Path) -
     assert ledger.dnc.reason("+12125550100") == "callee asked not to be called (campaign c)"
 
 
+def test_a_planning_steps_attempts_are_written_together_or_not_at_all(tmp_path: Path) -> None:
+    ledger = make(tmp_path)
+    ledger.transition("c", "start", NOW)
+    cid = ledger.campaign("c").id
+    a, b = (ledger.leases.acquire(cid, w, NOW, timedelta(seconds=30)) for w in ("a", "b"))
+    first = ledger.begin_attempts([(3, a), (1, b)], NOW)
+    assert [(x.contact_id, x.phone) for x in first] == [(3, "+12125550102"), (1, "+12125550100")]
+    rows = {r["id"]: r for r in ledger.attempts(ledger.campaign("c"))}
+    assert [rows[x.id]["lease_id"] for x in first] == [a.id, b.id]
+    with pytest.raises(CampaignError, match="contact 3 has attempt 1 in flight"):
+        ledger.begin_attempts([(2, a), (3, a)], NOW)
+    with pytest.raises(CampaignError, match="picked twice"):
+        ledger.begin_attempts([(2, a), (2, b)], NOW)
+    assert len(ledger.attempts(ledger.campaign("c"))) == 2  # the refused ones wrote nothing
+    assert ledger.in_flight(ledger.campaign("c")) == 2
+    ledger.dnc.add("+12125550103", "asked", now=NOW)
+    assert ledger.dnc.listed(["+12125550103", "+12125550101", "+12125550103"]) == {"+12125550103"}
+    assert ledger.dnc.listed([]) == set()
+
+
 def test_dnc_is_applied_at_import_and_again_before_each_dial(tmp_path: Path) -> None:
     db = Ledger(tmp_path / "campaigns.db")
     db.dnc.add("(212) 555-0100", "listed before", now=NOW)

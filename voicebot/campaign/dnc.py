@@ -17,6 +17,7 @@ Rules:
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -65,6 +66,15 @@ class DoNotCall:
         """Why the number is listed, or None when it may be called."""
         row = self.db.execute("SELECT reason FROM dnc WHERE number = ?", (e164,)).fetchone()
         return None if row is None else str(row[0])
+
+    def listed(self, numbers: Iterable[str]) -> set[str]:
+        """Which of these numbers (E.164) are listed, in one look-up."""
+        wanted = sorted(set(numbers))
+        if not wanted:
+            return set()
+        marks = ", ".join("?" * len(wanted))
+        rows = self.db.execute(f"SELECT number FROM dnc WHERE number IN ({marks})", wanted)
+        return {str(row[0]) for row in rows}
 
     def numbers(self) -> set[str]:
         """Every listed number (E.164): what an import of many contacts checks against."""

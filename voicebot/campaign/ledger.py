@@ -30,7 +30,8 @@ Dispositions are listed in `results.py`.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -96,15 +97,6 @@ class Attempt:
     contact: dict[str, str]  # the row's columns: the flow's `contact.*`
     flow: str
     started_at: datetime
-
-
-@dataclass(frozen=True)
-class Due:
-    """What a planning step reads under the campaign's lock (`Ledger.due`)."""
-
-    in_flight: int  # attempts `dialing`, of every dialer
-    pacer: Pacer  # the shared bucket (tokens, when counted); in_flight filled in
-    contacts: tuple[tuple[ContactState, str], ...]  # claimed, due first, with their numbers
 
 
 class Ledger:
@@ -200,16 +192,15 @@ class Ledger:
                 )
         return self.campaign(name)
 
-    def finish_if_done(self, name: str, now: datetime) -> bool:
+    def finish_if_done(self, campaign: Campaign, now: datetime) -> bool:
         """Move a running campaign to `finished` once every contact has a disposition."""
-        campaign = self.campaign(name)
         left = self.db.execute(
             "SELECT 1 FROM contacts WHERE campaign_id = ? AND disposition IS NULL LIMIT 1",
             (campaign.id,),
         ).fetchone()
         if campaign.state != "running" or left:
             return False
-        self.transition(name, "finish", now)
+        self.transition(campaign.name, "finish", now)
         return True
 
     # -- contacts --------------------------------------------------------------------------
@@ -270,8 +261,9 @@ class Ledger:
                 out.setdefault(row[0], []).append(datetime.fromisoformat(row[1]))
         return out
 
-    def due(self, campaign: Campaign, now: datetime, limit: int) -> Due:
-        """Lock the campaign (call inside `db.transaction()`), claim up to `limit` due contacts."""
+    def lock(self, campaign: Campaign) -> Pacer:
+        """Lock the campaign (call inside `db.transaction()`): its shared calls-per-second
+        bucket, with the attempts `dialing` of every dialer as `in_flight`."""
         row = self.db.execute(
             "SELECT tokens, tokens_at FROM campaigns WHERE id = ?" + self.db.for_update,
             (campaign.id,),
@@ -279,22 +271,22 @@ class Ledger:
         assert row is not None
         flying = self.in_flight(campaign)
         if row["tokens_at"] is not None:
-            pacer = Pacer(flying, float(row["tokens"]), parse_iso(row["tokens_at"]))
-        else:  # never dialed under this version: as a restart, from the last dial
-            last = self.last_dial_at(campaign)
-            pacer = Pacer(flying, 0.0, last) if last else Pacer(flying)
-        rows = (
-            self.db.execute(
-                "SELECT id, phone, timezones, attempts, not_before FROM contacts"
-                " WHERE campaign_id = ? AND due_at IS NOT NULL AND due_at <= ?"
-                " ORDER BY due_at, id LIMIT ?" + self.db.skip_locked,
-                (campaign.id, iso(now), limit),
-            ).fetchall()
-            if limit > 0
-            else []
-        )
+            return Pacer(flying, float(row["tokens"]), parse_iso(row["tokens_at"]))
+        last = self.last_dial_at(campaign)  # never dialed under this version: from the last dial
+        return Pacer(flying, 0.0, last) if last else Pacer(flying)
+
+    def due(self, campaign: Campaign, now: datetime, limit: int) -> list[tuple[ContactState, str]]:
+        """Claim up to `limit` due contacts, due first, with their numbers (under `lock`)."""
+        if limit <= 0:
+            return []
+        rows = self.db.execute(
+            "SELECT id, phone, timezones, attempts, not_before FROM contacts"
+            " WHERE campaign_id = ? AND due_at IS NOT NULL AND due_at <= ?"
+            " ORDER BY due_at, id LIMIT ?" + self.db.skip_locked,
+            (campaign.id, iso(now), limit),
+        ).fetchall()
         recent = self.recent((r["phone"] for r in rows), now)
-        return Due(flying, pacer, tuple((_state(r, recent), r["phone"]) for r in rows))
+        return [(_state(r, recent), r["phone"]) for r in rows]
 
     def save_bucket(self, campaign: Campaign, pacer: Pacer) -> None:
         """The shared calls-per-second bucket after a planning step."""
@@ -395,37 +387,69 @@ class Ledger:
     ) -> Attempt:
         """Write the attempt (state `dialing`, under the dialer's `lease`) and commit it: only
         then may the INVITE leave."""
-        with transaction(self.db) as db:
-            row = db.execute(
-                "SELECT c.*, k.name, k.flow, k.state AS campaign_state FROM contacts c"
-                " JOIN campaigns k ON k.id = c.campaign_id WHERE c.id = ?",
-                (contact_id,),
-            ).fetchone()
-            if row is not None and row["campaign_state"] != "running":
-                raise CampaignError(f"campaign '{row['name']}' is {row['campaign_state']}")
-            if row is None or row["disposition"] is not None:
-                raise CampaignError(f"contact {contact_id} is not waiting to be called")
+        return self.begin_attempts([(contact_id, lease)], now)[0]
+
+    def begin_attempts(
+        self, picks: Sequence[tuple[int, Lease | None]], now: datetime
+    ) -> list[Attempt]:
+        """`begin_attempt` of each (contact, lease), in that order, in one change and a few
+        statements whatever their number (a planning step's dials); none if one can't be."""
+        ids = [contact_id for contact_id, _ in picks]
+        if not ids:
+            return []
+        marks = ", ".join("?" * len(ids))
+        # its checks come before its writes: inside a planning step's change, no savepoint
+        with nullcontext(self.db) if self.db.in_transaction else transaction(self.db) as db:
+            rows = {
+                r["id"]: r
+                for r in db.execute(
+                    "SELECT c.id, c.campaign_id, c.phone, c.fields, c.disposition, k.name,"
+                    " k.flow, k.state AS campaign_state FROM contacts c"
+                    f" JOIN campaigns k ON k.id = c.campaign_id WHERE c.id IN ({marks})",
+                    ids,
+                )
+            }
+            for contact_id in ids:
+                row = rows.get(contact_id)
+                if row is not None and row["campaign_state"] != "running":
+                    raise CampaignError(f"campaign '{row['name']}' is {row['campaign_state']}")
+                if row is None or row["disposition"] is not None:
+                    raise CampaignError(f"contact {contact_id} is not waiting to be called")
             busy = db.execute(
-                "SELECT id FROM attempts WHERE contact_id = ? AND state = 'dialing'",
-                (contact_id,),
+                f"SELECT contact_id, id FROM attempts WHERE contact_id IN ({marks})"
+                " AND state = 'dialing' LIMIT 1",
+                ids,
             ).fetchone()
             if busy:
-                raise CampaignError(f"contact {contact_id} has attempt {busy[0]} in flight")
-            attempt_id = db.execute(
+                raise CampaignError(f"contact {busy[0]} has attempt {busy[1]} in flight")
+            if len(set(ids)) < len(ids):
+                raise CampaignError(f"contacts {ids}: one of them is picked twice")
+            values = []
+            for contact_id, lease in picks:
+                row = rows[contact_id]
+                values += [row["campaign_id"], contact_id, iso(now), lease and lease.id]
+                values.append(row["phone"])
+            made = db.execute(
                 "INSERT INTO attempts (campaign_id, contact_id, state, started_at, lease_id,"
-                " phone) VALUES (?, ?, 'dialing', ?, ?, ?) RETURNING id",
-                (row["campaign_id"], contact_id, iso(now), lease and lease.id, row["phone"]),
-            ).scalar()
-            db.execute("UPDATE contacts SET due_at = NULL WHERE id = ?", (contact_id,))
-        return Attempt(
-            int(attempt_id),
-            row["name"],
-            contact_id,
-            row["phone"],
-            json.loads(row["fields"]),
-            row["flow"],
-            now,
-        )
+                " phone) VALUES "
+                + ", ".join(["(?, ?, 'dialing', ?, ?, ?)"] * len(ids))
+                + " RETURNING contact_id, id",
+                values,
+            ).fetchall()
+            db.execute(f"UPDATE contacts SET due_at = NULL WHERE id IN ({marks})", ids)
+        attempt_of = {int(r[0]): int(r[1]) for r in made}
+        return [
+            Attempt(
+                attempt_of[contact_id],
+                rows[contact_id]["name"],
+                contact_id,
+                rows[contact_id]["phone"],
+                json.loads(rows[contact_id]["fields"]),
+                rows[contact_id]["flow"],
+                now,
+            )
+            for contact_id in ids
+        ]
 
     def finish_attempt(
         self,

@@ -86,35 +86,32 @@ class CampaignLoop:
         `seats` (the worker pool, `pool.py`): one lease per free call slot, in the order they
         are to be filled; the calls placed are bounded by them as well as by `max_concurrent`,
         and decision i is written under `seats[i]`. Without: every one under the loop's lease."""
-        campaign = self.ledger.campaign(self.name)
-        self.pacer = replace(self.pacer, in_flight=self.ledger.in_flight(campaign))
-        if campaign.state == "running" and self.ledger.finish_if_done(self.name, now):
+        with self.ledger.db.transaction():  # one change: its reads, its claims, its attempts
             campaign = self.ledger.campaign(self.name)
-        self.done = campaign.state in ("finished", "cancelled") and not self.pacer.in_flight
-        if campaign.state != "running":
-            self.wake_at = None
-            return []
-        return self._dial(campaign, now, seats)
-
-    def _dial(
-        self, campaign: Campaign, now: datetime, seats: Sequence[Lease] | None
-    ) -> list[DialDecision]:
-        with self.ledger.db.transaction():
+            if campaign.state == "running" and self.ledger.finish_if_done(campaign, now):
+                campaign = self.ledger.campaign(self.name)
+            if campaign.state != "running":
+                self.pacer = replace(self.pacer, in_flight=self.ledger.in_flight(campaign))
+                self.done = campaign.state in ("finished", "cancelled") and not self.pacer.in_flight
+                self.wake_at = None
+                return []
+            self.done = False
             return self._claim(campaign, now, seats)
 
     def _claim(
         self, campaign: Campaign, now: datetime, seats: Sequence[Lease] | None
     ) -> list[DialDecision]:
-        flying = self.ledger.in_flight(campaign)
+        shared = self.ledger.lock(campaign)  # the bucket and the calls up, of every dialer
+        flying = shared.in_flight
         policy = self.policy
         if seats is not None:  # no more calls up than the slots free now
             policy = replace(policy, max_concurrent=min(policy.max_concurrent, flying + len(seats)))
         room = max(0, policy.max_concurrent - flying)
         due = self.ledger.due(campaign, now, max(2 * room, _READ_AHEAD) if room else 0)
         own = self.pacer  # this dialer's back-pressure; the bucket and in-flight are shared
-        pacer = replace(due.pacer, congestion=own.congestion, hold_until=own.hold_until)
-        states = [s for s, _ in due.contacts]
-        phones = {state.id: phone for state, phone in due.contacts}
+        pacer = replace(shared, congestion=own.congestion, hold_until=own.hold_until)
+        states = [s for s, _ in due]
+        phones = {state.id: phone for state, phone in due}
         decided = plan(policy, pacer, states, now)
         for contact_id in decided.unreachable:
             self.ledger.close_contact(contact_id, "no_window")
@@ -124,16 +121,15 @@ class CampaignLoop:
             if at is not None and at > now:
                 self.ledger.defer(state.id, at)
             ready += at is not None and at <= now
-        out: list[DialDecision] = []
-        skipped = 0
+        listed = self.ledger.dnc.listed(phones[c] for c in decided.dial)
+        dials = [c for c in decided.dial if phones[c] not in listed]
         for contact_id in decided.dial:
-            if phones[contact_id] in self.ledger.dnc:
+            if phones[contact_id] in listed:
                 self.ledger.close_contact(contact_id, "dnc")
-                skipped += 1
-                continue
-            lease = seats[len(out)] if seats is not None else self.lease
-            attempt = self.ledger.begin_attempt(contact_id, now, lease=lease)
-            out.append(DialDecision(attempt, lease))
+        skipped = len(decided.dial) - len(dials)
+        leases = seats[: len(dials)] if seats is not None else [self.lease] * len(dials)
+        attempts = self.ledger.begin_attempts(list(zip(dials, leases, strict=True)), now)
+        out = [DialDecision(a, lease) for a, lease in zip(attempts, leases, strict=True)]
         # a skipped dial spent neither a call slot nor a token
         self.pacer = replace(
             decided.pacer,
