@@ -404,7 +404,8 @@ class Ledger:
                 r["id"]: r
                 for r in db.execute(
                     "SELECT c.id, c.campaign_id, c.phone, c.fields, c.disposition, k.name,"
-                    " k.flow, k.state AS campaign_state FROM contacts c"
+                    " k.flow, k.state AS campaign_state, (SELECT MIN(a.id) FROM attempts a"
+                    " WHERE a.contact_id = c.id AND a.state = 'dialing') AS busy FROM contacts c"
                     f" JOIN campaigns k ON k.id = c.campaign_id WHERE c.id IN ({marks})",
                     ids,
                 )
@@ -415,13 +416,8 @@ class Ledger:
                     raise CampaignError(f"campaign '{row['name']}' is {row['campaign_state']}")
                 if row is None or row["disposition"] is not None:
                     raise CampaignError(f"contact {contact_id} is not waiting to be called")
-            busy = db.execute(
-                f"SELECT contact_id, id FROM attempts WHERE contact_id IN ({marks})"
-                " AND state = 'dialing' LIMIT 1",
-                ids,
-            ).fetchone()
-            if busy:
-                raise CampaignError(f"contact {busy[0]} has attempt {busy[1]} in flight")
+                if row["busy"] is not None:
+                    raise CampaignError(f"contact {contact_id} has attempt {row['busy']} in flight")
             if len(set(ids)) < len(ids):
                 raise CampaignError(f"contacts {ids}: one of them is picked twice")
             values = []

@@ -36,7 +36,7 @@ from typing import Any, Protocol
 
 from voicebot.campaign.lease import Lease
 from voicebot.campaign.ledger import Attempt, Campaign, Ledger
-from voicebot.campaign.pacing import Outcome, Pacer, Policy, after_outcome, eligible_at, plan
+from voicebot.campaign.pacing import Outcome, Pacer, Policy, after_outcome, plan
 
 log = logging.getLogger(__name__)
 _READ_AHEAD = 32  # due contacts read per step at least: new ones are moved to their window
@@ -115,12 +115,8 @@ class CampaignLoop:
         decided = plan(policy, pacer, states, now)
         for contact_id in decided.unreachable:
             self.ledger.close_contact(contact_id, "no_window")
-        ready = 0
-        for state in states:
-            at = eligible_at(self.policy, state, now)
-            if at is not None and at > now:
-                self.ledger.defer(state.id, at)
-            ready += at is not None and at <= now
+        for contact_id, at in decided.deferred:
+            self.ledger.defer(contact_id, at)
         listed = self.ledger.dnc.listed(phones[c] for c in decided.dial)
         dials = [c for c in decided.dial if phones[c] not in listed]
         for contact_id in decided.dial:
@@ -139,7 +135,7 @@ class CampaignLoop:
         self.ledger.save_bucket(campaign, self.pacer)
         if skipped:
             self.wake_at = now
-        elif room == 0 or ready > len(decided.dial):  # a free slot, a token or a hold
+        elif room == 0 or decided.ready > len(decided.dial):  # a free slot, a token or a hold
             self.wake_at = decided.wake_at
         else:
             nxt = self.ledger.next_due(campaign)

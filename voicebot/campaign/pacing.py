@@ -172,6 +172,8 @@ class Plan:
     pacer: Pacer  # after these dials (tokens spent, in_flight counted)
     wake_at: datetime | None  # call plan() again then (None: only when an outcome arrives)
     unreachable: tuple[int, ...] = ()  # contacts whose window never opens (no shared hour)
+    deferred: tuple[tuple[int, datetime], ...] = ()  # contacts not dialable yet, and from when
+    ready: int = 0  # contacts dialable now (dialed or not)
 
 
 @dataclass(frozen=True)
@@ -185,7 +187,7 @@ def plan(policy: Policy, pacer: Pacer, contacts: Iterable[ContactState], now: da
     """Who to dial now (see the module docstring for the rules)."""
     pacer = pacer.refill(policy, now)
     ready: list[ContactState] = []
-    later: list[datetime] = []
+    deferred: list[tuple[int, datetime]] = []
     unreachable: list[int] = []
     for contact in contacts:
         at = eligible_at(policy, contact, now)
@@ -194,7 +196,8 @@ def plan(policy: Policy, pacer: Pacer, contacts: Iterable[ContactState], now: da
         elif at <= now:
             ready.append(contact)
         else:
-            later.append(at)
+            deferred.append((contact.id, at))
+    later = [at for _, at in deferred]
     ready.sort(key=lambda c: (c.not_before or datetime.min.replace(tzinfo=UTC), c.id))
     held = pacer.hold_until is not None and pacer.hold_until > now
     room = 0 if held else max(0, policy.max_concurrent - pacer.in_flight)
@@ -207,7 +210,8 @@ def plan(policy: Policy, pacer: Pacer, contacts: Iterable[ContactState], now: da
         elif pacer.in_flight < policy.max_concurrent:  # waiting for a token
             wait = (1.0 - pacer.tokens) / pacer.rate(policy)
             later.append(now + timedelta(seconds=max(wait, 0.001)))
-    return Plan(dial, pacer, min(later, default=None), tuple(unreachable))
+    wake_at = min(later, default=None)
+    return Plan(dial, pacer, wake_at, tuple(unreachable), tuple(deferred), len(ready))
 
 
 def verdict(policy: Policy, contact: ContactState, outcome: Outcome, now: datetime) -> Verdict:
