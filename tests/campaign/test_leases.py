@@ -73,6 +73,28 @@ def test_an_expired_leases_calls_are_reconciled_a_live_ones_are_not(database_url
     assert [lease.holder for lease in ledger.leases.live(cid, later)] == []
 
 
+def test_a_lost_call_keeps_its_slot_for_the_hold_then_frees_it(database_url):
+    """A worker dies with a call up: its attempt is closed as `unknown` at once, but the far
+    end may hold the call until it times the silence out: the slot stays taken
+    `lost_call_hold_seconds` (10 s here), for every dialer, then is free again."""
+    ledger = Ledger(database_url)
+    phones = [f"+1212555{n:04d}" for n in range(100, 104)]
+    started(ledger, "c", *phones, max_concurrent=2, lost_call_hold_seconds=10)
+    cid = ledger.campaign("c").id
+    worker = ledger.leases.acquire(cid, "w1", NOW, TTL)
+    first = CampaignLoop(ledger, "c", now=NOW, lease=worker).step(NOW)
+    assert len(first) == 2
+    assert len(ledger.reconcile(NOW, "c", lease=worker.id)) == 2  # the worker was seen to die
+    other = CampaignLoop(Ledger(database_url), "c", now=NOW,
+                         lease=ledger.leases.acquire(cid, "w2", NOW, TTL))  # fmt: skip
+    campaign = ledger.campaign("c")
+    assert ledger.in_flight(campaign) == 0
+    assert ledger.lost_lately(campaign, NOW) == (2, NOW + timedelta(seconds=10))
+    assert other.step(NOW + timedelta(seconds=9)) == []  # both slots still held
+    assert other.wake_at == NOW + timedelta(seconds=10)  # no report will come: it wakes then
+    assert len(other.step(NOW + timedelta(seconds=10.1))) == 2  # the hold is over
+
+
 def test_the_daily_cap_counts_per_number_across_campaigns(database_url):
     ledger = Ledger(database_url)
     shared = "+12125550100"

@@ -26,7 +26,7 @@ def _indexes(engine: sa.Engine, table: str) -> set[str]:
 
 def test_a_new_database_gets_the_console_tables_from_the_migrations(database_url):
     db = Database(database_url)
-    assert current(db.engine) == head() == "v0006"
+    assert current(db.engine) == head() == "v0007"
     assert CONSOLE_TABLES <= _tables(db.engine)
     assert CALLS_INDEXES <= _indexes(db.engine, "calls")
     assert "ix_audit_at" in _indexes(db.engine, "audit")

@@ -31,7 +31,7 @@ def _tables(db: Database) -> set[str]:
 
 def test_a_new_database_is_created_at_the_newest_version(database_url):
     db = Database(database_url)
-    assert current(db.engine) == head() == "v0006"
+    assert current(db.engine) == head() == "v0007"
     assert TABLES <= _tables(db)
     Database(database_url)  # a second opening (another process) changes nothing
     assert current(db.engine) == head()

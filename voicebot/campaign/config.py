@@ -71,6 +71,12 @@ class CampaignSettings(BaseModel):
     lease_seconds: float = Field(
         30.0, ge=1, description="a dead dialer's calls are taken over this long after it stopped"
     )
+    lost_call_hold_seconds: float = Field(
+        30.0,
+        ge=0,
+        description="a call lost with its worker or dialer keeps its slot this long after it is"
+        " closed as unknown (the far end may hold it until it times the silence out)",
+    )
 
     @field_validator("window")
     @classmethod

@@ -9,11 +9,14 @@ follows the `unknown` retry rule — retried after its backoff, never at once, a
 `max_attempts` when out of attempts. No contact is lost (each keeps a row until it has a
 disposition) and none is dialed twice beyond policy.
 
-Planning reads only due contacts: `due(campaign, now, limit)` locks the campaign's row (the
+Planning reads only due contacts: `lock(campaign)` locks the campaign's row (the
 in-flight count and the shared calls-per-second bucket are read and written under it) and
-claims up to `limit` contacts whose `due_at` has come, through the index `contacts_due`
-(`FOR UPDATE SKIP LOCKED` on PostgreSQL). The daily cap counts the attempts on the *number*
-in every campaign (`attempts_by_phone`).
+`due(campaign, now, limit)` claims up to `limit` contacts whose `due_at` has come, through the
+index `contacts_due` (`FOR UPDATE SKIP LOCKED` on PostgreSQL). A call lost with its worker or
+dialer (closed as `unknown`) keeps its call slot for the campaign's `lost_call_hold_seconds`
+after it was closed: the far end may hold it until it times the silence out, and
+`max_concurrent` is what the trunk sees. The daily cap counts the attempts on the *number* in
+every campaign (`attempts_by_phone`).
 
 Campaign states (the only transitions):
 
@@ -318,6 +321,19 @@ class Ledger:
                 (campaign.id,),
             ).fetchone()[0]
         )
+
+    def lost_lately(self, campaign: Campaign, now: datetime) -> tuple[int, datetime | None]:
+        """Attempts closed as `unknown` within the campaign's `lost_call_hold_seconds` (index
+        `attempts_lost`), the far end may hold those calls yet; and when the first slot they
+        hold is free again."""
+        hold = timedelta(seconds=campaign.settings.lost_call_hold_seconds)
+        row = self.db.execute(
+            "SELECT COUNT(*), MIN(ended_at) FROM attempts WHERE campaign_id = ?"
+            " AND outcome = 'unknown' AND ended_at > ?",
+            (campaign.id, iso(now - hold)),
+        ).fetchone()
+        first = parse_iso(row[1])
+        return int(row[0]), None if first is None else first + hold
 
     def last_dial_at(self, campaign: Campaign) -> datetime | None:
         row = self.db.execute(

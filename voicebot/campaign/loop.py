@@ -102,14 +102,17 @@ class CampaignLoop:
         self, campaign: Campaign, now: datetime, seats: Sequence[Lease] | None
     ) -> list[DialDecision]:
         shared = self.ledger.lock(campaign)  # the bucket and the calls up, of every dialer
-        flying = shared.in_flight
+        lost, frees_at = self.ledger.lost_lately(campaign, now)  # their slots held a while yet
+        flying = shared.in_flight + lost
         policy = self.policy
         if seats is not None:  # no more calls up than the slots free now
             policy = replace(policy, max_concurrent=min(policy.max_concurrent, flying + len(seats)))
         room = max(0, policy.max_concurrent - flying)
         due = self.ledger.due(campaign, now, max(2 * room, _READ_AHEAD) if room else 0)
         own = self.pacer  # this dialer's back-pressure; the bucket and in-flight are shared
-        pacer = replace(shared, congestion=own.congestion, hold_until=own.hold_until)
+        pacer = replace(
+            shared, in_flight=flying, congestion=own.congestion, hold_until=own.hold_until
+        )
         states = [s for s, _ in due]
         phones = {state.id: phone for state, phone in due}
         decided = plan(policy, pacer, states, now)
@@ -143,6 +146,8 @@ class CampaignLoop:
                 (t for t in (decided.wake_at, nxt and max(nxt, now)) if t is not None),
                 default=None,
             )
+        if frees_at is not None and (self.wake_at is None or frees_at < self.wake_at):
+            self.wake_at = frees_at  # a lost call's slot comes free: no report will say so
         return out
 
     def report(
