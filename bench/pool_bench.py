@@ -11,13 +11,18 @@ bench/campaign_bench.py's contact mix (every callee behaviour but "503 then huma
 contacts whose calling window is shut, never to be dialed; cancelled once every other contact
 is done) created and
 started with the CLI, then `voicebot serve --workers N` dialing it; PostgreSQL is a throwaway
-cluster (voicebot/testing/postgres.py) holding the campaign and the call records.
+cluster (voicebot/testing/postgres.py) holding the campaign and the call records. The third
+run, "postgresql, 2 machines", is two `serve`s with N/2 workers each on two loopback addresses
+(127.0.0.1 and 127.0.0.2) dialing the same campaign from the one PostgreSQL, each under its own
+leases: at 30 % of the contacts done a worker of the first is killed -9 (its supervisor starts
+it again), at 50 % the whole second one (its dialer and its workers), started again 10 s later.
 
 Every figure comes from the callees' own logs (merged), checked against the ledger by
 voicebot/testing/callee_log.py: calls up at most across the callee processes, INVITEs per
 second, INVITEs outside the window, INVITEs per number against the ledger and max_attempts.
 CPU per call is the CPU time of `serve` (supervisor and workers, from /proc) per INVITE.
-`--write` puts the table in BENCHMARKS.md under "## Campaign through the worker pool".
+`--write` puts the table in BENCHMARKS.md under "## Campaign through the worker pool" (with
+`--only V`: under "## Campaign through the worker pool (V)").
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ import argparse
 import json
 import os
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -59,10 +65,27 @@ class Variant:
     seconds: float = 0.0
     max_up: int = 0
     cpu_seconds: float = 0.0
+    kills: list[str] = field(default_factory=list)
     evidence: Evidence = field(default_factory=Evidence)
 
 
-def run_variant(name: str, url: str, args: argparse.Namespace, work: Path) -> Variant:
+VARIANTS = ("sqlite", "postgresql", "postgresql, 2 machines")
+HOSTS = ("127.0.0.1", "127.0.0.2")  # the two "machines" of the shared-PostgreSQL run
+
+
+def worker_pid(procs: Procs, serve: str, worker: str) -> int | None:
+    """The pid of `serve`'s worker (its latest start, from serve's own log)."""
+    found = re.findall(rf"worker {worker} started \(pid (\d+)", procs.output(serve, 0))
+    return int(found[-1]) if found else None
+
+
+def run_variant(
+    name: str, url: str, args: argparse.Namespace, work: Path, machines: int = 1
+) -> Variant:
+    """One run; `machines` 2: two `serve`s (each with half the workers, on their own loopback
+    address) dialing the campaign from one database, a worker of the first killed -9 at 30 %
+    of the contacts done and the whole second (dialer and workers) at 50 %, restarted 10 s
+    later."""
     work.mkdir(parents=True, exist_ok=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith("VOICEBOT_")}
     env["PYTHONPATH"] = str(ROOT)
@@ -95,31 +118,64 @@ def run_variant(name: str, url: str, args: argparse.Namespace, work: Path) -> Va
         ledger = Ledger(url)
         skip = set(closed)
         began = time.monotonic()
-        serve = procs.start("serve", [
-            sys.executable, "-m", "voicebot", "serve", "--flow", str(FLOW), "--workers",
-            str(args.workers), "--port", str(free_udp_port()),
-        ])  # fmt: skip
-        sampler = Sampler({"serve": lambda: session_pids(serve.pid)}, every=1.0).start()
+        serves: dict[str, subprocess.Popen[bytes]] = {}
+
+        def start(i: int, run: int = 1) -> str:
+            label = f"serve-{i + 1}" + (f"-run{run}" if run > 1 else "")
+            procs.env = {**env, "VOICEBOT_SIP__RTP_PORT": str(int(rtp) + 4000 * i)}
+            serves[label] = procs.start(label, [
+                sys.executable, "-m", "voicebot", "serve", "--flow", str(FLOW), "--workers",
+                str(args.workers // machines), "--port", str(free_udp_port()),
+                "--host", HOSTS[i],
+            ])  # fmt: skip
+            return label
+
+        rtp = env["VOICEBOT_SIP__RTP_PORT"]
+        for i in range(machines):
+            start(i)
+        sampler = Sampler(
+            {"serve": lambda: [p for s in list(serves.values()) for p in session_pids(s.pid)]},
+            every=1.0,
+        ).start()
         cancelled = False
+        killed_worker = killed_dialer = restarted = 0.0
         while True:
             finished, total = done_count(ledger, skip)
+            if machines > 1 and not killed_worker and finished >= 0.3 * total:
+                pid = worker_pid(procs, "serve-1", "w1")
+                if pid is not None:
+                    os.kill(pid, signal.SIGKILL)
+                    killed_worker = time.monotonic()
+                    variant.kills.append(f"worker w1 of serve-1 (pid {pid}) at {finished}/{total}")
+            if machines > 1 and not killed_dialer and finished >= 0.5 * total:
+                victim = serves.pop("serve-2")
+                os.killpg(victim.pid, signal.SIGKILL)
+                victim.wait(10)
+                killed_dialer = time.monotonic()
+                variant.kills.append(f"serve-2 (dialer and workers) at {finished}/{total}")
+            if killed_dialer and not restarted and time.monotonic() - killed_dialer > 10:
+                start(1, run=2)
+                restarted = time.monotonic()
             if finished == total and not cancelled:  # the rest wait for a window that is shut
                 subprocess.run([*cli, "cancel", NAME], cwd=work, env=env, check=True,
                                capture_output=True, timeout=60)  # fmt: skip
                 cancelled = True
             if cancelled and ledger.in_flight(ledger.campaign(NAME)) == 0:
                 break
-            if serve.poll() is not None:
-                raise SystemExit(f"serve exited {serve.returncode}: {procs.output('serve')}")
+            for label, serve in serves.items():
+                if serve.poll() is not None:
+                    raise SystemExit(f"{label} exited {serve.returncode}: {procs.output(label)}")
             if time.monotonic() - began > args.timeout:
                 raise SystemExit(f"{name}: not done in {args.timeout} s ({finished}/{total})")
             time.sleep(1.0)
         variant.seconds = time.monotonic() - began
         sampler.stop()
-        ticks = sampler.series["serve"][-1][1] if sampler.series.get("serve") else 0
-        variant.cpu_seconds = ticks / CLK_TCK
-        os.killpg(serve.pid, signal.SIGTERM)
-        serve.wait(60)
+        series = sampler.series.get("serve") or []
+        variant.cpu_seconds = max((row[1] for row in series), default=0) / CLK_TCK
+        for serve in serves.values():
+            os.killpg(serve.pid, signal.SIGTERM)
+        for serve in serves.values():
+            serve.wait(60)
         logs = trunk.logs()
         variant.max_up = most_up(logs)
         variant.evidence = check(merged(logs), ledger, NAME, not_dialed=closed)
@@ -142,7 +198,10 @@ def report(variants: list[Variant], args: argparse.Namespace) -> str:
         "bench/campaign_bench.py without 503s) dialed by `voicebot serve --workers "
         f"{args.workers}` (each call placed by the least-loaded worker with a free slot) over "
         f"real SIP: Kamailio in front of {args.callees} simulated-callee processes (4 lines "
-        "each). Figures from the callees' own logs, checked against the ledger.",
+        "each). Figures from the callees' own logs, checked against the ledger. "
+        f"`postgresql, 2 machines`: two `serve --workers {args.workers // 2}` on 127.0.0.1 and "
+        "127.0.0.2 dialing the campaign from one PostgreSQL, a worker of the first killed -9 at "
+        "30 % of the contacts done, the whole second (dialer and workers) at 50 %.",
         "",
         "| | " + " | ".join(v.name for v in variants) + " |",
         "|---|" + "---:|" * len(variants),
@@ -160,6 +219,8 @@ def report(variants: list[Variant], args: argparse.Namespace) -> str:
         ("INVITEs outside the calling window", lambda v: str(v.evidence.outside_window)),
         ("max counted INVITEs per number (limit 2)", lambda v: str(v.evidence.max_counted_invites)),
         ("contacts with a wrong disposition", lambda v: str(v.evidence.wrong_disposition)),
+        ("processes killed -9 mid-campaign", lambda v: str(len(v.kills))),
+        ("attempts reconciled as unknown", lambda v: str(v.evidence.unknown_attempts)),
         ("problems found by the check", lambda v: str(len(v.evidence.problems))),
         (
             "CPU of serve per INVITE (s)",
@@ -168,6 +229,14 @@ def report(variants: list[Variant], args: argparse.Namespace) -> str:
     ]
     for label, cell in rows:
         lines.append(f"| {label} | " + " | ".join(cell(v) for v in variants) + " |")
+    kills = [f"* {v.name}: killed {k}" for v in variants for k in v.kills]
+    if kills:
+        lines += [
+            "",
+            "Kills (`2 machines`: restarted 10 s later as an operator's service manager would):",
+            "",
+            *kills,
+        ]
     lines += ["", "Dispositions:", ""]
     for v in variants:
         counts = ", ".join(f"{k} {n}" for k, n in v.evidence.dispositions.items())
@@ -185,27 +254,29 @@ def main() -> int:
     parser.add_argument("--max-concurrent", type=int, default=16)
     parser.add_argument("--cps", type=float, default=4.0)
     parser.add_argument("--callees", type=int, default=5, help="callee processes, 4 lines each")
-    parser.add_argument("--only", choices=["sqlite", "postgresql"])
+    parser.add_argument("--only", choices=VARIANTS)
     parser.add_argument("--dir", type=Path, help="keep the runs here (default: a temp dir)")
     parser.add_argument("--timeout", type=float, default=3000, help="seconds per variant")
     parser.add_argument("--write", action="store_true", help="update BENCHMARKS.md")
     args = parser.parse_args()
     base = args.dir or Path(tempfile.mkdtemp(prefix="pool-bench-"))
     variants = []
-    for name in [args.only] if args.only else ["sqlite", "postgresql"]:
-        work = base / name
+    for name in [args.only] if args.only else VARIANTS:
+        work = base / name.replace(", ", "-").replace(" ", "-")
         if name == "sqlite":
             variants.append(run_variant(name, f"sqlite:///{work / 'voicebot.db'}", args, work))
         else:
+            machines = 2 if "machines" in name else 1
             with TemporaryPostgres() as pg:
-                variants.append(run_variant(name, pg.url("voicebot"), args, work))
+                variants.append(run_variant(name, pg.url("voicebot"), args, work, machines))
         v = variants[-1]
         print(f"{name}: max up {v.max_up}, {json.dumps(v.evidence.figures())}", flush=True)
     text = report(variants, args)
     print(text)
     print(f"runs kept in {base}")
     if args.write:
-        write_section(SECTION, text.splitlines())
+        # one variant alone (--only) has a section of its own, beside the others' table
+        write_section(f"{SECTION} ({args.only})" if args.only else SECTION, text.splitlines())
     return 0 if all(not v.evidence.problems for v in variants) else 1
 
 
