@@ -221,6 +221,10 @@ def report(variants: list[Variant], args: argparse.Namespace) -> str:
         ("contacts with a wrong disposition", lambda v: str(v.evidence.wrong_disposition)),
         ("processes killed -9 mid-campaign", lambda v: str(len(v.kills))),
         ("attempts reconciled as unknown", lambda v: str(v.evidence.unknown_attempts)),
+        (
+            '"stop calling me" said into a call a kill had ended (unheard)',
+            lambda v: str(v.evidence.unheard_opt_outs),
+        ),  # fmt: skip
         ("problems found by the check", lambda v: str(len(v.evidence.problems))),
         (
             "CPU of serve per INVITE (s)",

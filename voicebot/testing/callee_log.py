@@ -20,7 +20,9 @@ figures (calls up at most, INVITEs per second, INVITEs outside the window, dispo
   counted attempts nor `max_attempts`; an invalid number got exactly one INVITE;
 * back-pressure: a 503 is in the ledger as an attempt that does not count;
 * do-not-call: every callee who said "stop calling me" is on the list and got no INVITE after
-  that call ended.
+  that call ended, unless no bot heard it: the callee said it after a crash had killed the call
+  (it then hung up on the silence, `quiet`, and the ledger has an attempt of the number closed
+  as `unknown`); those are counted in `unheard_opt_outs`.
 
 Contacts listed in `not_dialed` (out of their window for the whole run) must have no INVITE.
 """
@@ -70,6 +72,7 @@ class Evidence:
     uncounted_503: int = 0
     unknown_attempts: int = 0  # reconciled after a crash
     redialed_after_unknown: int = 0  # contacts dialed again after an attempt lost in a crash
+    unheard_opt_outs: int = 0  # "stop calling me" said into a call a crash had killed
     problems: list[str] = field(default_factory=list)
 
     def figures(self) -> dict[str, Any]:
@@ -191,6 +194,9 @@ def check(
                 problems.append(f"{where}: opted out but not on the do-not-call list")
             said = [ends[x["call_id"]] for x in calls if x["call_id"] in ends]
             said = [e for e in said if any("stop" in d for d in e.get("did", []))]
+            unheard = [e for e in said if unknown and "quiet" in e.get("did", [])]
+            ev.unheard_opt_outs += len(unheard)
+            said = [e for e in said if e not in unheard]
             if said and any(x["t"] > said[0]["t"] for x in calls):
                 problems.append(f"{where}: called again after saying 'stop calling me'")
     return ev

@@ -1,0 +1,61 @@
+"""The campaign checker (`voicebot.testing.callee_log.check`) on a ledger and a callees' log
+written by hand: the do-not-call rule tells an opt-out the bot heard from one said into a call
+a crash had already killed."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from tests.campaign.test_leases import NOW, started
+from voicebot.campaign.ledger import Ledger
+from voicebot.campaign.loop import CampaignLoop
+from voicebot.testing.callee_log import check
+
+NUMBER = "+12125550709"  # ..7xx: says "stop calling me"
+
+
+def invite(t: float, call_id: str) -> dict:
+    return {"t": t, "event": "invite", "number": NUMBER, "call_id": call_id, "up": 1}
+
+
+def hangup(t: float, call_id: str, by: str, *did: str) -> dict:
+    return {"t": t, "event": "hangup", "number": NUMBER, "call_id": call_id, "status": 200,
+            "by": by, "answered": True, "did": ["answer", "hello", *did]}  # fmt: skip
+
+
+def two_calls(tmp_path, first_outcome: str) -> tuple[Ledger, list[dict]]:
+    """Two calls of the opt-out number: the first closed `first_outcome`, its callee saying
+    stop and hanging up on the silence; the second heard, the number listed."""
+    ledger = Ledger(f"sqlite:///{tmp_path / 'voicebot.db'}")
+    started(ledger, "c", NUMBER, max_concurrent=1)
+    loop = CampaignLoop(ledger, "c", now=NOW)
+    (first,) = loop.step(NOW)
+    later = NOW + timedelta(minutes=30)
+    if first_outcome == "unknown":
+        assert ledger.reconcile(later, "c") == [first.attempt.id]  # its dialer died
+    else:
+        ledger.finish_attempt(first.attempt.id, first_outcome, later)
+    (second,) = CampaignLoop(ledger, "c", now=later).step(later + timedelta(hours=3))
+    assert ledger.finish_attempt(second.attempt.id, "answered", later + timedelta(hours=3),
+                                 vars={"do_not_call": True}) == "opt_out"  # fmt: skip
+    t0 = NOW.timestamp()
+    lines = [
+        invite(t0, "a"), hangup(t0 + 28, "a", "callee", "said: stop calling me", "quiet"),
+        invite(t0 + 3 * 3600 + 1800, "b"),
+        hangup(t0 + 3 * 3600 + 1826, "b", "caller", "said: stop calling me"),
+    ]  # fmt: skip
+    return ledger, lines
+
+
+def test_a_stop_said_into_a_call_a_crash_had_killed_is_not_a_redial_after_opt_out(tmp_path):
+    ledger, lines = two_calls(tmp_path, "unknown")
+    ev = check(lines, ledger, "c")
+    assert ev.unheard_opt_outs == 1
+    assert not [p for p in ev.problems if "called again" in p], ev.problems
+
+
+def test_a_stop_the_bot_heard_and_then_a_call_again_is_a_problem(tmp_path):
+    ledger, lines = two_calls(tmp_path, "no_answer")
+    ev = check(lines, ledger, "c")
+    assert ev.unheard_opt_outs == 0
+    assert [p for p in ev.problems if "called again after saying 'stop calling me'" in p]
