@@ -126,3 +126,20 @@ def test_the_plan_wakes_when_the_next_contact_is_due(database_url):
     night = datetime(2026, 11, 24, 3, 0, tzinfo=UTC)  # 22:00 in New York: window closed
     assert loop.step(night) == []
     assert loop.wake_at == datetime(2026, 11, 24, 13, 0, tzinfo=UTC)  # 08:00 local
+
+
+def test_an_invite_placed_late_delays_every_dialers_next_one(database_url):
+    """The worker placing a call was busy: its INVITE left 180 ms after the plan. The shared
+    bucket counts from then, so neither this dialer nor another dials 250 ms after the plan."""
+    ledger = Ledger(database_url)
+    started(ledger, "c", *[f"+1212555{n:04d}" for n in range(100, 104)], cps=4, burst=1)
+    cid = ledger.campaign("c").id
+    a = CampaignLoop(ledger, "c", now=NOW, lease=ledger.leases.acquire(cid, "a", NOW, TTL))
+    b = CampaignLoop(Ledger(database_url), "c", now=NOW,
+                     lease=ledger.leases.acquire(cid, "b", NOW, TTL))  # fmt: skip
+    assert len(a.step(NOW)) == 1
+    a.sent(NOW + timedelta(seconds=0.18))
+    assert a.step(NOW + timedelta(seconds=0.19)) == []  # counts the late INVITE, saves it
+    assert a.wake_at == NOW + timedelta(seconds=0.43)
+    assert b.step(NOW + timedelta(seconds=0.25)) == []  # the plan's 250 ms: too early
+    assert len(b.step(NOW + timedelta(seconds=0.43))) == 1

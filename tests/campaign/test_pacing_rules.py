@@ -139,6 +139,25 @@ def test_concurrency_and_token_bucket() -> None:
     assert plan(policy, freed, contacts(5)[2:], T + timedelta(seconds=6)).dial == (3,)
 
 
+def test_an_invite_that_left_late_counts_the_next_from_when_it_left() -> None:
+    policy = Policy(max_concurrent=5, cps=4.0, burst=1)
+    p = plan(policy, Pacer(), contacts(5), T)
+    assert p.dial == (1,) and p.wake_at == T + timedelta(seconds=0.25)
+    late = p.pacer.sent(policy, T + timedelta(seconds=0.18))  # its worker was busy 180 ms
+    on_plan = plan(policy, late, contacts(5)[1:], T + timedelta(seconds=0.25))
+    assert on_plan.dial == () and on_plan.wake_at == T + timedelta(seconds=0.43)
+    assert plan(policy, late, contacts(5)[1:], T + timedelta(seconds=0.43)).dial == (2,)
+    # counted after a later step: the bucket already counted at 0.3 s holds 0.12 s of refill
+    later = plan(policy, p.pacer, [], T + timedelta(seconds=0.3)).pacer
+    assert later.sent(policy, T + timedelta(seconds=0.18)).tokens == pytest.approx(0.48)
+    # on time, or with a burst still to spend, it changes nothing
+    assert p.pacer.sent(policy, T) == p.pacer
+    burst = plan(Policy(max_concurrent=10, cps=3.0, burst=3), Pacer(), contacts(1), T).pacer
+    assert burst.sent(Policy(cps=3.0, burst=3), T + timedelta(seconds=0.1)).tokens == (
+        pytest.approx(2.0)
+    )
+
+
 def test_burst_allows_several_at_once() -> None:
     policy = Policy(max_concurrent=10, cps=3.0, burst=3)
     assert plan(policy, Pacer(), contacts(5), T).dial == (1, 2, 3)

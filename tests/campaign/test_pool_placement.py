@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from test_leases import NOW, TTL, started
 
+from voicebot.campaign.dialer import Placed
 from voicebot.campaign.ledger import Attempt, Ledger
 from voicebot.campaign.loop import CampaignLoop
 from voicebot.campaign.pacing import Outcome
@@ -166,6 +167,9 @@ def test_a_worker_places_its_orders_refuses_when_draining_and_reports_failures()
     link.step(service)  # type: ignore[arg-type]
     assert service.placed == [("sip:+12125550102@127.0.0.1:5080", 2, Path("/flows/f.yaml"))]
     assert reports.get_nowait() == Load("w1", link.pid, inbound=1, accepting=True)
+    placed = reports.get_nowait()  # when its INVITE left: the planner's bucket counts from then
+    assert isinstance(placed.item, Placed) and placed.item.attempt_id == 2
+    assert abs(placed.item.at - time.time()) < 5
     service.results.put(OutboundResult(2, "call-2", 486))
     link.step(service)  # type: ignore[arg-type]
     assert reports.get_nowait() == Report("w1", 2, OutboundResult(2, "call-2", 486))

@@ -105,6 +105,16 @@ class NotPlaced:
 
 
 @dataclass(frozen=True)
+class Placed:
+    """The INVITE of attempt `attempt_id` left at `at` (`time.time()` of the SIP thread, which
+    runs on the planner's machine): the calls-per-second bucket counts from then
+    (`Pacer.sent`), however late a busy SIP thread placed it."""
+
+    attempt_id: int
+    at: float
+
+
+@dataclass(frozen=True)
 class OptOut:
     """A callee asked, mid-call, not to be called again."""
 
@@ -113,7 +123,7 @@ class OptOut:
 
 DRAINED = "drained"  # the SIP thread's last message: every call has ended and been handed over
 RECHECK = timedelta(seconds=1)  # a step at least this often: other dialers' calls, CLI changes
-Inbox = OutboundResult | NotPlaced | OptOut | str
+Inbox = OutboundResult | NotPlaced | Placed | OptOut | str
 
 
 class Planner:
@@ -192,7 +202,9 @@ class Planner:
 
     def _handle(self, item: Inbox) -> None:
         now = self.clock()
-        if isinstance(item, NotPlaced):
+        if isinstance(item, Placed):  # its SIP thread is on this machine: time.time() is ours
+            self.loop.sent(now - timedelta(seconds=max(0.0, time.time() - item.at)))
+        elif isinstance(item, NotPlaced):
             self.loop.report(item.attempt_id, item.outcome, now, note=item.note)
         elif isinstance(item, OptOut):
             reason = f"callee asked not to be called (campaign {self.name})"
@@ -279,6 +291,7 @@ def place(dialer: SipDialer, inbox: Put, attempt: Attempt) -> bool:
     ending the run with the attempt left `dialing`."""
     try:
         dialer.place(attempt)
+        inbox.put(Placed(attempt.id, time.time()))
         return True
     except NumberRefused as exc:
         log.warning("attempt %s: not dialed: %s", attempt.id, exc)

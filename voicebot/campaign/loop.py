@@ -78,6 +78,7 @@ class CampaignLoop:
         last = ledger.last_dial_at(campaign)
         self.pacer = Pacer(tokens=0.0, at=last) if last else Pacer()
         self.wake_at: datetime | None = None
+        self._sent: datetime | None = None  # when the latest INVITE left, not yet counted
         self.done = campaign.state in ("finished", "cancelled")
 
     def step(self, now: datetime, seats: Sequence[Lease] | None = None) -> list[DialDecision]:
@@ -113,6 +114,8 @@ class CampaignLoop:
         pacer = replace(
             shared, in_flight=flying, congestion=own.congestion, hold_until=own.hold_until
         )
+        if self._sent is not None:  # the last INVITE left late: the next keeps its distance
+            pacer, self._sent = pacer.sent(policy, self._sent), None
         states = [s for s, _ in due]
         phones = {state.id: phone for state, phone in due}
         decided = plan(policy, pacer, states, now)
@@ -121,10 +124,12 @@ class CampaignLoop:
         for contact_id, at in decided.deferred:
             self.ledger.defer(contact_id, at)
         listed = self.ledger.dnc.listed(phones[c] for c in decided.dial)
-        dials = [c for c in decided.dial if phones[c] not in listed]
+        dials = []
         for contact_id in decided.dial:
             if phones[contact_id] in listed:
                 self.ledger.close_contact(contact_id, "dnc")
+            else:
+                dials.append(contact_id)
         skipped = len(decided.dial) - len(dials)
         leases = seats[: len(dials)] if seats is not None else [self.lease] * len(dials)
         attempts = self.ledger.begin_attempts(list(zip(dials, leases, strict=True)), now)
@@ -149,6 +154,10 @@ class CampaignLoop:
         if frees_at is not None and (self.wake_at is None or frees_at < self.wake_at):
             self.wake_at = frees_at  # a lost call's slot comes free: no report will say so
         return out
+
+    def sent(self, at: datetime) -> None:
+        """An attempt's INVITE left at `at`: the next step counts the bucket from then."""
+        self._sent = at if self._sent is None else max(self._sent, at)
 
     def report(
         self, attempt_id: int, outcome: Outcome | str, now: datetime, **details: Any

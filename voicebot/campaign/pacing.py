@@ -14,7 +14,8 @@ Rules:
   every one of them (the narrowest window).
 * Concurrency: never more than `max_concurrent` calls in flight.
 * Calls per second: a token bucket of `burst` tokens refilled at `cps` per second; each dial
-  spends one, so with burst 1 two dials are at least 1/cps seconds apart.
+  spends one, so with burst 1 two dials are at least 1/cps seconds apart. An INVITE that left
+  later than planned (`Pacer.sent`, its worker was busy) counts from when it left.
 * Daily cap: at most `daily_cap` counted attempts per number per local calendar day (in the
   contact's first time zone); a capped contact waits for its next local midnight.
 * Outcomes (`outcome_for_sip` maps SIP codes): `answered` ends the contact (`completed`, or
@@ -164,6 +165,18 @@ class Pacer:
             return replace(self, tokens=float(policy.burst), at=now)
         gained = max(0.0, (now - self.at).total_seconds()) * self.rate(policy)
         return replace(self, tokens=min(float(policy.burst), self.tokens + gained), at=now)
+
+    def sent(self, policy: Policy, at: datetime) -> Pacer:
+        """An INVITE left at `at`, later than its token was granted when the worker placing it
+        was busy: right after it the bucket holds at most `burst - 1` tokens, so the next call
+        keeps its distance from the INVITE on the wire, not from the plan."""
+        if self.at is None:
+            return self
+        if at > self.at:
+            counted = self.refill(policy, at)
+            return replace(counted, tokens=min(counted.tokens, policy.burst - 1.0))
+        since = (self.at - at).total_seconds() * self.rate(policy)
+        return replace(self, tokens=min(self.tokens, policy.burst - 1.0 + since))
 
 
 @dataclass(frozen=True)

@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from voicebot.campaign.dialer import DRAINED, Inbox, OptOut, Planner
+from voicebot.campaign.dialer import DRAINED, Inbox, OptOut, Placed, Planner
 from voicebot.campaign.lease import Lease
 from voicebot.campaign.ledger import Attempt, Ledger
 from voicebot.server.placement import Load, Place, Report, WorkerLoad, assign, slots
@@ -331,7 +331,7 @@ class PoolDialer:
             self._wake()
 
     def _reported(self, report: Report) -> None:
-        final = not isinstance(report.item, OptOut)  # an opt-out comes before the result
+        final = not isinstance(report.item, (Placed, OptOut))  # both come before the result
         campaign = self._campaign_of.get(report.attempt_id)
         if final:
             self._out.pop(report.attempt_id, None)

@@ -79,8 +79,8 @@ class Load:
 
 @dataclass(frozen=True)
 class Report:
-    """What became of attempt `attempt_id`: an `OutboundResult`, a `NotPlaced` or an `OptOut`
-    (`campaign.dialer`)."""
+    """What became of attempt `attempt_id`: `Placed` when its INVITE left, an `OptOut` while
+    the call runs, then an `OutboundResult` or a `NotPlaced` (`campaign.dialer`)."""
 
     worker: str
     attempt_id: int
