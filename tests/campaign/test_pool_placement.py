@@ -189,3 +189,25 @@ def test_a_worker_places_its_orders_refuses_when_draining_and_reports_failures()
             failed.append(message)
     assert [(r.attempt_id, r.item.outcome) for r in failed] == [(4, Outcome.FAILED)]
     assert "/flows/f.yaml" in failed[0].item.note
+
+
+def test_orders_that_waited_for_a_busy_worker_leave_their_spacing_apart() -> None:
+    """Two orders of one campaign queued while the worker was busy: the second leaves 1/cps
+    after the first, not with it; another campaign's order is not held by them."""
+    orders: queue.Queue[Place] = queue.Queue()
+    link = PoolLink("w1", orders, queue.Queue())
+    service = FakeService()
+    trunk = "sip:{number}@127.0.0.1:5080"
+    other = Attempt(9, "other", 9, "+12125550109", {"phone": "x"}, "/flows/f.yaml", NOW)
+    for order in (_attempt(1), _attempt(2), other):
+        orders.put(Place(link.pid, order, trunk, 3.0, spacing=0.3))
+    placed_at: dict[int, float] = {}
+    deadline = time.monotonic() + 5
+    while len(placed_at) < 3 and time.monotonic() < deadline:
+        link.step(service)  # type: ignore[arg-type]
+        for _, tag, _ in service.placed:
+            placed_at.setdefault(tag, time.monotonic())
+        time.sleep(0.01)
+    assert sorted(placed_at) == [1, 2, 9]
+    assert placed_at[2] - placed_at[1] >= 0.3 - 0.02  # the same campaign: spaced
+    assert placed_at[9] - placed_at[1] < 0.1  # another campaign: at once

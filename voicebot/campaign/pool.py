@@ -252,7 +252,8 @@ class PoolDialer:
             if live is None or live.pid != pid:
                 return
             self._out[attempt.id] = worker
-        self.orders[worker].put(Place(pid, attempt, settings.trunk, settings.ring_seconds))
+        spacing = 1.0 / settings.cps if settings.burst == 1 else 0.0
+        self.orders[worker].put(Place(pid, attempt, settings.trunk, settings.ring_seconds, spacing))
 
     # -- the router thread ------------------------------------------------------------------
     def _run(self) -> None:

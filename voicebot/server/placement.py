@@ -67,6 +67,7 @@ class Place:
     attempt: Any
     trunk: str
     ring_seconds: float
+    spacing: float = 0.0  # seconds at least after this worker's previous INVITE of the campaign
 
 
 @dataclass(frozen=True)

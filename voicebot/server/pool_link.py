@@ -5,7 +5,9 @@ supervisor the worker's load when it changes (the first one says the worker is r
 the calls ordered for this process, cancels calls that rang too long, and hands every result,
 refusal and opt-out back. The INVITE itself is a command on the pjsua2 thread
 (`SipEndpoint.make_call`), as for every call. A draining worker refuses new orders (back-pressure:
-the attempt does not count) and says so in its load.
+the attempt does not count) and says so in its load. Orders that waited while the worker was
+busy do not leave together: two INVITEs of one campaign leave at least the order's `spacing`
+(1/cps with burst 1) apart.
 """
 
 from __future__ import annotations
@@ -43,6 +45,8 @@ class PoolLink:
         self._load: tuple[int, bool] | None = None
         self._load_at = 0.0
         self._opted_out: set[str] = set()
+        self._waiting: list[Place] = []  # in order of arrival
+        self._sent_at: dict[str, float] = {}  # campaign -> when its latest INVITE here left
 
     def report(self, attempt_id: int, item: Any) -> None:
         self.reports.put(Report(self.worker, attempt_id, item))
@@ -53,10 +57,10 @@ class PoolLink:
         self.send_load(service)
         while True:
             try:
-                order = self.orders.get_nowait()
+                self._waiting.append(self.orders.get_nowait())
             except queue.Empty:
                 break
-            self._place(service, order)
+        self._place_due(service)
         service.check_ringing()
         for tag, phone in opted_out(service, self._opted_out):
             self.report(tag, OptOut(phone))
@@ -74,6 +78,15 @@ class PoolLink:
         if load != self._load or now - self._load_at >= LOAD_EVERY:
             self._load, self._load_at = load, now
             self.reports.put(Load(self.worker, self.pid, *load))
+
+    def _place_due(self, service: VoicebotService) -> None:
+        for order in list(self._waiting):
+            campaign = order.attempt.campaign
+            if time.time() < self._sent_at.get(campaign, 0.0) + order.spacing:
+                continue
+            self._waiting.remove(order)
+            self._place(service, order)
+            self._sent_at[campaign] = time.time()
 
     def _place(self, service: VoicebotService, order: Place) -> None:
         from voicebot.campaign.dialer import NotPlaced, SipDialer, place
