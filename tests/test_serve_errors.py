@@ -111,9 +111,9 @@ def test_a_backend_down_gets_the_error_prompt_within_its_timeout(
 
 
 def test_the_watchdog_ends_a_silence_longer_than_its_seconds(tmp_path: Path, sleeping_api: str):
-    # the step waits 30 s for its backend; the watchdog (3 s here) does not let the caller wait
+    # the step waits 10 s for its backend; the watchdog (3 s here) does not let the caller wait
     flow = tmp_path / "flow.yaml"
-    flow.write_text(FLOW.replace(f"timeout: {TIMEOUT}s", "timeout: 30s"))
+    flow.write_text(FLOW.replace(f"timeout: {TIMEOUT}s", "timeout: 10s"))
     bot = start_bot(
         tmp_path,
         "--flow",
