@@ -59,3 +59,29 @@ def test_a_stop_the_bot_heard_and_then_a_call_again_is_a_problem(tmp_path):
     ev = check(lines, ledger, "c")
     assert ev.unheard_opt_outs == 0
     assert [p for p in ev.problems if "called again after saying 'stop calling me'" in p]
+
+
+def test_an_invalid_number_whose_first_call_a_crash_lost_may_get_a_second_invite(tmp_path):
+    """Its 404 died with the dialer, so the attempt is `unknown` and retried once: two INVITEs
+    are within policy then; two without a lost attempt are not."""
+    number = "+12125551621"  # ..6xx: not assigned, 404
+    for lost in (True, False):
+        ledger = Ledger(f"sqlite:///{tmp_path / f'{lost}.db'}")
+        started(ledger, "c", number, max_concurrent=1)
+        (first,) = CampaignLoop(ledger, "c", now=NOW).step(NOW)
+        later = NOW + timedelta(minutes=30)
+        if lost:
+            assert ledger.reconcile(later, "c") == [first.attempt.id]
+        else:
+            ledger.finish_attempt(first.attempt.id, "no_answer", later)
+        (second,) = CampaignLoop(ledger, "c", now=later).step(later + timedelta(hours=3))
+        ledger.finish_attempt(second.attempt.id, "invalid", later + timedelta(hours=3))
+        t0 = NOW.timestamp()
+        lines = [
+            {"t": t0, "event": "invite", "number": number, "call_id": "a", "up": 1},
+            {"t": t0 + 5 * 3600, "event": "invite", "number": number, "call_id": "b", "up": 1},
+            {"t": t0 + 5 * 3600, "event": "hangup", "number": number, "call_id": "b",
+             "status": 404, "by": "callee", "answered": False},
+        ]  # fmt: skip
+        problems = [p for p in check(lines, ledger, "c").problems if "invalid number" in p]
+        assert (problems == []) is lost, problems
