@@ -23,21 +23,29 @@ def hangup(t: float, call_id: str, by: str, *did: str) -> dict:
             "by": by, "answered": True, "did": ["answer", "hello", *did]}  # fmt: skip
 
 
+def retried(tmp_path, number: str, first_outcome: str, **second) -> tuple[Ledger, str | None]:
+    """A ledger where `number` was dialed twice: the first attempt closed `first_outcome`
+    (`unknown`: its dialer died and it was reconciled), the second finished with `second`;
+    with the contact's disposition."""
+    ledger = Ledger(f"sqlite:///{tmp_path / f'{first_outcome}.db'}")
+    started(ledger, "c", number, max_concurrent=1)
+    (first,) = CampaignLoop(ledger, "c", now=NOW).step(NOW)
+    later = NOW + timedelta(minutes=30)
+    if first_outcome == "unknown":
+        assert ledger.reconcile(later, "c") == [first.attempt.id]
+    else:
+        ledger.finish_attempt(first.attempt.id, first_outcome, later)
+    (again,) = CampaignLoop(ledger, "c", now=later).step(later + timedelta(hours=3))
+    return ledger, ledger.finish_attempt(again.attempt.id, now=later + timedelta(hours=3),
+                                         **second)  # fmt: skip
+
+
 def two_calls(tmp_path, first_outcome: str) -> tuple[Ledger, list[dict]]:
     """Two calls of the opt-out number: the first closed `first_outcome`, its callee saying
     stop and hanging up on the silence; the second heard, the number listed."""
-    ledger = Ledger(f"sqlite:///{tmp_path / 'voicebot.db'}")
-    started(ledger, "c", NUMBER, max_concurrent=1)
-    loop = CampaignLoop(ledger, "c", now=NOW)
-    (first,) = loop.step(NOW)
-    later = NOW + timedelta(minutes=30)
-    if first_outcome == "unknown":
-        assert ledger.reconcile(later, "c") == [first.attempt.id]  # its dialer died
-    else:
-        ledger.finish_attempt(first.attempt.id, first_outcome, later)
-    (second,) = CampaignLoop(ledger, "c", now=later).step(later + timedelta(hours=3))
-    assert ledger.finish_attempt(second.attempt.id, "answered", later + timedelta(hours=3),
-                                 vars={"do_not_call": True}) == "opt_out"  # fmt: skip
+    ledger, disposition = retried(tmp_path, NUMBER, first_outcome, outcome="answered",
+                                  vars={"do_not_call": True})  # fmt: skip
+    assert disposition == "opt_out"
     t0 = NOW.timestamp()
     lines = [
         invite(t0, "a"), hangup(t0 + 28, "a", "callee", "said: stop calling me", "quiet"),
@@ -65,17 +73,9 @@ def test_an_invalid_number_whose_first_call_a_crash_lost_may_get_a_second_invite
     """Its 404 died with the dialer, so the attempt is `unknown` and retried once: two INVITEs
     are within policy then; two without a lost attempt are not."""
     number = "+12125551621"  # ..6xx: not assigned, 404
-    for lost in (True, False):
-        ledger = Ledger(f"sqlite:///{tmp_path / f'{lost}.db'}")
-        started(ledger, "c", number, max_concurrent=1)
-        (first,) = CampaignLoop(ledger, "c", now=NOW).step(NOW)
-        later = NOW + timedelta(minutes=30)
-        if lost:
-            assert ledger.reconcile(later, "c") == [first.attempt.id]
-        else:
-            ledger.finish_attempt(first.attempt.id, "no_answer", later)
-        (second,) = CampaignLoop(ledger, "c", now=later).step(later + timedelta(hours=3))
-        ledger.finish_attempt(second.attempt.id, "invalid", later + timedelta(hours=3))
+    for first in ("unknown", "no_answer"):
+        ledger, _ = retried(tmp_path, number, first, outcome="invalid")
+        lost = first == "unknown"
         t0 = NOW.timestamp()
         lines = [
             {"t": t0, "event": "invite", "number": number, "call_id": "a", "up": 1},
