@@ -112,12 +112,23 @@ class Registry:
             if call.media is not None:
                 call.media._refill()
 
-    def reap(self) -> None:
-        """Drop calls that ended (never inside their own callback: pjsua2 is still using them)."""
+    def reap(self, force: bool = False) -> None:
+        """Drop calls that ended (never inside their own callback: pjsua2 is still using them).
+
+        pjsua gives an ended call's slot to the next call at once, and `pj.Call`'s destructor
+        acts on its slot, not on its call: it clears the slot's link to its Python object and
+        hangs up whatever call holds the slot then. A caller's INVITE handled in the same poll
+        as the end of another call, or our own INVITE sent just after, took that slot and was
+        hung up unseen (603, no event). So an ended call's port goes at once, its object only
+        once its slot is idle (`force`: the endpoint is stopping)."""
+        keep: list[SipCall] = []
         while self.ended:
             call = self.ended.pop()
             self.calls.pop(call.call_id, None)
             call.release()
+            if call.isActive() and not force:
+                keep.append(call)  # its slot holds another call now
+        self.ended = keep
 
 
 class SipAccount(pj.Account):

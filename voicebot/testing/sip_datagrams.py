@@ -4,6 +4,7 @@ API::
 
     invite(target_host, port, source_host, source_port, *, sdp=True, extra="", call_id="")
         -> str                                  # an INVITE as text
+    cancel(invite_text) -> str                  # the CANCEL of that INVITE
     send(message, port, source=("127.0.0.1", 0), *, host="127.0.0.1", wait=1.0)
         -> list[str]                            # the status lines of every answer within `wait`
     Burst(source)                               # INVITEs that are never ACKed, kept open
@@ -50,6 +51,17 @@ def invite(
         + ("Content-Type: application/sdp\r\n" if sdp else "")
         + f"Content-Length: {len(body)}\r\n\r\n{body}"
     )
+
+
+def cancel(invite_text: str) -> str:
+    """The CANCEL of an INVITE made by `invite` (same branch, Call-ID, From tag and CSeq)."""
+    request, *headers = invite_text.split("\r\n\r\n", 1)[0].split("\r\n")
+    kept = [
+        h.replace("CSeq: 1 INVITE", "CSeq: 1 CANCEL")
+        for h in headers
+        if not h.startswith(("Content-", "Contact:"))
+    ]
+    return "\r\n".join([request.replace("INVITE", "CANCEL", 1), *kept, "Content-Length: 0", "", ""])
 
 
 def _status_lines(sock: socket.socket, wait: float) -> list[str]:
