@@ -10,6 +10,7 @@ from tests.campaign.test_leases import NOW, started
 from voicebot.campaign.ledger import Ledger
 from voicebot.campaign.loop import CampaignLoop
 from voicebot.testing.callee_log import check
+from voicebot.testing.trunk import most_up
 
 NUMBER = "+12125550709"  # ..7xx: says "stop calling me"
 
@@ -85,3 +86,15 @@ def test_an_invalid_number_whose_first_call_a_crash_lost_may_get_a_second_invite
         ]  # fmt: skip
         problems = [p for p in check(lines, ledger, "c").problems if "invalid number" in p]
         assert (problems == []) is lost, problems
+
+
+def test_calls_up_across_callees_can_ask_for_a_level_that_lasted() -> None:
+    """Two callee processes: 3 up for 0.1 s only (one stamped its end late), 2 for 1 s."""
+    logs = [
+        [{"t": 0.0, "up": 1}, {"t": 1.0, "up": 2}, {"t": 2.0, "up": 1}],
+        [{"t": 1.9, "up": 1}, {"t": 3.0, "up": 0}],
+    ]
+    assert most_up(logs) == 3
+    assert most_up(logs, lasting=0.2) == 2
+    assert most_up(logs, lasting=2.5) == 1
+    assert most_up([[], []], lasting=0.2) == most_up([]) == 0

@@ -138,17 +138,32 @@ def start_trunk(procs: Procs, callees: int, *options: str) -> Trunk:
     return Trunk(port, tuple(log for _, log in started))
 
 
-def most_up(logs: list[list[dict[str, Any]]]) -> int:
-    """Calls up at once across the callee processes: each one's latest `up`, summed."""
+def most_up(logs: list[list[dict[str, Any]]], lasting: float = 0.0) -> int:
+    """Calls up at once across the callee processes (each one's latest `up`, summed), for at
+    least `lasting` seconds: each process stamps a call's end when its busy thread gets to the
+    BYE, so on loaded cores a sum of separate processes' counts may briefly overlap calls that
+    the caller ended before starting the next. 0: the instantaneous most."""
     events = sorted(
         (x["t"], i, x["up"]) for i, lines in enumerate(logs) for x in lines if "up" in x
     )
     now = [0] * len(logs)
-    best = 0
-    for _, i, up in events:
+    levels: list[tuple[float, int]] = []  # (from when, the sum from then on)
+    for t, i, up in events:
         now[i] = up
-        best = max(best, sum(now))
-    return best
+        levels.append((t, sum(now)))
+    if lasting <= 0:
+        return max((level for _, level in levels), default=0)
+    ends = [t for t, _ in levels[1:]] + [levels[-1][0] if levels else 0.0]
+    for level in sorted({level for _, level in levels}, reverse=True):
+        since = None  # start of the current run at this level or above
+        for (t, value), end in zip(levels, ends, strict=True):
+            if value < level:
+                since = None
+                continue
+            since = t if since is None else since
+            if end - since >= lasting:
+                return level
+    return 0
 
 
 def merged(logs: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
