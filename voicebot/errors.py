@@ -102,6 +102,11 @@ class SipError(VoicebotError):
     """A SIP command pjsua2 refused, or the endpoint could not start."""
 
 
+class TooLate(SipError):
+    """An outbound call's turn had passed when the SIP thread came to send its INVITE: it was
+    not sent (a campaign's calls-per-second promise holds however busy the thread was)."""
+
+
 class CampaignError(VoicebotError):
     """A campaign cannot be created, found or moved to the state asked for."""
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import queue
 import threading
-from datetime import UTC, datetime
+import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -20,7 +21,8 @@ from voicebot.campaign.contacts import read_contacts
 from voicebot.campaign.dialer import place
 from voicebot.campaign.ledger import Ledger
 from voicebot.campaign.loop import CampaignLoop
-from voicebot.errors import SipError
+from voicebot.campaign.pacing import Outcome
+from voicebot.errors import SipError, TooLate
 from voicebot.policy.redaction import Redactor
 from voicebot.server.worker import Outbound, VoicebotService
 from voicebot.sip import events as sev
@@ -88,7 +90,7 @@ def test_a_call_pjsua2_refuses_is_back_pressure_not_an_attempt(tmp_path: Path) -
     (decision,) = loop.step(NOW)
 
     class Refusing:
-        def place(self, attempt: object) -> None:
+        def place(self, attempt: object, not_after: float | None = None) -> None:
             raise SipError("make_call: Too many objects of the specified type (PJ_ETOOMANY)")
 
     inbox: queue.Queue = queue.Queue()  # the SIP thread hands the refusal to the planner
@@ -100,6 +102,21 @@ def test_a_call_pjsua2_refuses_is_back_pressure_not_an_attempt(tmp_path: Path) -
     assert "PJ_ETOOMANY" in row["note"]
     (waiting,) = ledger.pending(ledger.campaign("t"), NOW)
     assert waiting[0].attempts == 0  # dialed again after the pause, nothing counted
+    assert loop.pacer.hold_until is not None  # and the whole campaign holds a moment
+
+    class Late:
+        def place(self, attempt: object, not_after: float | None = None) -> None:
+            raise TooLate("call sip:+12125550100@trunk: its turn passed 130 ms ago: not sent")
+
+    later = NOW + timedelta(seconds=10)
+    (again,) = loop.step(later)
+    assert place(Late(), inbox, again.attempt, time.time()) is False  # type: ignore[arg-type]
+    late = inbox.get_nowait()
+    assert late.late and late.outcome == Outcome.CONGESTION
+    loop.report(late.attempt_id, late.outcome, later, note=late.note, late=True)
+    row = ledger.attempts(ledger.campaign("t"))[-1]
+    assert (row["outcome"], row["counts"]) == ("congestion", 0) and "130 ms" in row["note"]
+    assert loop.pacer.congestion == 1 and loop.pacer.hold_until < later  # no new hold
 
 
 def test_an_answered_call_whose_flow_crashed_is_a_failed_attempt():

@@ -203,6 +203,21 @@ def test_503_holds_and_slows_the_dialer_then_recovers() -> None:
     assert plan(policy, pacer, contacts(3), T + timedelta(seconds=11)).dial == (1,)
 
 
+def test_an_invite_not_sent_for_its_turn_passing_neither_holds_nor_slows_the_dialer() -> None:
+    policy = Policy(cps=4.0, congestion_pause=timedelta(seconds=5))
+    pacer = Pacer(in_flight=3, tokens=0.0, at=T, congestion=1)
+    late = after_outcome(policy, pacer, Outcome.CONGESTION, T + timedelta(seconds=1), late=True)
+    assert (late.in_flight, late.congestion, late.hold_until) == (2, 1, None)
+    assert late.tokens == 1.0  # refilled at the rate of before (2 a second, capped at burst)
+    assert plan(policy, late, contacts(3), T + timedelta(seconds=1)).dial == (1,)
+
+
+@pytest.mark.parametrize(("cps", "margin"), [(1.0, 0.1), (4.0, 0.075), (10.0, 0.03)])
+def test_an_invite_may_leave_at_most_30_percent_of_its_interval_late(cps, margin) -> None:
+    """So with burst 1 two INVITEs are >= 0.7/cps apart whichever dialers sent them."""
+    assert Policy(cps=cps).turn_margin() == pytest.approx(margin)
+
+
 def test_no_shared_hour_is_reported_unreachable() -> None:
     policy = Policy(window=Window(time(8), time(10)))
     p = plan(policy, Pacer(), [ContactState(1, (NY, "Asia/Tokyo"))], T)

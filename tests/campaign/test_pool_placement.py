@@ -14,11 +14,12 @@ from pathlib import Path
 import pytest
 from test_leases import NOW, TTL, started
 
-from voicebot.campaign.dialer import Placed
+from voicebot.campaign.dialer import NotPlaced, Placed
 from voicebot.campaign.ledger import Attempt, Ledger
 from voicebot.campaign.loop import CampaignLoop
 from voicebot.campaign.pacing import Outcome
 from voicebot.campaign.pool import PoolDialer
+from voicebot.errors import TooLate
 from voicebot.server.placement import Load, Place, Report, WorkerLoad, assign, slots
 from voicebot.server.pool_link import PoolLink
 from voicebot.server.worker import OutboundResult, ServiceConfig
@@ -139,9 +140,11 @@ class FakeService:
         self.outbound: dict[str, object] = {}
         self.config = ServiceConfig(flow=Path("f.yaml"))
 
-    def place_call(self, uri, contact, tag, ring_seconds, flow=None) -> str:
+    def place_call(self, uri, contact, tag, ring_seconds, flow=None, not_after=None) -> str:
         if self.fail is not None:
             raise self.fail
+        if not_after is not None and time.time() > not_after:  # as SipEndpoint.make_call
+            raise TooLate(f"call {uri}: its turn passed: not sent")
         self.placed.append((uri, tag, flow))
         return f"call-{tag}"
 
@@ -211,3 +214,41 @@ def test_orders_that_waited_for_a_busy_worker_leave_their_spacing_apart() -> Non
     assert sorted(placed_at) == [1, 2, 9]
     assert placed_at[2] - placed_at[1] >= 0.3 - 0.02  # the same campaign: spaced
     assert placed_at[9] - placed_at[1] < 0.1  # another campaign: at once
+
+
+def _reported(reports: queue.Queue[object]) -> dict[int, object]:
+    out = {}
+    while not reports.empty():
+        message = reports.get_nowait()
+        if isinstance(message, Report):
+            out[message.attempt_id] = message.item
+    return out
+
+
+def test_an_order_whose_turn_passed_is_not_sent_and_comes_back_late() -> None:
+    """Past its `not_after` an order's INVITE does not leave: not a counted attempt, no
+    back-pressure hold (`late`). An order held for spacing that could only leave after its
+    turn comes back at once; orders still held when the worker stops come back too."""
+    orders: queue.Queue[Place] = queue.Queue()
+    reports: queue.Queue[object] = queue.Queue()
+    link = PoolLink("w1", orders, reports)
+    service = FakeService()
+    trunk = "sip:{number}@127.0.0.1:5080"
+    now = time.time()
+    orders.put(Place(link.pid, _attempt(1), trunk, 3.0, not_after=now - 0.01))
+    orders.put(Place(link.pid, _attempt(2), trunk, 3.0, spacing=0.5, not_after=now + 5))
+    orders.put(Place(link.pid, _attempt(3), trunk, 3.0, spacing=0.5, not_after=now + 0.2))
+    orders.put(Place(link.pid, _attempt(4), trunk, 3.0, spacing=0.5, not_after=now + 5))
+    link.step(service)  # type: ignore[arg-type]
+    got = _reported(reports)
+    assert [tag for _, tag, _ in service.placed] == [2]
+    late = got[1]
+    assert isinstance(late, NotPlaced) and late.late and late.outcome == Outcome.CONGESTION
+    assert "turn passed" in late.note
+    assert isinstance(got[3], NotPlaced) and got[3].late  # held 0.5 s, its turn ends in 0.2
+    assert 4 not in got  # held: it can still leave in its turn
+    service.draining.set()
+    link.refuse_waiting(service)  # type: ignore[arg-type]
+    back = _reported(reports)[4]
+    assert isinstance(back, NotPlaced) and not back.late and "draining" in back.note
+    assert [tag for _, tag, _ in service.placed] == [2]

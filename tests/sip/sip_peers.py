@@ -13,6 +13,7 @@ import dataclasses
 import logging
 import multiprocessing
 import queue
+import re
 import time
 from collections.abc import Callable
 from typing import Any
@@ -318,7 +319,9 @@ def endpoint_errors(report: Any, stop: Any) -> None:
             out["bind"] = str(exc).replace(str(port), "PORT")
     endpoint = SipEndpoint(SipConfig(port=0))  # a second Endpoint once the first is gone
     endpoint.start()
+    events = endpoint.events()
     for case, command in [
+        ("late", lambda: endpoint.make_call(endpoint.uri, not_after=time.time() - 0.05)),
         ("bad uri", lambda: endpoint.make_call("not a uri")),
         ("no call", lambda: endpoint.answer("c-404")),
         ("dtmf", lambda: endpoint.send_dtmf("c-404", "12x")),
@@ -327,6 +330,12 @@ def endpoint_errors(report: Any, stop: Any) -> None:
             command()
         except (SipError, ValueError) as exc:
             out[case] = f"{type(exc).__name__}: {exc}"
+    out["late"] = re.sub(r"\d+ ms", "N ms", out["late"].replace(endpoint.uri, "URI"))
+    time.sleep(0.5)  # an INVITE to itself would be offered by now
+    offered = []
+    while not events.empty():
+        offered.append(type(events.get_nowait()).__name__)
+    out["offered"] = ", ".join(offered)
     endpoint.hangup("c-404")  # idempotent: no error
     endpoint.stop()
     try:

@@ -13,6 +13,8 @@ def test_errors_name_the_command_and_the_reason():
         out = peer.result()
     assert out == {
         "bind": "cannot listen for SIP on tcp 127.0.0.1:PORT: Address already in use",
+        "late": "TooLate: call URI: its turn passed N ms ago: not sent",
+        "offered": "",  # the late INVITE never left
         "bad uri": "SipError: call not a uri: Invalid Request URI (PJSIP_EINVALIDREQURI)",
         "no call": "SipError: no call c-404 (it ended, or never existed)",
         "dtmf": "ValueError: DTMF digits '12x': use 0-9, A-D, * and #",

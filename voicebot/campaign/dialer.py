@@ -47,7 +47,7 @@ from voicebot.campaign.lease import Lease
 from voicebot.campaign.ledger import Attempt, Ledger
 from voicebot.campaign.loop import CampaignLoop
 from voicebot.campaign.pacing import Outcome, outcome_for_sip
-from voicebot.errors import CampaignError, SipError
+from voicebot.errors import CampaignError, SipError, TooLate
 from voicebot.policy.numbers import NumberPolicy
 from voicebot.server.worker import OutboundResult, ServiceConfig, VoicebotService
 from voicebot.sip.config import MAX_CALLS
@@ -85,23 +85,27 @@ class SipDialer:
     def uri_for(self, phone: str) -> str:
         return self.trunk.format(number=phone, digits=phone.lstrip("+"))
 
-    def place(self, attempt: Attempt) -> None:
+    def place(self, attempt: Attempt, not_after: float | None = None) -> None:
         refused = self.numbers.refusal(attempt.phone)  # the database may predate the policy
         if refused is not None:
             raise NumberRefused(refused)
         uri = self.uri_for(attempt.phone)
         flow = Path(attempt.flow)
-        call_id = self.service.place_call(uri, attempt.contact, attempt.id, self.ring_seconds, flow)
+        call_id = self.service.place_call(
+            uri, attempt.contact, attempt.id, self.ring_seconds, flow, not_after
+        )
         log.info("attempt %s: calling %s (call %s)", attempt.id, uri, call_id)
 
 
 @dataclass(frozen=True)
 class NotPlaced:
-    """The SIP thread did not place an attempt: the outcome to record instead."""
+    """The SIP thread did not place an attempt: the outcome to record instead (`late`: its
+    turn had passed, `pacing.after_outcome`)."""
 
     attempt_id: int
     outcome: Outcome
     note: str
+    late: bool = False
 
 
 @dataclass(frozen=True)
@@ -133,7 +137,7 @@ class Planner:
         self,
         ledger: Ledger,
         name: str,
-        dials: queue.Queue[Attempt],
+        dials: queue.Queue[tuple[Attempt, float]],
         inbox: queue.Queue[Inbox],
         stop: threading.Event,
         clock: Callable[[], datetime],
@@ -181,9 +185,11 @@ class Planner:
                 return
 
     def _step(self, now: datetime) -> None:
-        """Plan and hand the attempts to place over to the SIP thread."""
+        """Plan and hand the attempts to place over to the SIP thread, each with the time
+        after which its INVITE must not leave (`Policy.turn_margin`)."""
+        not_after = time.time() + self.loop.policy.turn_margin()
         for decision in self.loop.step(now):
-            self.dials.put(decision.attempt)
+            self.dials.put((decision.attempt, not_after))
         if self.loop.done:
             self.stop.set()
 
@@ -205,7 +211,7 @@ class Planner:
         if isinstance(item, Placed):  # its SIP thread is on this machine: time.time() is ours
             self.loop.sent(now - timedelta(seconds=max(0.0, time.time() - item.at)))
         elif isinstance(item, NotPlaced):
-            self.loop.report(item.attempt_id, item.outcome, now, note=item.note)
+            self.loop.report(item.attempt_id, item.outcome, now, note=item.note, late=item.late)
         elif isinstance(item, OptOut):
             reason = f"callee asked not to be called (campaign {self.name})"
             self.ledger.dnc.add(item.phone, reason, now=now, source=f"campaign:{self.name}")
@@ -250,7 +256,7 @@ def run_campaign(
         )
     service = VoicebotService(replace(config, flow=Path(campaign.flow)))
     service.start()
-    dials: queue.Queue[Attempt] = queue.Queue()
+    dials: queue.Queue[tuple[Attempt, float]] = queue.Queue()
     inbox: queue.Queue[Inbox] = queue.Queue()
     planner = Planner(ledger, name, dials, inbox, stop, clock)
     thread = threading.Thread(target=planner.run, name=f"planner {name}", daemon=True)
@@ -262,14 +268,14 @@ def run_campaign(
     try:
         while not stop.is_set():
             while not dials.empty():
-                placed += place(dialer, inbox, dials.get_nowait())
+                placed += place(dialer, inbox, *dials.get_nowait())
             service.poll(events, 0.02)
             service.check_ringing()
             _opt_outs(service, inbox, opted_out)
             _hand_over(service, inbox)
     finally:
         while not dials.empty():  # written, never sent: not an attempt
-            attempt = dials.get_nowait()
+            attempt, _ = dials.get_nowait()
             inbox.put(NotPlaced(attempt.id, Outcome.CONGESTION, "not placed: the dialer stopped"))
         service.drain()
         _hand_over(service, inbox)
@@ -285,14 +291,19 @@ class Put(Protocol):
     def put(self, item: Any) -> None: ...
 
 
-def place(dialer: SipDialer, inbox: Put, attempt: Attempt) -> bool:
+def place(dialer: SipDialer, inbox: Put, attempt: Attempt, not_after: float | None = None) -> bool:
     """Place one call (on the SIP thread); a call pjsua2 refuses to start (no free call slot, a
     bad URI) is reported as back-pressure (not an attempt, dialing held a moment) instead of
-    ending the run with the attempt left `dialing`."""
+    ending the run with the attempt left `dialing`; one whose turn passed before the SIP thread
+    came to it (`not_after`) is not sent and not an attempt either, with no hold."""
     try:
-        dialer.place(attempt)
+        dialer.place(attempt, not_after)
         inbox.put(Placed(attempt.id, time.time()))
         return True
+    except TooLate as exc:
+        log.info("attempt %s: %s", attempt.id, exc)
+        inbox.put(NotPlaced(attempt.id, Outcome.CONGESTION, f"not placed: {exc}", late=True))
+        return False
     except NumberRefused as exc:
         log.warning("attempt %s: not dialed: %s", attempt.id, exc)
         inbox.put(NotPlaced(attempt.id, Outcome.INVALID, f"refused: {exc}"))

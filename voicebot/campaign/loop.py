@@ -160,11 +160,17 @@ class CampaignLoop:
         self._sent = at if self._sent is None else max(self._sent, at)
 
     def report(
-        self, attempt_id: int, outcome: Outcome | str, now: datetime, **details: Any
+        self,
+        attempt_id: int,
+        outcome: Outcome | str,
+        now: datetime,
+        *,
+        late: bool = False,
+        **details: Any,
     ) -> str | None:
-        """Record a call's outcome (details as `Ledger.finish_attempt`); returns the disposition
-        once the contact is done."""
+        """Record a call's outcome (details as `Ledger.finish_attempt`; `late` as
+        `pacing.after_outcome`); returns the disposition once the contact is done."""
         outcome = Outcome(outcome)
         final = self.ledger.finish_attempt(attempt_id, outcome, now, **details)
-        self.pacer = after_outcome(self.policy, self.pacer, outcome, now)
+        self.pacer = after_outcome(self.policy, self.pacer, outcome, now, late=late)
         return final

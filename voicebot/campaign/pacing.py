@@ -15,7 +15,10 @@ Rules:
 * Concurrency: never more than `max_concurrent` calls in flight.
 * Calls per second: a token bucket of `burst` tokens refilled at `cps` per second; each dial
   spends one, so with burst 1 two dials are at least 1/cps seconds apart. An INVITE that left
-  later than planned (`Pacer.sent`, its worker was busy) counts from when it left.
+  later than planned (`Pacer.sent`, its worker was busy) counts from when it left. An INVITE
+  that cannot leave within `Policy.turn_margin()` of its turn is not sent at all (`late`: not
+  an attempt and no back-pressure hold; the contact waits as after a 503), so with burst 1 two
+  INVITEs are at least 0.7/cps apart whichever machines sent them.
 * Daily cap: at most `daily_cap` counted attempts per number per local calendar day (in the
   contact's first time zone); a capped contact waits for its next local midnight.
 * Outcomes (`outcome_for_sip` maps SIP codes): `answered` ends the contact (`completed`, or
@@ -135,6 +138,11 @@ class Policy:
     def rule(self, outcome: Outcome) -> RetryRule:
         return self.retries.get(outcome, RetryRule(retry=False))
 
+    def turn_margin(self) -> float:
+        """Seconds an INVITE may leave after its turn was granted (30% of 1/cps, at most 0.1):
+        a dialer on another machine may send the next one on time, 1/cps after the grant."""
+        return min(0.1, 0.3 / self.cps)
+
 
 @dataclass(frozen=True)
 class ContactState:
@@ -244,10 +252,15 @@ def verdict(policy: Policy, contact: ContactState, outcome: Outcome, now: dateti
     return Verdict(True, None, now + rule.delay(attempts))
 
 
-def after_outcome(policy: Policy, pacer: Pacer, outcome: Outcome, now: datetime) -> Pacer:
-    """The pacer once a call in flight has ended with `outcome`."""
+def after_outcome(
+    policy: Policy, pacer: Pacer, outcome: Outcome, now: datetime, *, late: bool = False
+) -> Pacer:
+    """The pacer once a call in flight has ended with `outcome` (`late`: its INVITE was not
+    sent, its turn had passed: no hold, the rate unchanged)."""
     in_flight = max(0, pacer.in_flight - 1)
     pacer = pacer.refill(policy, now)  # count tokens at the old rate before it changes
+    if late:
+        return replace(pacer, in_flight=in_flight)
     if outcome != Outcome.CONGESTION:
         return replace(pacer, in_flight=in_flight, congestion=max(0, pacer.congestion - 1))
     level = min(_MAX_CONGESTION, pacer.congestion + 1)

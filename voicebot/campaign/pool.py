@@ -101,13 +101,14 @@ class PoolPlanner(Planner):
                 most,
                 most,
             )
+        not_after = time.time() + self.loop.policy.turn_margin()
         picks = self.pool.reserve(self.loop.policy.max_concurrent)
         try:
             decisions = self.loop.step(now, [self._lease(w, pid, now) for w, pid in picks])
         finally:
             self.pool.release(picks)
         for (worker, pid), decision in zip(picks, decisions, strict=False):
-            self.pool.send(self.name, worker, pid, decision.attempt, settings)
+            self.pool.send(self.name, worker, pid, decision.attempt, settings, not_after)
         if self.loop.done:
             self.inbox.put(DRAINED)
 
@@ -243,9 +244,18 @@ class PoolDialer:
         with self._lock:
             self._reserved.subtract(w for w, _ in picks)
 
-    def send(self, campaign: str, worker: str, pid: int, attempt: Attempt, settings: Any) -> None:
+    def send(
+        self,
+        campaign: str,
+        worker: str,
+        pid: int,
+        attempt: Attempt,
+        settings: Any,
+        not_after: float | None = None,
+    ) -> None:
         """Queue `attempt` for worker process `pid` (the planner's reservation is released
-        right after). A worker gone meanwhile: the attempt waits for its lease's reconcile."""
+        right after), to leave by `not_after`. A worker gone meanwhile: the attempt waits for
+        its lease's reconcile."""
         with self._lock:
             live = self._live.get(worker)
             self._campaign_of[attempt.id] = campaign
@@ -253,7 +263,8 @@ class PoolDialer:
                 return
             self._out[attempt.id] = worker
         spacing = 1.0 / settings.cps if settings.burst == 1 else 0.0
-        self.orders[worker].put(Place(pid, attempt, settings.trunk, settings.ring_seconds, spacing))
+        order = Place(pid, attempt, settings.trunk, settings.ring_seconds, spacing, not_after)
+        self.orders[worker].put(order)
 
     # -- the router thread ------------------------------------------------------------------
     def _run(self) -> None:

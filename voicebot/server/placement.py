@@ -68,6 +68,7 @@ class Place:
     trunk: str
     ring_seconds: float
     spacing: float = 0.0  # seconds at least after this worker's previous INVITE of the campaign
+    not_after: float | None = None  # time.time() after which the INVITE must not leave
 
 
 @dataclass(frozen=True)

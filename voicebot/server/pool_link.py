@@ -7,7 +7,8 @@ refusal and opt-out back. The INVITE itself is a command on the pjsua2 thread
 (`SipEndpoint.make_call`), as for every call. A draining worker refuses new orders (back-pressure:
 the attempt does not count) and says so in its load. Orders that waited while the worker was
 busy do not leave together: two INVITEs of one campaign leave at least the order's `spacing`
-(1/cps with burst 1) apart.
+(1/cps with burst 1) apart. An order whose turn passed (`not_after`: the planner's grant plus
+`Policy.turn_margin`) is not sent; its report says so and it is dialed again later, not counted.
 """
 
 from __future__ import annotations
@@ -79,30 +80,48 @@ class PoolLink:
             self._load, self._load_at = load, now
             self.reports.put(Load(self.worker, self.pid, *load))
 
+    def refuse_waiting(self, service: VoicebotService) -> None:
+        """The worker stops: the orders it still holds go back (not attempts)."""
+        for order in self._waiting:
+            self._place(service, order)
+        self._waiting.clear()
+
     def _place_due(self, service: VoicebotService) -> None:
+        from voicebot.campaign.dialer import NotPlaced
+        from voicebot.campaign.pacing import Outcome
+
         for order in list(self._waiting):
             campaign = order.attempt.campaign
-            if time.time() < self._sent_at.get(campaign, 0.0) + order.spacing:
-                continue
+            due = self._sent_at.get(campaign, 0.0) + order.spacing
+            held = time.time() < due and not service.draining.is_set()
+            if held and (order.not_after is None or due <= order.not_after):
+                continue  # it can still leave in its turn
             self._waiting.remove(order)
-            self._place(service, order)
-            self._sent_at[campaign] = time.time()
+            if held:  # its spacing ends after its turn: it would leave late
+                note = f"not placed: its spacing ends {due - time.time():.3f} s on, past its turn"
+                late = NotPlaced(order.attempt.id, Outcome.CONGESTION, note, late=True)
+                self.report(order.attempt.id, late)
+            elif self._place(service, order):
+                self._sent_at[campaign] = time.time()
 
-    def _place(self, service: VoicebotService, order: Place) -> None:
+    def _place(self, service: VoicebotService, order: Place) -> bool:
+        """Send the order's INVITE (True), or report why not: past `not_after` (held for
+        spacing, or a busy dispatcher or SIP thread) it is not sent (`campaign.dialer.place`)."""
         from voicebot.campaign.dialer import NotPlaced, SipDialer, place
         from voicebot.campaign.pacing import Outcome
 
         attempt = order.attempt
         if order.pid != self.pid:  # queued for the worker this one replaced: reconciled
             log.info("attempt %s was for worker pid %s: not placed", attempt.id, order.pid)
-            return
+            return False
         if service.draining.is_set():
             note = f"not placed: worker {self.worker} is draining"
             self.report(attempt.id, NotPlaced(attempt.id, Outcome.CONGESTION, note))
-            return
+            return False
         dialer = SipDialer(service, order.trunk, order.ring_seconds, service.config.numbers)
         try:
-            place(dialer, _ReportsFor(self, attempt.id), attempt)
+            return place(dialer, _ReportsFor(self, attempt.id), attempt, order.not_after)
         except Exception as exc:  # e.g. the campaign's flow does not load: counted, retried
             log.exception("attempt %s: not placed", attempt.id)
             self.report(attempt.id, NotPlaced(attempt.id, Outcome.FAILED, f"not placed: {exc}"))
+            return False

@@ -460,11 +460,12 @@ class VoicebotService:
         tag: Any,
         ring_seconds: float = 30.0,
         flow: Path | None = None,
+        not_after: float | None = None,
     ) -> str:
         """Call `uri`; the flow (the worker's, or `flow`) runs when answered. The result comes
-        on `results`."""
+        on `results`. `not_after`: the INVITE's deadline (`SipEndpoint.make_call`)."""
         name = self.kit(flow).loaded.flow.name
-        call_id = self.endpoint.make_call(uri)
+        call_id = self.endpoint.make_call(uri, not_after=not_after)
         placed = Outbound(tag, uri, dict(contact), time.monotonic(), ring_seconds, flow)
         self.outbound[call_id] = placed
         self._began(call_id, "outbound", self.endpoint.uri, uri, name)
@@ -640,6 +641,7 @@ class VoicebotService:
         while self.calls and time.monotonic() < end:
             self.poll(events, 0.1)
         if self.pool is not None:
+            self.pool.refuse_waiting(self)
             self.pool.flush(self)
         self.endpoint.stop()
         self.resources.recognition.close()

@@ -55,7 +55,7 @@ from typing import TypeVar
 
 import pjsua2 as pj
 
-from voicebot.errors import SipError
+from voicebot.errors import SipError, TooLate
 from voicebot.sip.calls import Registry, SipAccount, SipCall
 from voicebot.sip.config import SipConfig
 from voicebot.sip.events import SipEvent
@@ -161,8 +161,16 @@ class SipEndpoint:
 
         self._submit(run, f"hang up {call_id}")
 
-    def make_call(self, uri: str, headers: Mapping[str, str] | None = None) -> str:
+    def make_call(
+        self, uri: str, headers: Mapping[str, str] | None = None, not_after: float | None = None
+    ) -> str:
+        """Send an INVITE to `uri`; `not_after` (a `time.time()`): if the SIP thread comes to it
+        later than that, nothing is sent and `TooLate` is raised."""
+
         def run() -> str:
+            late = 0.0 if not_after is None else time.time() - not_after
+            if late > 0:
+                raise TooLate(f"call {uri}: its turn passed {late * 1000:.0f} ms ago: not sent")
             account = self._registry.account
             assert account is not None
             call = SipCall(self._registry, account, "outbound")
@@ -379,7 +387,7 @@ class SipEndpoint:
                 deadline = time.monotonic() + 2.0
                 while reg.live_calls() and time.monotonic() < deadline:
                     ep.libHandleEvents(_POLL_MS)
-            reg.reap()
+            reg.reap(force=True)
         except Exception:
             log.exception("hanging up calls at stop")
         self._drain_commands()  # wake anyone waiting: the endpoint is gone
