@@ -187,11 +187,15 @@ class Planner:
     def _step(self, now: datetime) -> None:
         """Plan and hand the attempts to place over to the SIP thread, each with the time
         after which its INVITE must not leave (`Policy.turn_margin`)."""
-        not_after = time.time() + self.loop.policy.turn_margin()
+        not_after = self._turn_deadline()
         for decision in self.loop.step(now):
             self.dials.put((decision.attempt, not_after))
         if self.loop.done:
             self.stop.set()
+
+    def _turn_deadline(self) -> float:
+        """When the INVITEs granted by the step starting now must have left (`time.time()`)."""
+        return time.time() + self.loop.policy.turn_margin()
 
     def _renew(self, now: datetime) -> None:
         renewed = self.ledger.leases.renew(self.lease, now, self.ttl)

@@ -101,7 +101,7 @@ class PoolPlanner(Planner):
                 most,
                 most,
             )
-        not_after = time.time() + self.loop.policy.turn_margin()
+        not_after = self._turn_deadline()
         picks = self.pool.reserve(self.loop.policy.max_concurrent)
         try:
             decisions = self.loop.step(now, [self._lease(w, pid, now) for w, pid in picks])
