@@ -143,3 +143,26 @@ def test_an_invite_placed_late_delays_every_dialers_next_one(database_url):
     assert a.wake_at == NOW + timedelta(seconds=0.43)
     assert b.step(NOW + timedelta(seconds=0.25)) == []  # the plan's 250 ms: too early
     assert len(b.step(NOW + timedelta(seconds=0.43))) == 1
+
+
+def test_a_grant_is_dated_when_the_lock_is_held_so_the_next_dialer_keeps_its_distance(
+    database_url,
+):
+    """A dialer that stepped with a `now` taken before it waited for the lock dates its grant
+    from its clock once the lock is held: the shared bucket counts the next dialer's token
+    from then, not from the stale `now` (two machines' INVITEs 60 ms apart at cps 4)."""
+    ledger = Ledger(database_url)
+    started(ledger, "c", "+12125550100", "+12125550101", max_concurrent=2, cps=4, burst=1)
+    cid = ledger.campaign("c").id
+    locked_at = NOW + timedelta(seconds=0.2)  # what the clock reads once the lock is held
+    a = CampaignLoop(ledger, "c", now=NOW, lease=ledger.leases.acquire(cid, "a", NOW, TTL),
+                     clock=lambda: locked_at)  # fmt: skip
+    b = CampaignLoop(Ledger(database_url), "c", now=NOW,
+                     lease=ledger.leases.acquire(cid, "b", NOW, TTL))  # fmt: skip
+    (first,) = a.step(NOW)
+    assert first.at == locked_at
+    # 0.21 s: 0.25 s (1/cps) after the stale `now`, but only 0.01 s after the grant
+    assert b.step(NOW + timedelta(seconds=0.21)) == []
+    assert b.wake_at == locked_at + timedelta(seconds=0.25)
+    (second,) = b.step(locked_at + timedelta(seconds=0.25))
+    assert second.at == locked_at + timedelta(seconds=0.25)  # no clock: the step's `now`

@@ -45,7 +45,7 @@ from typing import Any, Protocol
 
 from voicebot.campaign.lease import Lease
 from voicebot.campaign.ledger import Attempt, Ledger
-from voicebot.campaign.loop import CampaignLoop
+from voicebot.campaign.loop import CampaignLoop, DialDecision
 from voicebot.campaign.pacing import Outcome, outcome_for_sip
 from voicebot.errors import CampaignError, SipError, TooLate
 from voicebot.policy.numbers import NumberPolicy
@@ -148,7 +148,7 @@ class Planner:
         self.ttl = timedelta(seconds=campaign.settings.lease_seconds)
         self.holder = f"{socket.gethostname()} pid {os.getpid()}"
         self.lease: Lease = ledger.leases.acquire(campaign.id, self.holder, clock(), self.ttl)
-        self.loop = CampaignLoop(ledger, name, now=clock(), lease=self.lease)
+        self.loop = CampaignLoop(ledger, name, now=clock(), lease=self.lease, clock=clock)
         self.error: BaseException | None = None
 
     def run(self) -> None:
@@ -187,15 +187,16 @@ class Planner:
     def _step(self, now: datetime) -> None:
         """Plan and hand the attempts to place over to the SIP thread, each with the time
         after which its INVITE must not leave (`Policy.turn_margin`)."""
-        not_after = self._turn_deadline()
         for decision in self.loop.step(now):
-            self.dials.put((decision.attempt, not_after))
+            self.dials.put((decision.attempt, self._turn_deadline(decision)))
         if self.loop.done:
             self.stop.set()
 
-    def _turn_deadline(self) -> float:
-        """When the INVITEs granted by the step starting now must have left (`time.time()`)."""
-        return time.time() + self.loop.policy.turn_margin()
+    def _turn_deadline(self, decision: DialDecision) -> float:
+        """When the INVITE of `decision` must have left (`time.time()`): its turn margin from
+        its grant, counted on the planner's clock (the grant time, not the step's start)."""
+        since = 0.0 if decision.at is None else (self.clock() - decision.at).total_seconds()
+        return time.time() + self.loop.policy.turn_margin() - max(0.0, since)
 
     def _renew(self, now: datetime) -> None:
         renewed = self.ledger.leases.renew(self.lease, now, self.ttl)

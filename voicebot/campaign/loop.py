@@ -13,7 +13,10 @@ A dialer (`voicebot campaign run`, or under `voicebot serve`) does only this:
         stop when loop.done
 
 `step(now)` never sleeps and never dials: it returns `DialDecision`s. In one transaction it
-locks the campaign (`Ledger.due`: the in-flight count of every dialer, the shared token bucket),
+locks the campaign (`Ledger.lock`: the in-flight count of every dialer, the shared token
+bucket; a loop given a `clock` dates its grants when the lock is held, and each decision carries
+that time as `at`, so a wait for another dialer's lock neither backdates the bucket nor eats the
+INVITE's turn),
 reads only the contacts that are due (twice the free call slots, at least 32), plans them
 (`pacing.plan`), moves the ones not yet callable to their next opening, checks the
 do-not-call list again (a listed number ends as `dnc`) and writes each attempt with
@@ -29,7 +32,7 @@ does not burst past the calls-per-second limit.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Protocol
@@ -49,6 +52,7 @@ class DialDecision:
 
     attempt: Attempt
     lease: Lease | None = None
+    at: datetime | None = None  # when the token was granted (the campaign lock held)
 
 
 class Dialer(Protocol):
@@ -67,8 +71,9 @@ class CampaignLoop:
         now: datetime,
         reconcile: bool = True,
         lease: Lease | None = None,
+        clock: Callable[[], datetime] | None = None,
     ):
-        self.ledger, self.name, self.lease = ledger, name, lease
+        self.ledger, self.name, self.lease, self.clock = ledger, name, lease, clock
         if reconcile:
             lost = ledger.reconcile(now, name)
             if lost:
@@ -103,6 +108,8 @@ class CampaignLoop:
         self, campaign: Campaign, now: datetime, seats: Sequence[Lease] | None
     ) -> list[DialDecision]:
         shared = self.ledger.lock(campaign)  # the bucket and the calls up, of every dialer
+        if self.clock is not None:  # the grant is dated once the lock is held, not before the
+            now = max(now, self.clock())  # wait for it: the next dialer's bucket counts from it
         lost, frees_at = self.ledger.lost_lately(campaign, now)  # their slots held a while yet
         flying = shared.in_flight + lost
         policy = self.policy
@@ -133,7 +140,7 @@ class CampaignLoop:
         skipped = len(decided.dial) - len(dials)
         leases = seats[: len(dials)] if seats is not None else [self.lease] * len(dials)
         attempts = self.ledger.begin_attempts(list(zip(dials, leases, strict=True)), now)
-        out = [DialDecision(a, lease) for a, lease in zip(attempts, leases, strict=True)]
+        out = [DialDecision(a, lease, now) for a, lease in zip(attempts, leases, strict=True)]
         # a skipped dial spent neither a call slot nor a token
         self.pacer = replace(
             decided.pacer,

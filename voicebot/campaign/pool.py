@@ -101,14 +101,14 @@ class PoolPlanner(Planner):
                 most,
                 most,
             )
-        not_after = self._turn_deadline()
         picks = self.pool.reserve(self.loop.policy.max_concurrent)
         try:
             decisions = self.loop.step(now, [self._lease(w, pid, now) for w, pid in picks])
         finally:
             self.pool.release(picks)
         for (worker, pid), decision in zip(picks, decisions, strict=False):
-            self.pool.send(self.name, worker, pid, decision.attempt, settings, not_after)
+            deadline = self._turn_deadline(decision)
+            self.pool.send(self.name, worker, pid, decision.attempt, settings, deadline)
         if self.loop.done:
             self.inbox.put(DRAINED)
 
