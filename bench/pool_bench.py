@@ -68,6 +68,7 @@ class Variant:
     max_up_instant: int = 0
     late: int = 0  # orders whose INVITE was not sent, their turn had passed
     cpu_seconds: float = 0.0
+    replies: dict[str, list[float]] = field(default_factory=dict)  # answer kind -> bot's ms
     kills: list[str] = field(default_factory=list)
     evidence: Evidence = field(default_factory=Evidence)
 
@@ -80,6 +81,28 @@ def worker_pid(procs: Procs, serve: str, worker: str) -> int | None:
     """The pid of `serve`'s worker (its latest start, from serve's own log)."""
     found = re.findall(rf"worker {worker} started \(pid (\d+)", procs.output(serve, 0))
     return int(found[-1]) if found else None
+
+
+def reply_latencies(ledger: Ledger) -> dict[str, list[float]]:
+    """The bot's reply latency (its turn's `latency_ms`, from the call records) after each
+    caller turn, by how the caller answered: "spoken" (recognised text) or "keyed" (DTMF)."""
+    rows = ledger.db.execute(
+        "SELECT p.dtmf AS dtmf, b.latency_ms AS ms FROM turns b JOIN turns p"
+        " ON p.call_id = b.call_id AND p.seq = b.seq - 1"
+        " WHERE b.who = 'bot' AND p.who = 'caller' AND b.latency_ms IS NOT NULL"
+    ).fetchall()
+    out: dict[str, list[float]] = {"spoken": [], "keyed": []}
+    for row in rows:
+        out["keyed" if row["dtmf"] else "spoken"].append(float(row["ms"]))
+    return out
+
+
+def _p50_p95(values: list[float]) -> str:
+    if not values:
+        return "-"
+    ordered = sorted(values)
+    at = lambda q: ordered[min(len(ordered) - 1, int(q * len(ordered)))]  # noqa: E731
+    return f"{at(0.5):.0f} / {at(0.95):.0f} (n {len(ordered)})"
 
 
 def run_variant(
@@ -187,6 +210,7 @@ def run_variant(
             "SELECT COUNT(*) FROM attempts WHERE note LIKE '%turn passed%'"
             " OR note LIKE '%past its turn%'"
         ).fetchone()[0]
+        variant.replies = reply_latencies(ledger)
         ledger.close()
     finally:
         if sampler is not None and sampler._thread.is_alive():
@@ -232,6 +256,14 @@ def report(variants: list[Variant], args: argparse.Namespace) -> str:
         ("INVITEs outside the calling window", lambda v: str(v.evidence.outside_window)),
         ("max counted INVITEs per number (limit 2)", lambda v: str(v.evidence.max_counted_invites)),
         ("contacts with a wrong disposition", lambda v: str(v.evidence.wrong_disposition)),
+        (
+            "bot's reply after a spoken answer, ms p50 / p95 (call records)",
+            lambda v: _p50_p95(v.replies.get("spoken", [])),
+        ),  # fmt: skip
+        (
+            "bot's reply after a keyed answer, ms p50 / p95",
+            lambda v: _p50_p95(v.replies.get("keyed", [])),
+        ),  # fmt: skip
         ("processes killed -9 mid-campaign", lambda v: str(len(v.kills))),
         ("attempts reconciled as unknown", lambda v: str(v.evidence.unknown_attempts)),
         (
